@@ -1,0 +1,100 @@
+#include "file_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "error.h"
+
+namespace gpt2 {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  GPT2_CHECK(!fs::is_directory(path, ec), "cannot read '", path.string(), "': it is a directory");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  GPT2_CHECK(f != nullptr, "cannot open '", path.string(), "': ", std::strerror(errno));
+  std::string bytes;
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.append(buffer, n);
+  bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  GPT2_CHECK(!failed, "error reading '", path.string(), "'");
+  return bytes;
+}
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::string text = read_file(path);
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.emplace_back(text, start, end - start);
+    start = end + 1;
+  }
+  return lines;
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  GPT2_CHECK(f != nullptr, "cannot create '", tmp.string(), "': ", std::strerror(errno));
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = ok && std::fflush(f) == 0;
+  ok = ok && fsync(fileno(f)) == 0;  // the bytes are on disk before the rename makes them visible
+  int saved_errno = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail("cannot write '", tmp.string(), "': ", std::strerror(saved_errno));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    fail("cannot rename '", tmp.string(), "' to '", path.string(), "': ", ec.message());
+  }
+}
+
+void create_directories(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  GPT2_CHECK(!ec, "cannot create directory '", dir.string(), "': ", ec.message());
+}
+
+BinaryReader::BinaryReader(const fs::path& path) : path_(path) {
+  std::error_code ec;
+  GPT2_CHECK(!fs::is_directory(path, ec), "cannot read '", path.string(), "': it is a directory");
+  file_ = std::fopen(path.c_str(), "rb");
+  GPT2_CHECK(file_ != nullptr, "cannot open '", path.string(), "': ", std::strerror(errno));
+  std::fseek(file_, 0, SEEK_END);
+  size_ = static_cast<uint64_t>(std::ftell(file_));
+  std::fseek(file_, 0, SEEK_SET);
+}
+
+BinaryReader::~BinaryReader() {
+  if (file_) std::fclose(file_);
+}
+
+void BinaryReader::read(void* dst, size_t n) {
+  GPT2_CHECK(position_ + n <= size_, path_.string(), ": truncated at byte ", position_, " (wanted ", n,
+             " more bytes, the file has ", size_, ")");
+  size_t got = std::fread(dst, 1, n, file_);
+  GPT2_CHECK(got == n, path_.string(), ": read error at byte ", position_);
+  position_ += n;
+}
+
+void BinaryReader::seek(uint64_t offset) {
+  GPT2_CHECK(offset <= size_, path_.string(), ": seek to byte ", offset, " past the end (", size_, " bytes)");
+  std::fseek(file_, static_cast<long>(offset), SEEK_SET);
+  position_ = offset;
+}
+
+}  // namespace gpt2

@@ -1,0 +1,84 @@
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+#include "common/file_io.h"
+#include "tests/catch.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir() {
+  fs::path d = fs::temp_directory_path() / "gpt2_test_file_io";
+  fs::create_directories(d);
+  return d;
+}
+}  // namespace
+
+TEST_CASE("write_file_atomic then read_file round-trips binary bytes", "[file_io]") {
+  fs::path p = temp_dir() / "bytes.bin";
+  std::string bytes("a\0b\xff\n\r", 6);
+  gpt2::write_file_atomic(p, bytes);
+  CHECK(gpt2::read_file(p) == bytes);
+  CHECK(!fs::exists(p.string() + ".tmp"));
+  gpt2::write_file_atomic(p, "new");
+  CHECK(gpt2::read_file(p) == "new");
+}
+
+TEST_CASE("a failed atomic write leaves the old file intact", "[file_io]") {
+  fs::path dir = temp_dir() / "old";
+  fs::create_directories(dir);
+  fs::path p = dir / "keep.txt";
+  gpt2::write_file_atomic(p, "precious");
+  // Make the temporary file impossible to create: a directory of that name already exists.
+  fs::create_directories(p.string() + ".tmp");
+  CHECK_THROWS_AS(gpt2::write_file_atomic(p, "overwrite"), gpt2::Error);
+  CHECK(gpt2::read_file(p) == "precious");
+  fs::remove_all(p.string() + ".tmp");
+}
+
+TEST_CASE("read errors name the file", "[file_io]") {
+  fs::path missing = temp_dir() / "does_not_exist.txt";
+  try {
+    gpt2::read_file(missing);
+    FAIL("no exception");
+  } catch (const gpt2::Error& e) {
+    std::string msg = e.what();
+    CHECK(msg.find("does_not_exist.txt") != std::string::npos);
+    CHECK(msg.find("No such file") != std::string::npos);
+  }
+  CHECK_THROWS_AS(gpt2::read_file(temp_dir()), gpt2::Error);
+}
+
+TEST_CASE("read_lines splits on newlines and keeps a last unterminated line", "[file_io]") {
+  fs::path p = temp_dir() / "lines.txt";
+  gpt2::write_file_atomic(p, "one\ntwo\r\n\nlast");
+  auto lines = gpt2::read_lines(p);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "one");
+  CHECK(lines[1] == "two\r");
+  CHECK(lines[2].empty());
+  CHECK(lines[3] == "last");
+}
+
+TEST_CASE("BinaryReader reads values and reports truncation with the offset", "[file_io]") {
+  fs::path p = temp_dir() / "values.bin";
+  uint32_t values[3] = {7, 8, 9};
+  gpt2::write_file_atomic(p, std::string(reinterpret_cast<const char*>(values), sizeof values));
+  gpt2::BinaryReader r(p);
+  CHECK(r.size() == 12);
+  CHECK(r.read_value<uint32_t>() == 7);
+  CHECK(r.read_value<uint32_t>() == 8);
+  CHECK(r.position() == 8);
+  try {
+    r.read_value<uint64_t>();
+    FAIL("no exception");
+  } catch (const gpt2::Error& e) {
+    std::string msg = e.what();
+    CHECK(msg.find("values.bin") != std::string::npos);
+    CHECK(msg.find("truncated at byte 8") != std::string::npos);
+  }
+  r.seek(8);
+  CHECK(r.read_value<uint32_t>() == 9);
+  CHECK_THROWS_AS(r.seek(13), gpt2::Error);
+}

@@ -1,0 +1,118 @@
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/safetensors.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+
+namespace fs = std::filesystem;
+using gpt2::SafetensorsFile;
+
+namespace {
+// A file assembled by hand from the format's definition (independent of SafetensorsWriter).
+std::string make_file(const std::string& header, const std::string& data) {
+  uint64_t n = header.size();
+  std::string out(reinterpret_cast<const char*>(&n), 8);
+  return out + header + data;
+}
+
+std::string floats(std::initializer_list<float> v) {
+  return std::string(reinterpret_cast<const char*>(std::data(v)), v.size() * 4);
+}
+
+std::string error_of(const std::string& bytes) {
+  try {
+    SafetensorsFile::parse(bytes, "broken.safetensors");
+  } catch (const gpt2::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("safetensors: a hand-made file parses", "[safetensors]") {
+  std::string h = R"({"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]},)"
+                  R"("a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})";
+  auto f = SafetensorsFile::parse(make_file(h, floats({1, 2, 3, 4, 5})), "hand.safetensors");
+  CHECK(f.names() == std::vector<std::string>{"a", "b"});
+  CHECK(f.get_vector("a") == std::vector<float>{1, 2, 3});
+  CHECK(f.get_vector("b") == std::vector<float>{4, 5});
+  CHECK(f.metadata().at("format") == "pt");
+  CHECK(f.get("a").shape() == gpt2::Shape{3});
+  CHECK_THROWS_WITH(f.get("c"), "hand.safetensors: no tensor named 'c'");
+  std::vector<float> out(3);
+  CHECK_THROWS_WITH(f.read_into("a", {1, 3}, out),
+                    "hand.safetensors: tensor 'a' has shape [3], expected [1, 3]");
+}
+
+TEST_CASE("safetensors: F16, BF16, F64 and integers decode as PyTorch does", "[safetensors][parity]") {
+  auto f = SafetensorsFile::open(gpt2::fixture_dir() + "/common_dtypes.safetensors");
+  for (const char* name : {"f32", "f16", "bf16", "f64"}) {
+    INFO(name);
+    std::vector<float> ours = f.get_vector(name);
+    std::vector<float> ref = f.get_vector(std::string(name) + "_as_f32");
+    REQUIRE(ours.size() == ref.size());
+    for (size_t i = 0; i < ours.size(); ++i) CHECK(std::memcmp(&ours[i], &ref[i], 4) == 0);
+  }
+  CHECK(f.get_int("ids") == std::vector<int64_t>{1, -2, 3, 50256, 0, 7});
+  CHECK(f.get_int("ids32") == std::vector<int64_t>{5, 6});
+  CHECK_THROWS_AS(f.get_int("f32"), gpt2::Error);
+  CHECK_THROWS_AS(f.get("ids"), gpt2::Error);
+}
+
+TEST_CASE("safetensors: float_to_f16 rounds like IEEE (numpy's values)", "[safetensors]") {
+  CHECK(gpt2::float_to_f16(1.0f) == 0x3c00);
+  CHECK(gpt2::float_to_f16(-2.5f) == 0xc100);
+  CHECK(gpt2::float_to_f16(65504.0f) == 0x7bff);
+  CHECK(gpt2::float_to_f16(1e-7f) == 0x0002);
+  CHECK(gpt2::float_to_f16(6.1e-5f) == 0x03ff);
+  CHECK(gpt2::float_to_f16(0.1f) == 0x2e66);
+  CHECK(gpt2::float_to_f16(3.14159f) == 0x4248);
+  CHECK(gpt2::float_to_f16(70000.0f) == 0x7c00);
+  for (uint32_t h = 0; h < 0x7c00; ++h) {  // every finite half survives the round trip
+    REQUIRE(gpt2::float_to_f16(gpt2::f16_to_float(static_cast<uint16_t>(h))) == h);
+  }
+}
+
+TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]") {
+  gpt2::SafetensorsWriter w;
+  w.add("x", {2, 2}, std::vector<float>{1.0f, -2.0f, 0.5f, 1024.0f});
+  w.add("h", {3}, std::vector<float>{0.1f, 2.0f, -3.0f}, gpt2::DType::F16);
+  w.add_int64("ids", {2}, std::vector<int64_t>{50256, 1});
+  w.set_metadata("format", "pt");
+  fs::path p = fs::temp_directory_path() / "gpt2_test_writer.safetensors";
+  w.write(p);
+  auto f = SafetensorsFile::open(p);
+  CHECK(f.get_vector("x") == std::vector<float>{1.0f, -2.0f, 0.5f, 1024.0f});
+  CHECK(f.info("h").dtype == gpt2::DType::F16);
+  CHECK(f.get_vector("h") == std::vector<float>{gpt2::f16_to_float(0x2e66), 2.0f, -3.0f});
+  CHECK(f.get_int("ids") == std::vector<int64_t>{50256, 1});
+  CHECK(f.metadata().at("format") == "pt");
+  uint64_t n;
+  std::string bytes = w.serialize();
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK((8 + n) % 8 == 0);
+}
+
+TEST_CASE("safetensors: broken files give one clear error each", "[safetensors]") {
+  std::string good_header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  std::string good = make_file(good_header, floats({1, 2}));
+  CHECK(error_of(good) == "no error");
+  CHECK(error_of("abc").find("shorter than the 8-byte header length") != std::string::npos);
+  CHECK(error_of(make_file(good_header, floats({1}))).find("outside the data") != std::string::npos);
+  CHECK(error_of(good.substr(0, 20)).find("header length 54 runs past the end") != std::string::npos);
+  CHECK(error_of(make_file("{not json", "")).find("not valid JSON") != std::string::npos);
+  CHECK(error_of(make_file(R"({"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", floats({1, 2})))
+            .find("unsupported dtype 'Q7'") != std::string::npos);
+  CHECK(error_of(make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", floats({1, 2})))
+            .find("shape [3] of F32 needs 12") != std::string::npos);
+  CHECK(error_of(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", floats({1, 2})))
+            .find("not a non-negative integer") != std::string::npos);
+  CHECK(error_of(make_file(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", floats({1, 2})))
+            .find("lacks dtype") != std::string::npos);
+  CHECK(error_of(make_file("[1,2]", "")).find("not a JSON object") != std::string::npos);
+  CHECK(error_of(good).find("broken.safetensors") == std::string::npos);
+  CHECK(error_of("abc").rfind("broken.safetensors: ", 0) == 0);
+}
