@@ -14,7 +14,8 @@ namespace gpt2 {
 /// The whole file as bytes. Throws gpt2::Error "cannot open 'x': No such file or directory".
 std::string read_file(const std::filesystem::path& path);
 
-/// The file's lines without their '\n' (a final line without '\n' is kept; '\r' is kept too).
+/// The file's lines without their newlines (a final line without a newline is kept; a carriage return before
+/// the newline is kept too).
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 
 /// Writes bytes to `path` atomically: into `path.tmp` first, flushed to disk, then renamed over

@@ -32,7 +32,7 @@ class ProgressBar {
   /// Draws the final state and ends the line.
   void finish();
 
-  /// The line as it would be drawn now (without the leading '\r'); for tests.
+  /// The line as it would be drawn now (without the leading carriage return); for tests.
   std::string render(int64_t done, std::string_view suffix) const;
 
  private:

@@ -7,9 +7,9 @@ source "$(dirname "$0")/common.sh"
 ensure_packages $GPT2_BUILD_PACKAGES
 
 configure_and_build build "$@"
-ctest --test-dir "$GPT2_ROOT/build" --output-on-failure -j "$JOBS"
+ctest --test-dir "$GPT2_ROOT/build" --output-on-failure --no-tests=error -j "$JOBS"
 
 echo "== exercises in student mode: every test must fail on the stubs =="
 cmake -S "$GPT2_ROOT" -B "$GPT2_ROOT/build-student" -DCMAKE_BUILD_TYPE=Release -DGPT2_EXERCISES=student -DGPT2_DOCS=OFF "$@"
 cmake --build "$GPT2_ROOT/build-student" -j "$JOBS" --target gpt2_exercises
-ctest --test-dir "$GPT2_ROOT/build-student" -L student --output-on-failure -j "$JOBS"
+ctest --test-dir "$GPT2_ROOT/build-student" -L student --output-on-failure --no-tests=error -j "$JOBS"
