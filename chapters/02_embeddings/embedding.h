@@ -38,10 +38,10 @@ inline void check_tokens(const int* tokens, size_t n, int V, const char* what = 
 
 /// out (B, T, C) = wte[tokens] (B, T, C) + wpe[0:T] (T, C), broadcast over the batch.
 ///
-/// @param out    (B, T, C) the embedded sequence
-/// @param tokens (B, T) token ids, each in [0, V)
-/// @param wte    (V, C) token embedding table ("wte.weight")
-/// @param wpe    (maxT, C) positional embedding table ("wpe.weight"); T <= maxT rows are read
+/// - `out`    (B, T, C) the embedded sequence
+/// - `tokens` (B, T) token ids, each in [0, V)
+/// - `wte`    (V, C) token embedding table ("wte.weight")
+/// - `wpe`    (maxT, C) positional embedding table ("wpe.weight"); T <= maxT rows are read
 ///
 /// PyTorch: `wte[tokens] + wpe[torch.arange(T)]`.
 template <typename F>

@@ -41,11 +41,11 @@ namespace gpt2 {
 
 /// Forward pass of attention for every (batch, head).
 ///
-/// @param out  (B, NH, T, HS) the attention output P V
-/// @param att  (B, NH, T, T) the attention weights P, saved for the backward pass; with `causal`
-///             the entries above the diagonal are written as 0
-/// @param q,k,v (B, NH, T, HS) queries, keys and values
-/// @param causal apply the causal mask (GPT-2 always does)
+/// - `out`  (B, NH, T, HS) the attention output P V
+/// - `att`  (B, NH, T, T) the attention weights P, saved for the backward pass; with `causal`
+///   the entries above the diagonal are written as 0
+/// - `q,k,v` (B, NH, T, HS) queries, keys and values
+/// - `causal` apply the causal mask (GPT-2 always does)
 template <typename F>
 void attention_forward(F* out, F* att, const F* q, const F* k, const F* v, int B, int NH, int T, int HS,
                        bool causal) {

@@ -71,10 +71,11 @@ void merge_heads_add(F* x, const F* heads, int parts, int B, int T, int C, int N
 
 /// Causal multi-head self-attention, from the c_attn output to the input of c_proj.
 ///
-/// @param out  (B, T, C) the heads' outputs merged, before the output projection
-/// @param qkvh (3, B, NH, T, HS) scratch: q, k, v split into heads, saved for the backward pass
-/// @param att  (B, NH, T, T) the attention weights, saved for the backward pass
-/// @param qkv  (B, T, 3C) the output of the c_attn linear layer, channels in GPT-2's order q | k | v
+/// - `out`  (B, T, C) the heads' outputs merged, before the output projection
+/// - `qkvh` (3, B, NH, T, HS) scratch: q, k, v split into heads, saved for the backward pass
+/// - `att`  (B, NH, T, T) the attention weights, saved for the backward pass
+/// - `qkv`  (B, T, 3C) the output of the c_attn linear layer, channels in GPT-2's order q | k | v
+///
 /// C must be a multiple of NH. One (B, NH, T, HS) buffer for the heads' outputs is allocated inside.
 template <typename F>
 void multihead_attention_forward(F* out, F* qkvh, F* att, const F* qkv, int B, int T, int C, int NH) {
