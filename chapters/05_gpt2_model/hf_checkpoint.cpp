@@ -1,0 +1,165 @@
+#include "hf_checkpoint.h"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "common/error.h"
+#include "common/file_io.h"
+
+namespace gpt2 {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPrefix = "transformer.";
+
+bool is_float_dtype(DType d) {
+  return d == DType::F32 || d == DType::F16 || d == DType::BF16 || d == DType::F64;
+}
+
+// h.{i}.attn.bias / h.{i}.attn.masked_bias: the causal mask and a constant that older
+// transformers versions stored as buffers. They are not parameters.
+bool is_attention_buffer(const std::string& name) {
+  static const std::regex buffer(R"(h\.[0-9]+\.attn\.(bias|masked_bias))");
+  return std::regex_match(name, buffer);
+}
+
+}  // namespace
+
+void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout, std::span<float> params,
+                     const std::string& config_name) {
+  const std::string& fname = file.file_name();
+  GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(), "read_hf_weights: buffer holds ",
+             params.size(), " floats, the layout needs ", layout.num_parameters());
+  const GPT2Config& config = layout.config();
+  std::map<std::string, const ParamSpec*> wanted;
+  for (const ParamSpec& s : layout.specs()) wanted[s.name] = &s;
+
+  // 1. Every name in the file: strip the prefix, then it must be a parameter, the tied head or
+  //    an attention buffer. Check its dtype and shape.
+  std::map<std::string, std::string> file_name_of;  // parameter name -> name in the file
+  std::string lm_head;
+  const std::regex block_param(
+      R"(h\.([0-9]{1,9})\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias))");
+  // lm_head.weight sorts before "transformer.*": look at it last, so that a wrong size is reported
+  // on the parameter it comes from.
+  std::vector<std::string> names = file.names();
+  std::stable_partition(names.begin(), names.end(),
+                        [](const std::string& n) { return n != "lm_head.weight"; });
+  for (const std::string& stored : names) {
+    std::string name = stored.starts_with(kPrefix) ? stored.substr(kPrefix.size()) : stored;
+    if (is_attention_buffer(name)) continue;
+    const TensorInfo& info = file.info(stored);
+    if (name == "lm_head.weight") {
+      lm_head = stored;
+    } else {
+      auto it = wanted.find(name);
+      if (it == wanted.end()) {
+        // A block beyond the configured ones means config.json and the weights disagree: say so.
+        std::smatch m;
+        if (std::regex_match(name, m, block_param) && std::stoll(m[1]) >= config.n_layer) {
+          fail(fname, ": tensor '", stored, "' does not exist in a GPT-2 with ", config.n_layer, " layers (",
+               config_name, " and the weights disagree)");
+        }
+        fail(fname, ": unexpected tensor '", stored, "' (not a GPT-2 parameter)");
+      }
+      GPT2_CHECK(!file_name_of.count(name), fname, ": tensor '", name,
+                 "' is stored twice (with and without the '", kPrefix, "' prefix)");
+      file_name_of[name] = stored;
+    }
+    GPT2_CHECK(is_float_dtype(info.dtype), fname, ": tensor '", stored, "' has dtype ",
+               dtype_name(info.dtype), ", expected F32, F16 or BF16");
+    const Shape& expected = name == "lm_head.weight" ? wanted["wte.weight"]->shape : wanted[name]->shape;
+    GPT2_CHECK(info.shape == expected, fname, ": tensor '", stored, "' has shape ",
+               shape_to_string(info.shape), ", expected ", shape_to_string(expected), " for ",
+               to_string(config), " (from ", config_name, ")");
+  }
+
+  // 2. Every parameter must be there; read it.
+  for (const ParamSpec& s : layout.specs()) {
+    auto it = file_name_of.find(s.name);
+    GPT2_CHECK(it != file_name_of.end(), fname, ": missing tensor '", s.name, "'");
+    file.read_into(it->second, s.shape,
+                   params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)));
+  }
+
+  // 3. A stored language-model head must be the token embedding: this model ties them.
+  if (!lm_head.empty()) {
+    const ParamSpec& wte = layout.find("wte.weight");
+    std::vector<float> head(static_cast<size_t>(wte.numel));
+    file.read_into(lm_head, wte.shape, head);
+    auto emb = params.subspan(static_cast<size_t>(wte.offset), head.size());
+    GPT2_CHECK(
+        std::equal(head.begin(), head.end(), emb.begin()), fname, ": '", lm_head,
+        "' differs from 'wte.weight'; GPT-2 ties the language-model head to the token embedding and so "
+        "does this program");
+  }
+}
+
+void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::span<const float> params,
+                      DType dtype) {
+  GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(),
+             "write_hf_weights: buffer holds ", params.size(), " floats, the layout needs ",
+             layout.num_parameters());
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");  // transformers wants to know the tensors are PyTorch's
+  for (const ParamSpec& s : layout.specs()) {
+    writer.add(s.name, s.shape, params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)),
+               dtype);
+  }
+  writer.write(path);
+}
+
+HFModel read_hf_model_dir(const fs::path& dir) {
+  GPT2_CHECK(fs::is_directory(dir), "model directory '", dir.string(), "' does not exist");
+  fs::path config_path = dir / "config.json", weights_path = dir / "model.safetensors";
+  GPT2_CHECK(fs::is_regular_file(config_path), "model directory '", dir.string(),
+             "' has no config.json (a model directory holds config.json, model.safetensors and the tokenizer "
+             "files; scripts/download_gpt2.sh fetches OpenAI's)");
+  GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
+             "' has no model.safetensors");
+  HFModel m{read_config_json(config_path), Tensor()};
+  ParameterLayout layout(m.config);
+  m.params = Tensor({layout.num_parameters()});
+  SafetensorsFile file = SafetensorsFile::open(weights_path);
+  read_hf_weights(file, layout, m.params.span(), config_path.string());
+  return m;
+}
+
+void write_hf_model_dir(const fs::path& dir, const GPT2Config& config, std::span<const float> params,
+                        const fs::path& tokenizer_dir) {
+  gpt2::create_directories(dir);
+  write_hf_weights(dir / "model.safetensors", ParameterLayout(config), params);
+  write_config_json(config, dir / "config.json");
+  if (!tokenizer_dir.empty()) copy_tokenizer_files(tokenizer_dir, dir);
+}
+
+namespace {
+// (Hugging Face name, OpenAI name) of the two tokenizer files.
+constexpr const char* kVocab[2] = {"vocab.json", "encoder.json"};
+constexpr const char* kMerges[2] = {"merges.txt", "vocab.bpe"};
+
+int tokenizer_naming(const fs::path& dir) {
+  for (int k = 0; k < 2; ++k) {
+    if (fs::is_regular_file(dir / kVocab[k]) && fs::is_regular_file(dir / kMerges[k])) return k;
+  }
+  return -1;
+}
+}  // namespace
+
+bool has_tokenizer_files(const fs::path& dir) {
+  return tokenizer_naming(dir) >= 0;
+}
+
+void copy_tokenizer_files(const fs::path& from_dir, const fs::path& to_dir) {
+  int k = tokenizer_naming(from_dir);
+  GPT2_CHECK(k >= 0, "tokenizer directory '", from_dir.string(),
+             "' holds neither vocab.json + merges.txt nor encoder.json + vocab.bpe");
+  gpt2::create_directories(to_dir);
+  write_file_atomic(to_dir / kVocab[0], read_file(from_dir / kVocab[k]));
+  write_file_atomic(to_dir / kMerges[0], read_file(from_dir / kMerges[k]));
+}
+
+}  // namespace gpt2

@@ -1,0 +1,67 @@
+/// @file hf_checkpoint.h
+/// @brief Reading and writing GPT-2 weights in the Hugging Face layout (`model.safetensors`,
+/// `config.json`, tokenizer files in one directory).
+///
+/// A model directory, as transformers' `GPT2LMHeadModel.save_pretrained` writes it and
+/// `from_pretrained` reads it:
+///
+///     models/gpt2/config.json         n_layer, n_head, n_embd, n_positions, vocab_size, ...
+///     models/gpt2/model.safetensors   wte.weight, wpe.weight, h.0.ln_1.weight, ..., ln_f.bias
+///     models/gpt2/vocab.json          the tokenizer (chapter 01; OpenAI calls it encoder.json)
+///     models/gpt2/merges.txt          the BPE merges (OpenAI calls it vocab.bpe)
+///
+/// Reading is lenient where checkpoints legitimately differ and strict everywhere else:
+///  - names may carry the `transformer.` prefix (what GPT2LMHeadModel's state_dict() has);
+///  - `lm_head.weight` may be present; it must equal `wte.weight` (the head is tied);
+///  - the buffers `h.i.attn.bias` (the causal mask) and `h.i.attn.masked_bias` are ignored;
+///  - F32, F16, BF16 (and F64) data is converted to float;
+///  - every other name, a missing tensor, a wrong shape, a non-float dtype is an error naming the
+///    file, the tensor and what was expected; the first problem found is reported.
+/// Writing produces F32 tensors without prefix and `__metadata__ {"format": "pt"}`, exactly like
+/// OpenAI's own `gpt2/model.safetensors` on the Hugging Face hub.
+#pragma once
+
+#include <filesystem>
+#include <span>
+
+#include "chapters/05_gpt2_model/parameters.h"
+#include "common/safetensors.h"
+
+namespace gpt2 {
+
+/// Checks every tensor of `file` against `layout` and copies the weights into `params`
+/// (num_parameters() floats). `config_name` names where the configuration came from, for the
+/// "config and tensors disagree" messages.
+void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout, std::span<float> params,
+                     const std::string& config_name = "config.json");
+
+/// Writes `params` (laid out as `layout`) as a Hugging Face GPT-2 `model.safetensors`.
+/// `dtype` is F32 (the default, exact) or F16 (half the size, rounded).
+void write_hf_weights(const std::filesystem::path& path, const ParameterLayout& layout,
+                      std::span<const float> params, DType dtype = DType::F32);
+
+/// A model read from a directory: its configuration and its parameters (one flat buffer laid out
+/// as ParameterLayout(config)).
+struct HFModel {
+  GPT2Config config;
+  Tensor params;  ///< [num_parameters]
+};
+
+/// Reads `dir`/config.json and `dir`/model.safetensors, checking everything (see the file
+/// comment). The tokenizer files are not read here (chapter 01 reads them).
+HFModel read_hf_model_dir(const std::filesystem::path& dir);
+
+/// Writes a complete model directory: model.safetensors (F32), config.json and, when
+/// `tokenizer_dir` is not empty, the tokenizer files copied from there.
+void write_hf_model_dir(const std::filesystem::path& dir, const GPT2Config& config,
+                        std::span<const float> params, const std::filesystem::path& tokenizer_dir = {});
+
+/// Copies the tokenizer files of `from_dir` into `to_dir` under their Hugging Face names:
+/// vocab.json and merges.txt (or, if those are absent, OpenAI's encoder.json and vocab.bpe, which
+/// hold the same content). Throws if neither pair is there.
+void copy_tokenizer_files(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
+
+/// True if `dir` holds vocab.json and merges.txt (or encoder.json and vocab.bpe).
+bool has_tokenizer_files(const std::filesystem::path& dir);
+
+}  // namespace gpt2
