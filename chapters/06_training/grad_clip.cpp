@@ -1,0 +1,38 @@
+#include "grad_clip.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace gpt2 {
+
+double grad_norm(const float* grad, size_t n) {
+  const size_t chunks = (n + kNormChunk - 1) / kNormChunk;
+  std::vector<double> partial(chunks, 0.0);
+  // Each chunk's sum is computed by one thread in index order: no dependence on the thread count.
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < chunks; ++c) {
+    const size_t begin = c * kNormChunk, end = std::min(n, begin + kNormChunk);
+    double sum = 0.0;
+    for (size_t i = begin; i < end; ++i) sum += static_cast<double>(grad[i]) * grad[i];
+    partial[c] = sum;
+  }
+  double total = 0.0;
+  for (double s : partial) total += s;  // chunk order, always
+  return std::sqrt(total);
+}
+
+void scale_grads(float* grad, size_t n, float scale) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; ++i) grad[i] *= scale;
+}
+
+float clip_grad_norm(float* grad, size_t n, float max_norm) {
+  const double norm = grad_norm(grad, n);
+  if (max_norm > 0 && norm > max_norm) {
+    scale_grads(grad, n, static_cast<float>(max_norm / (norm + 1e-6)));
+  }
+  return static_cast<float>(norm);
+}
+
+}  // namespace gpt2

@@ -1,0 +1,49 @@
+/// @file trainable.h
+/// @brief What the training loop needs from a model: forward with loss, backward, the flat
+/// parameter and gradient buffers with their named views, and save/load.
+///
+/// Chapter 05's GPT-2 provides all of this (gpt2_trainable.h adapts it); the tests also train a
+/// tiny bigram model through the same interface. PyTorch's equivalent is an nn.Module whose
+/// forward returns the loss, plus model.parameters() and state_dict().
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "adamw.h"
+
+namespace gpt2 {
+
+/// The model side of the training loop.
+class TrainableModel {
+ public:
+  virtual ~TrainableModel() = default;
+
+  /// Runs the model on inputs (B, T) and returns the mean cross-entropy against targets (B, T);
+  /// keeps what backward() needs.
+  virtual float forward(const int* inputs, const int* targets, int B, int T) = 0;
+  /// Sets every gradient to zero.
+  virtual void zero_grad() = 0;
+  /// Adds the gradient of the last forward's loss into grads() (backward passes add).
+  virtual void backward() = 0;
+
+  /// All parameters, one contiguous buffer.
+  virtual std::span<float> params() = 0;
+  /// Their gradients, same layout.
+  virtual std::span<float> grads() = 0;
+  /// The named parameter tensors inside params(), in buffer order (for weight decay masks).
+  virtual std::vector<ParamInfo> param_infos() const = 0;
+
+  /// Token ids must be below this.
+  virtual int vocab_size() const = 0;
+  /// The longest sequence forward() accepts.
+  virtual int max_seq_len() const = 0;
+
+  /// Writes the model into directory `dir` (created if needed), each file atomically.
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  /// Reads what save() wrote back into this model (same configuration), exactly.
+  virtual void load(const std::filesystem::path& dir) = 0;
+};
+
+}  // namespace gpt2

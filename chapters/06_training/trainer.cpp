@@ -1,0 +1,188 @@
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "adamw.h"
+#include "checkpoint.h"
+#include "common/error.h"
+#include "common/file_io.h"
+#include "common/progress.h"
+#include "common/timer.h"
+#include "grad_clip.h"
+#include "lr_schedule.h"
+#include "stop_signal.h"
+
+namespace gpt2 {
+
+void validate(const TrainConfig& c) {
+  GPT2_CHECK(!c.train_file.empty(), "TrainConfig.train_file: a training token file is needed");
+  GPT2_CHECK(c.batch_size > 0, "TrainConfig.batch_size must be > 0, got ", c.batch_size);
+  GPT2_CHECK(c.seq_len > 0, "TrainConfig.seq_len must be > 0, got ", c.seq_len);
+  GPT2_CHECK(c.grad_accum_steps > 0, "TrainConfig.grad_accum_steps must be > 0, got ", c.grad_accum_steps);
+  GPT2_CHECK(c.steps >= 0, "TrainConfig.steps must be >= 0, got ", c.steps);
+  GPT2_CHECK(std::isfinite(c.lr) && c.lr >= 0, "TrainConfig.lr must be >= 0, got ", c.lr);
+  GPT2_CHECK(std::isfinite(c.min_lr) && c.min_lr >= 0 && c.min_lr <= c.lr,
+             "TrainConfig.min_lr must be in [0, lr], got ", c.min_lr);
+  GPT2_CHECK(c.warmup_steps >= 0, "TrainConfig.warmup_steps must be >= 0, got ", c.warmup_steps);
+  GPT2_CHECK(c.weight_decay >= 0, "TrainConfig.weight_decay must be >= 0, got ", c.weight_decay);
+  GPT2_CHECK(c.beta1 >= 0 && c.beta1 < 1, "TrainConfig.beta1 must be in [0, 1), got ", c.beta1);
+  GPT2_CHECK(c.beta2 >= 0 && c.beta2 < 1, "TrainConfig.beta2 must be in [0, 1), got ", c.beta2);
+  GPT2_CHECK(c.eps > 0, "TrainConfig.eps must be > 0, got ", c.eps);
+  GPT2_CHECK(c.eval_interval >= 0, "TrainConfig.eval_interval must be >= 0, got ", c.eval_interval);
+  GPT2_CHECK(c.eval_steps > 0, "TrainConfig.eval_steps must be > 0, got ", c.eval_steps);
+  GPT2_CHECK(c.checkpoint_interval >= 0, "TrainConfig.checkpoint_interval must be >= 0, got ",
+             c.checkpoint_interval);
+  GPT2_CHECK(c.keep_checkpoints >= 1, "TrainConfig.keep_checkpoints must be >= 1, got ", c.keep_checkpoints);
+}
+
+float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
+  loader.reset();
+  batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
+  std::vector<int> inputs(static_cast<size_t>(loader.B()) * loader.T()), targets(inputs.size());
+  double sum = 0.0;
+  for (int i = 0; i < batches; ++i) {
+    loader.next_batch(inputs.data(), targets.data());
+    sum += model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
+  }
+  return static_cast<float>(sum / batches);
+}
+
+namespace {
+
+void check_vocab(const DataLoader& loader, int vocab_size) {
+  const auto& tokens = loader.tokens();
+  auto it = std::find_if(tokens.begin(), tokens.end(), [&](int id) { return id < 0 || id >= vocab_size; });
+  GPT2_CHECK(it == tokens.end(), loader.name(), ": token ", it - tokens.begin(), " has id ",
+             it == tokens.end() ? 0 : *it, ", outside the model's vocabulary of ", vocab_size);
+}
+
+std::string short_rate(double tokens_per_sec) {
+  char buf[32];
+  if (tokens_per_sec >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1fk tok/s", tokens_per_sec / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f tok/s", tokens_per_sec);
+  }
+  return buf;
+}
+
+}  // namespace
+
+TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCallback& on_step) {
+  validate(config);
+  const int B = config.batch_size, T = config.seq_len, K = config.grad_accum_steps;
+  GPT2_CHECK(T <= model.max_seq_len(), "TrainConfig.seq_len ", T, " is longer than the model's context of ",
+             model.max_seq_len());
+
+  DataLoader train_data = DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed);
+  check_vocab(train_data, model.vocab_size());
+  std::optional<DataLoader> val_data;
+  if (!config.val_file.empty()) {
+    val_data.emplace(DataLoader::from_file(config.val_file, B, T, /*shuffle=*/false, config.seed));
+    check_vocab(*val_data, model.vocab_size());
+  }
+
+  AdamW optimizer(model.params().size(), decay_ranges(model.param_infos()),
+                  AdamWConfig{config.beta1, config.beta2, config.eps, config.weight_decay});
+  const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
+
+  // Resume: model, optimizer, data position and run time from the newest checkpoint.
+  gpt2::create_directories(config.out_dir);
+  TrainResult result;
+  double elapsed_before = 0.0;
+  if (config.resume) {
+    if (auto dir = latest_checkpoint(config.out_dir)) {
+      TrainingState state = load_checkpoint(*dir, model, optimizer);
+      GPT2_CHECK(state.batch_size == B && state.seq_len == T && state.grad_accum_steps == K &&
+                     state.seed == config.seed,
+                 dir->string(), ": the checkpoint was written with batch_size=", state.batch_size,
+                 " seq_len=", state.seq_len, " grad_accum_steps=", state.grad_accum_steps,
+                 " seed=", state.seed, "; resuming exactly needs the same values (got ", B, ", ", T, ", ", K,
+                 ", ", config.seed, ")");
+      train_data.set_state(state.train_loader);
+      result.start_step = state.step;
+      elapsed_before = state.elapsed_seconds;
+      result.last_checkpoint = *dir;
+    }
+  }
+  MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
+
+  const size_t n = model.params().size();
+  std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
+  ScopedStopHandler stop_handler;
+  clear_stop_request();
+  const int64_t todo = config.steps - result.start_step;
+  ProgressBar bar = config.progress ? ProgressBar("train", todo, "step")
+                                    : ProgressBar("train", todo, "step", false, stderr);
+  Timer run_timer;
+  auto checkpoint = [&](int step) {
+    TrainingState state{step, train_data.state(), elapsed_before + run_timer.seconds(), B, T, K, config.seed};
+    result.last_checkpoint =
+        save_checkpoint(config.out_dir, model, optimizer, state, config.keep_checkpoints);
+  };
+
+  int step = result.start_step;
+  while (step < config.steps) {
+    Timer step_timer;
+    const float lr = lr_at(schedule, step);
+
+    // Forward and backward over K micro-batches; the gradients add up in grads().
+    model.zero_grad();
+    float loss_sum = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      train_data.next_batch(inputs.data(), targets.data());
+      loss_sum += model.forward(inputs.data(), targets.data(), B, T);
+      model.backward();
+    }
+    std::span<float> grads = model.grads();
+    if (K > 1) scale_grads(grads.data(), n, 1.0f / static_cast<float>(K));  // mean over micro-batches
+    const float norm = clip_grad_norm(grads.data(), n, config.grad_clip);
+    optimizer.step(model.params(), grads, lr);
+    ++step;
+
+    StepMetrics m;
+    m.step = step;
+    m.train_loss = loss_sum / static_cast<float>(K);
+    m.val_loss = NAN;
+    m.lr = lr;
+    m.grad_norm = norm;
+    const double seconds = step_timer.seconds();
+    m.tokens_per_sec = seconds > 0 ? static_cast<double>(B) * T * K / seconds : 0.0;
+    if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {
+      m.val_loss = evaluate(model, *val_data, config.eval_steps);
+    }
+    m.elapsed_seconds = elapsed_before + run_timer.seconds();
+    metrics.append(m);
+    result.history.push_back(m);
+    if (on_step) on_step(m);
+
+    char loss_text[64];
+    std::snprintf(loss_text, sizeof loss_text, "loss %.4f", m.train_loss);
+    std::string suffix = cat(loss_text, " | ", short_rate(m.tokens_per_sec));
+    if (std::isfinite(m.val_loss)) {
+      std::snprintf(loss_text, sizeof loss_text, " | val %.4f", m.val_loss);
+      suffix += loss_text;
+    }
+    bar.update(step - result.start_step, suffix);
+
+    const bool stop = stop_requested();
+    if (stop || step == config.steps ||
+        (config.checkpoint_interval > 0 && step % config.checkpoint_interval == 0)) {
+      checkpoint(step);
+    }
+    if (stop) {
+      result.interrupted = true;
+      clear_stop_request();
+      break;
+    }
+  }
+  bar.finish();
+  result.final_step = step;
+  if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+  return result;
+}
+
+}  // namespace gpt2

@@ -1,0 +1,87 @@
+/// @file trainer.h
+/// @brief The training loop: TrainConfig (every option) and train(), which chapter 10's
+/// `gpt2 train` calls.
+///
+/// One optimizer step s (0-based) of train():
+///
+///  1. η = lr_at(schedule, s)                         warmup, then cosine decay (lr_schedule.h)
+///  2. zero the gradients; for each of the K micro-batches: next (B, T) batch, forward (loss),
+///     backward (gradients add up)                  gradient accumulation
+///  3. g ← g / K                                      the mean over the K·B sequences
+///  4. ‖g‖, clip to grad_clip                         (grad_clip.h)
+///  5. AdamW update with η                           (adamw.h)
+///  6. every eval_interval steps: mean validation loss over eval_steps batches
+///  7. a row of metrics.csv, the progress bar; every checkpoint_interval steps (and at the end, and
+///     on Ctrl-C) a checkpoint (checkpoint.h)
+///
+/// With resume=true, train() first loads the newest checkpoint in out_dir and continues from it;
+/// the losses are then bit for bit those of a run that never stopped.
+///
+/// PyTorch: nanoGPT's train.py loop.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data_loader.h"
+#include "metrics.h"
+#include "trainable.h"
+
+namespace gpt2 {
+
+/// Every option of a training run. The defaults are small-model settings (nanoGPT's Shakespeare).
+struct TrainConfig {
+  std::filesystem::path train_file;       ///< token file with the training data (token_file.h)
+  std::filesystem::path val_file;         ///< token file with the validation data; empty: no validation
+  std::filesystem::path out_dir = "run";  ///< metrics.csv, loss.svg and checkpoints/ go here
+
+  int batch_size = 8;        ///< B, sequences per micro-batch
+  int seq_len = 64;          ///< T, tokens per sequence (<= the model's context)
+  int grad_accum_steps = 1;  ///< K, micro-batches per optimizer step
+  int steps = 1000;          ///< optimizer steps of the whole run
+
+  float lr = 1e-3f;           ///< peak learning rate η_max
+  float min_lr = 1e-4f;       ///< floor η_min of the cosine decay
+  int warmup_steps = 100;     ///< linear warmup steps
+  float weight_decay = 0.1f;  ///< AdamW weight decay (matrices only)
+  float beta1 = 0.9f;         ///< AdamW β1
+  float beta2 = 0.95f;        ///< AdamW β2
+  float eps = 1e-8f;          ///< AdamW ε
+  float grad_clip = 1.0f;     ///< max global gradient norm (<= 0: no clipping)
+
+  int eval_interval = 100;        ///< validate every this many steps (and at the end); 0: never
+  int eval_steps = 20;            ///< validation batches per evaluation
+  int checkpoint_interval = 500;  ///< checkpoint every this many steps (and at the end); 0: only at the end
+  int keep_checkpoints = 2;       ///< how many checkpoints to keep
+  uint64_t seed = 1337;           ///< seed of the training data's shuffling
+  bool shuffle = true;            ///< visit the training windows in a random order each epoch
+  bool resume = false;            ///< continue from out_dir's newest checkpoint if there is one
+  bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
+  std::string title = "training loss";  ///< title of loss.svg
+};
+
+/// What train() returns.
+struct TrainResult {
+  std::vector<StepMetrics> history;       ///< the rows of this call (not those before a resume)
+  int start_step = 0;                     ///< step the call started from (0, or the resumed checkpoint's)
+  int final_step = 0;                     ///< completed steps when train() returned
+  bool interrupted = false;               ///< stopped early by Ctrl-C (request_stop())
+  std::filesystem::path last_checkpoint;  ///< the checkpoint written last
+};
+
+/// Called after every step with its metrics (tests use it to stop a run part-way).
+using StepCallback = std::function<void(const StepMetrics&)>;
+
+/// Throws gpt2::Error naming the first option that is out of range.
+void validate(const TrainConfig& config);
+
+/// Mean loss over `batches` batches from the start of `loader` (which is reset first).
+float evaluate(TrainableModel& model, DataLoader& loader, int batches);
+
+/// Runs (or resumes) a training run; see the file comment.
+TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCallback& on_step = {});
+
+}  // namespace gpt2

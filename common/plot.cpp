@@ -1,0 +1,177 @@
+#include "plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "error.h"
+#include "file_io.h"
+
+namespace gpt2 {
+
+namespace {
+
+// Matplotlib's default colours: readable on white and distinct from each other.
+const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A tick label: "%g" drops trailing zeros and round-off noise (0.30000000000000004 -> 0.3).
+std::string tick_label(double v) {
+  if (std::fabs(v) < 1e-12) v = 0.0;  // no "-0"
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  GPT2_CHECK(std::isfinite(lo) && std::isfinite(hi), "nice_ticks: range [", lo, ", ", hi, "] is not finite");
+  if (lo > hi) std::swap(lo, hi);
+  if (hi - lo < 1e-12 * std::max(1.0, std::fabs(hi))) {  // a flat line: give it some room
+    double pad = std::fabs(lo) > 0 ? 0.1 * std::fabs(lo) : 1.0;
+    lo -= pad;
+    hi += pad;
+  }
+  target = std::max(target, 2);
+  // The step is 1, 2 or 5 times a power of ten, the first such at least range / (target - 1).
+  double raw = (hi - lo) / (target - 1);
+  double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude * 10;
+  for (double m : {1.0, 2.0, 5.0}) {
+    if (m * magnitude >= raw * (1 - 1e-9)) {
+      step = m * magnitude;
+      break;
+    }
+  }
+  double first = std::floor(lo / step + 1e-9) * step;
+  double last = std::ceil(hi / step - 1e-9) * step;
+  std::vector<double> ticks;
+  int n = static_cast<int>(std::lround((last - first) / step));
+  for (int i = 0; i <= n; ++i) ticks.push_back(first + i * step);
+  return ticks;
+}
+
+std::string render_svg(const LinePlot& plot) {
+  // The data range over every finite point.
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
+  for (const PlotSeries& s : plot.series) {
+    GPT2_CHECK(s.x.size() == s.y.size(), "plot '", plot.title, "': series '", s.name, "' has ", s.x.size(),
+               " x values but ", s.y.size(), " y values");
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      x_lo = std::min(x_lo, s.x[i]);
+      x_hi = std::max(x_hi, s.x[i]);
+      y_lo = std::min(y_lo, s.y[i]);
+      y_hi = std::max(y_hi, s.y[i]);
+    }
+  }
+  if (!std::isfinite(x_lo)) x_lo = 0, x_hi = 1, y_lo = 0, y_hi = 1;  // no data: empty axes
+  std::vector<double> xt = nice_ticks(x_lo, x_hi), yt = nice_ticks(y_lo, y_hi);
+  x_lo = xt.front(), x_hi = xt.back(), y_lo = yt.front(), y_hi = yt.back();
+
+  // The plot area inside the margins (room for the title, tick labels and axis labels).
+  const double left = 72, right = plot.width - 20.0, top = 40, bottom = plot.height - 52.0;
+  auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * (right - left); };
+  auto py = [&](double y) { return bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top); };
+
+  std::string svg = cat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", plot.width, "\" height=\"",
+                        plot.height, "\" viewBox=\"0 0 ", plot.width, " ", plot.height,
+                        "\" font-family=\"sans-serif\" font-size=\"12\">\n");
+  svg += cat("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+  svg += cat("<text class=\"title\" x=\"", num((left + right) / 2), "\" y=\"24\" text-anchor=\"middle\" ",
+             "font-size=\"16\">", xml_escape(plot.title), "</text>\n");
+
+  // Grid lines and ticks with their labels.
+  for (double t : xt) {
+    svg += cat("<line x1=\"", num(px(t)), "\" y1=\"", num(top), "\" x2=\"", num(px(t)), "\" y2=\"",
+               num(bottom), "\" stroke=\"#e5e5e5\"/>\n");
+    svg += cat("<text class=\"xtick\" x=\"", num(px(t)), "\" y=\"", num(bottom + 16),
+               "\" text-anchor=\"middle\">", tick_label(t), "</text>\n");
+  }
+  for (double t : yt) {
+    svg += cat("<line x1=\"", num(left), "\" y1=\"", num(py(t)), "\" x2=\"", num(right), "\" y2=\"",
+               num(py(t)), "\" stroke=\"#e5e5e5\"/>\n");
+    svg += cat("<text class=\"ytick\" x=\"", num(left - 6), "\" y=\"", num(py(t) + 4),
+               "\" text-anchor=\"end\">", tick_label(t), "</text>\n");
+  }
+  svg += cat("<rect x=\"", num(left), "\" y=\"", num(top), "\" width=\"", num(right - left), "\" height=\"",
+             num(bottom - top), "\" fill=\"none\" stroke=\"black\"/>\n");
+  svg += cat("<text class=\"xlabel\" x=\"", num((left + right) / 2), "\" y=\"", num(plot.height - 12.0),
+             "\" text-anchor=\"middle\">", xml_escape(plot.x_label), "</text>\n");
+  svg += cat("<text class=\"ylabel\" transform=\"translate(16 ", num((top + bottom) / 2),
+             ") rotate(-90)\" text-anchor=\"middle\">", xml_escape(plot.y_label), "</text>\n");
+
+  // The series: one path each; a non-finite point lifts the pen. Sparse series (a validation
+  // loss measured every few hundred steps) also get a dot at every point.
+  for (size_t k = 0; k < plot.series.size(); ++k) {
+    const PlotSeries& s = plot.series[k];
+    std::string colour = s.colour.empty() ? kPalette[k % std::size(kPalette)] : s.colour;
+    std::string d;
+    bool pen_down = false;
+    size_t finite = 0;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
+        pen_down = false;
+        continue;
+      }
+      d += cat(pen_down ? " L" : " M", num(px(s.x[i])), " ", num(py(s.y[i])));
+      pen_down = true;
+      ++finite;
+    }
+    if (!d.empty()) {
+      svg += cat("<path class=\"series\" d=\"", d.substr(1), "\" fill=\"none\" stroke=\"", colour,
+                 "\" stroke-width=\"1.5\"/>\n");
+    }
+    if (finite <= 60) {
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+        svg += cat("<circle cx=\"", num(px(s.x[i])), "\" cy=\"", num(py(s.y[i])), "\" r=\"2.5\" fill=\"",
+                   colour, "\"/>\n");
+      }
+    }
+    // Legend entry, top right inside the plot area.
+    double ly = top + 16 + 18.0 * k;
+    svg += cat("<line x1=\"", num(right - 110), "\" y1=\"", num(ly - 4), "\" x2=\"", num(right - 86),
+               "\" y2=\"", num(ly - 4), "\" stroke=\"", colour, "\" stroke-width=\"2\"/>\n");
+    svg += cat("<text class=\"legend\" x=\"", num(right - 80), "\" y=\"", num(ly), "\">", xml_escape(s.name),
+               "</text>\n");
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+void write_svg(const LinePlot& plot, const std::filesystem::path& path) {
+  write_file_atomic(path, render_svg(plot));
+}
+
+}  // namespace gpt2
