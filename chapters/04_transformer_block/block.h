@@ -49,6 +49,13 @@ struct BlockParams {
   F* mlp_c_proj_b;   ///< (C)       h.{i}.mlp.c_proj.bias
 };
 
+/// The Hugging Face names of the block's parameters (after the `h.{i}.` prefix), in the order of
+/// BlockParams' fields and of block_params_view's flat layout.
+inline constexpr const char* kBlockParamNames[12] = {
+    "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
+    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
+    "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
+
 /// Number of parameters in one block: 12 C^2 + 13 C (C = 768: 7,087,872).
 inline size_t block_num_params(int C) {
   const size_t c = static_cast<size_t>(C);

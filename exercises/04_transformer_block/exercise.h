@@ -1,0 +1,17 @@
+/// @file exercises/04_transformer_block/exercise.h
+/// @brief Exercises 04: the backward passes of LayerNorm and GELU.
+#pragma once
+
+namespace exercise {
+
+/// 04.1: the backward pass of LayerNorm over rows of C numbers. Given dout (N, C), the forward's
+/// input inp (N, C), weight (C) and the saved row statistics mean (N) and rstd (N), ADD the
+/// gradients into dinp (N, C), dweight (C) and dbias (C).
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int N, int C);
+
+/// 04.2: the backward pass of GELU in its tanh form, element-wise over n numbers:
+/// dinp[i] += GELU'(inp[i]) * dout[i].
+void gelu_backward(float* dinp, const float* inp, const float* dout, int n);
+
+}  // namespace exercise
