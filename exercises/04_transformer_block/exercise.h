@@ -1,5 +1,5 @@
 /// @file exercises/04_transformer_block/exercise.h
-/// @brief Exercises 04: the backward passes of LayerNorm and GELU.
+/// @brief Exercises 04: the backward passes of LayerNorm and GELU, and splitting q, k, v into heads.
 #pragma once
 
 namespace exercise {
@@ -13,5 +13,9 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 /// 04.2: the backward pass of GELU in its tanh form, element-wise over n numbers:
 /// dinp[i] += GELU'(inp[i]) * dout[i].
 void gelu_backward(float* dinp, const float* inp, const float* dout, int n);
+
+/// 04.3: split the c_attn output qkv (B, T, 3C), channels q | k | v, into heads:
+/// qkvh (3, B, NH, T, HS) with qkvh[w, b, h, t, i] = qkv[b, t, w C + h HS + i], HS = C / NH.
+void split_qkv_heads(float* qkvh, const float* qkv, int B, int T, int C, int NH);
 
 }  // namespace exercise

@@ -36,4 +36,16 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int n) {
   throw gpt2::Error("exercise 04.2 gelu_backward: not implemented yet");
 }
 
+void split_qkv_heads(float* qkvh, const float* qkv, int B, int T, int C, int NH) {
+  // TODO(04.3): four nested loops over w (0..2), b, h, t; copy the HS numbers starting at
+  // qkv + (b T + t) 3C + w C + h HS to qkvh + (((w B + b) NH + h) T + t) HS. Use size_t for offsets.
+  (void)qkvh;
+  (void)qkv;
+  (void)B;
+  (void)T;
+  (void)C;
+  (void)NH;
+  throw gpt2::Error("exercise 04.3 split_qkv_heads: not implemented yet");
+}
+
 }  // namespace exercise

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "chapters/03_attention/attention.h"
+#include "chapters/04_transformer_block/multihead_attention.h"
 #include "common/safetensors.h"
 #include "common/testing.h"
 #include "exercise.h"
@@ -56,4 +58,25 @@ TEST_CASE("04.2 gelu_backward matches PyTorch and adds", "[exercise]") {
   exercise::gelu_backward(ones.data(), inp.data(), dout.data(), n);
   for (int i = 0; i < n; ++i) expected[i] = 1.0f + dinp[i];
   check_rel(ones, expected, "1 + dinp");
+}
+
+TEST_CASE("04.3 split_qkv_heads feeds attention that matches PyTorch", "[exercise]") {
+  auto f = fixture();
+  // Split with your function, run the chapter's attention on the heads and merge them back with the
+  // chapter's merge: the result must be PyTorch's multi-head attention output (T = 1, HS = 4 and 5).
+  for (std::string name : {"mha_b2t5c12h3", "mha_b1t1c6h1", "mha_b3t4c10h2"}) {
+    const auto& s = f.info(name + ".att").shape;  // (B, NH, T, T)
+    const int B = static_cast<int>(s[0]), NH = static_cast<int>(s[1]), T = static_cast<int>(s[2]);
+    const int C = static_cast<int>(f.info(name + ".out").shape[2]), HS = C / NH;
+    const size_t n = static_cast<size_t>(B) * T * C;
+    std::vector<float> qkv = f.get_vector(name + ".qkv"), qkvh(3 * n, NAN);
+    exercise::split_qkv_heads(qkvh.data(), qkv.data(), B, T, C, NH);
+    std::vector<float> y(n), att(static_cast<size_t>(B) * NH * T * T), out(n, 0.0f);
+    gpt2::attention_forward(y.data(), att.data(), qkvh.data(), qkvh.data() + n, qkvh.data() + 2 * n, B, NH, T,
+                            HS, true);
+    gpt2::merge_heads_add(out.data(), y.data(), 1, B, T, C, NH);
+    auto r = gpt2::rel_close(out, f.get_vector(name + ".out"), 1e-5, name + " out");
+    INFO(r.message);
+    CHECK(r.ok);
+  }
 }
