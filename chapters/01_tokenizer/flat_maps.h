@@ -39,50 +39,68 @@ inline uint64_t hash_bytes(std::string_view s) {
   return h * k;
 }
 
+/// a[0..n) == b[0..n)? Most keys are a few bytes long, where a plain loop beats calling memcmp.
+inline bool bytes_equal(const char* a, const char* b, size_t n) {
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 /// Maps byte strings to short lists of token ids (a pre-token to its BPE result, or a token's
-/// bytes to its one id). Keys and values live in two arenas; a slot stores offsets into them.
+/// bytes to its one id). Keys and values live in two arenas; a 16-byte slot stores 32 bits of
+/// the key's hash (to skip most wrong keys without touching the arena) and offsets into them.
 class StringToIds {
  public:
   explicit StringToIds(size_t expected = 0) { rehash(capacity_for(expected)); }
 
   /// The ids stored for `key`, or an empty span when absent (values are never empty).
-  std::span<const int> find(std::string_view key) const {
-    const uint64_t h = hash_bytes(key);
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+  /// `hash` must be hash_bytes(key) (callers that look a key up in two tables hash it once).
+  std::span<const int> find(std::string_view key, uint64_t hash) const {
+    const uint32_t tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.key_len == kEmpty) return {};
-      if (s.hash == h && s.key_len == key.size() &&
-          std::memcmp(keys_.data() + s.key_off, key.data(), key.size()) == 0)
+      if (s.tag == tag && s.key_len == key.size() &&
+          bytes_equal(keys_.data() + s.key_off, key.data(), key.size()))
         return {values_.data() + s.value_off, s.value_len};
     }
   }
+  std::span<const int> find(std::string_view key) const { return find(key, hash_bytes(key)); }
 
-  /// Adds key -> ids (the key must be absent, ids non-empty).
-  void insert(std::string_view key, std::span<const int> ids) {
+  /// Adds key -> ids (the key must be absent, ids non-empty, hash == hash_bytes(key)).
+  void insert(std::string_view key, uint64_t hash, std::span<const int> ids) {
     if (2 * (size_ + 1) > slots_.size()) rehash(slots_.size() * 2);
-    Slot s{hash_bytes(key), static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(key.size()),
-           static_cast<uint32_t>(values_.size()), static_cast<uint32_t>(ids.size())};
+    Slot s{static_cast<uint32_t>(hash >> 32), static_cast<uint32_t>(keys_.size()),
+           static_cast<uint32_t>(values_.size()), static_cast<uint16_t>(key.size()),
+           static_cast<uint16_t>(ids.size())};
     keys_.append(key);
     values_.insert(values_.end(), ids.begin(), ids.end());
-    place(s);
+    place(s, hash);
     ++size_;
   }
+  void insert(std::string_view key, std::span<const int> ids) { insert(key, hash_bytes(key), ids); }
 
   size_t size() const { return size_; }
 
+  /// Keys and values longer than this are not stored (callers check; a longer key is never found).
+  static constexpr size_t kMaxLength = 0xFFFE;
+
  private:
-  static constexpr uint32_t kEmpty = 0xFFFFFFFF;
+  static constexpr uint16_t kEmpty = 0xFFFF;
   struct Slot {
-    uint64_t hash = 0;
-    uint32_t key_off = 0, key_len = kEmpty, value_off = 0, value_len = 0;
+    uint32_t tag = 0;  // the high 32 bits of the hash
+    uint32_t key_off = 0, value_off = 0;
+    uint16_t key_len = kEmpty, value_len = 0;
   };
+  // (The full hash is needed again only when the table grows: rehash() recomputes it from the key.)
   static size_t capacity_for(size_t n) {
     size_t c = 16;
     while (c < 2 * n) c *= 2;
     return c;
   }
-  void place(const Slot& s) {
-    size_t i = s.hash & mask_;
+  void place(const Slot& s, uint64_t hash) {
+    size_t i = hash & mask_;
     while (slots_[i].key_len != kEmpty) i = (i + 1) & mask_;
     slots_[i] = s;
   }
@@ -91,7 +109,7 @@ class StringToIds {
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
     for (const Slot& s : old)
-      if (s.key_len != kEmpty) place(s);
+      if (s.key_len != kEmpty) place(s, hash_bytes(std::string_view(keys_).substr(s.key_off, s.key_len)));
   }
 
   std::vector<Slot> slots_;

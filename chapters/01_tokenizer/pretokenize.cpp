@@ -48,13 +48,18 @@ CharClass char_class(uint32_t cp) {
 
 namespace {
 
-// ASCII is most of most text: its classes come from a 128-entry table instead of utf8proc.
-const std::array<CharClass, 128> kAsciiClass = [] {
-  std::array<CharClass, 128> t{};
-  for (uint32_t c = 0; c < 128; ++c) t[c] = char_class(c);
-  return t;
-}();
-
+// Looking a character up in utf8proc's tables takes a few dependent loads and a function call.
+// The pre-tokenizer classifies every character, so we precompute the class of every code point of
+// the Basic Multilingual Plane (U+0000..U+FFFF, 64 KB, filled once) and ask utf8proc only for the
+// rare characters above it (emoji, historic scripts).
+const std::array<CharClass, 0x10000>& bmp_classes() {
+  static const auto* table = [] {
+    auto* t = new std::array<CharClass, 0x10000>;
+    for (uint32_t c = 0; c < 0x10000; ++c) (*t)[c] = char_class(c);
+    return t;
+  }();
+  return *table;
+}
 struct Char {
   CharClass cls;
   int length;  // in bytes
@@ -63,10 +68,11 @@ struct Char {
 // The class and byte length of the character at text[pos]. Invalid UTF-8: one byte of class Other.
 inline Char char_at(std::string_view text, size_t pos) {
   const auto b = static_cast<unsigned char>(text[pos]);
-  if (b < 0x80) return {kAsciiClass[b], 1};
+  const std::array<CharClass, 0x10000>& bmp = bmp_classes();
+  if (b < 0x80) return {bmp[b], 1};
   Utf8Char c = decode_utf8(text, pos);
   if (!c.valid) return {CharClass::Other, 1};
-  return {char_class(c.cp), c.length};
+  return {c.cp < 0x10000 ? bmp[c.cp] : char_class(c.cp), c.length};
 }
 
 // The end of the run of characters of class `cls` that starts at `pos`.

@@ -105,18 +105,26 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out) co
     const size_t end = next_pretoken_end(text, pos);
     const std::string_view piece = text.substr(pos, end - pos);
     pos = end;
-    // Shortcut (tiktoken takes it too): a pre-token that is itself a token ("Ġthe") is one id.
-    if (std::span<const int> whole = piece_ids_.find(piece); !whole.empty()) {
-      out.push_back(whole[0]);
+    if (piece.size() > StringToIds::kMaxLength) {  // (a single "word" of 64 KB: no caching)
+      bpe_into(piece, out);
       continue;
     }
-    if (std::span<const int> cached = cache.find(piece); !cached.empty()) {
+    const uint64_t hash = hash_bytes(piece);
+    // Shortcut (tiktoken takes it too): a pre-token that is itself a token ("Ġthe") is one id.
+    if (piece.size() <= max_token_length_) {
+      if (std::span<const int> whole = piece_ids_.find(piece, hash); !whole.empty()) {
+        out.push_back(whole[0]);
+        continue;
+      }
+    }
+    if (std::span<const int> cached = cache.find(piece, hash); !cached.empty()) {
       out.insert(out.end(), cached.begin(), cached.end());
       continue;
     }
     const size_t first = out.size();
     bpe_into(piece, out);
-    cache.insert(piece, std::span<const int>(out.data() + first, out.size() - first));
+    if (out.size() - first <= StringToIds::kMaxLength)
+      cache.insert(piece, hash, std::span<const int>(out.data() + first, out.size() - first));
   }
 }
 

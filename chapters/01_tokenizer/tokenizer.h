@@ -95,8 +95,9 @@ class Tokenizer {
   std::vector<std::pair<int, int>> merges_;
   std::vector<std::pair<std::string, int>> specials_;
   int eot_id_ = -1;
-  int byte_id_[256] = {};  ///< the id of each single-byte token
-  StringToIds piece_ids_;  ///< ordinary token bytes -> its id (the whole-pre-token shortcut)
+  size_t max_token_length_ = 0;  ///< the longest ordinary token, in bytes
+  int byte_id_[256] = {};        ///< the id of each single-byte token
+  StringToIds piece_ids_;        ///< ordinary token bytes -> its id (the whole-pre-token shortcut)
   MergeTable merge_table_;
 };
 

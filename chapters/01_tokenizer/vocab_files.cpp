@@ -48,6 +48,8 @@ void Tokenizer::build_tables() {
     std::string_view bytes = token_bytes(id);
     if (special[static_cast<size_t>(id)]) continue;
     if (bytes.size() == 1) byte_id_[static_cast<unsigned char>(bytes[0])] = id;
+    if (bytes.size() > StringToIds::kMaxLength) continue;  // (absurdly long: left to BPE)
+    max_token_length_ = std::max(max_token_length_, bytes.size());
     if (piece_ids_.find(bytes).empty()) piece_ids_.insert(bytes, std::span<const int>(&id, 1));
   }
   for (size_t r = 0; r < merges_.size(); ++r) {
