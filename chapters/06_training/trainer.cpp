@@ -50,6 +50,27 @@ float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
   return static_cast<float>(sum / batches);
 }
 
+StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
+                       int T, int K, float lr, float grad_clip) {
+  // Forward and backward over K micro-batches; the gradients add up in grads().
+  model.zero_grad();
+  float loss_sum = 0.0f;
+  for (int k = 0; k < K; ++k) {
+    const size_t offset = static_cast<size_t>(k) * B * T;
+    loss_sum += model.forward(inputs + offset, targets + offset, B, T);
+    model.backward();
+  }
+  std::span<float> grads = model.grads();
+  // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
+  // the gradient of the mean over all K·B·T positions.
+  if (K > 1) scale_grads(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
+  StepOutcome outcome;
+  outcome.grad_norm = clip_grad_norm(grads.data(), grads.size(), grad_clip);
+  optimizer.step(model.params(), grads, lr);
+  outcome.loss = loss_sum / static_cast<float>(K);
+  return outcome;
+}
+
 namespace {
 
 void check_vocab(const DataLoader& loader, int vocab_size) {
@@ -110,8 +131,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   }
   MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
 
-  const size_t n = model.params().size();
-  std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
+  std::vector<int> inputs(static_cast<size_t>(K) * B * T), targets(inputs.size());
   ScopedStopHandler stop_handler;
   clear_stop_request();
   const int64_t todo = config.steps - result.start_step;
@@ -129,26 +149,20 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     Timer step_timer;
     const float lr = lr_at(schedule, step);
 
-    // Forward and backward over K micro-batches; the gradients add up in grads().
-    model.zero_grad();
-    float loss_sum = 0.0f;
     for (int k = 0; k < K; ++k) {
-      train_data.next_batch(inputs.data(), targets.data());
-      loss_sum += model.forward(inputs.data(), targets.data(), B, T);
-      model.backward();
+      train_data.next_batch(inputs.data() + static_cast<size_t>(k) * B * T,
+                            targets.data() + static_cast<size_t>(k) * B * T);
     }
-    std::span<float> grads = model.grads();
-    if (K > 1) scale_grads(grads.data(), n, 1.0f / static_cast<float>(K));  // mean over micro-batches
-    const float norm = clip_grad_norm(grads.data(), n, config.grad_clip);
-    optimizer.step(model.params(), grads, lr);
+    const StepOutcome outcome =
+        train_step(model, optimizer, inputs.data(), targets.data(), B, T, K, lr, config.grad_clip);
     ++step;
 
     StepMetrics m;
     m.step = step;
-    m.train_loss = loss_sum / static_cast<float>(K);
+    m.train_loss = outcome.loss;
     m.val_loss = NAN;
     m.lr = lr;
-    m.grad_norm = norm;
+    m.grad_norm = outcome.grad_norm;
     const double seconds = step_timer.seconds();
     m.tokens_per_sec = seconds > 0 ? static_cast<double>(B) * T * K / seconds : 0.0;
     if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {

@@ -78,6 +78,19 @@ using StepCallback = std::function<void(const StepMetrics&)>;
 /// Throws gpt2::Error naming the first option that is out of range.
 void validate(const TrainConfig& config);
 
+/// What one optimizer step reports.
+struct StepOutcome {
+  float loss = 0;       ///< mean loss over the micro-batches (before the update)
+  float grad_norm = 0;  ///< global gradient norm before clipping
+};
+
+/// One optimizer step (steps 2-5 of the file comment): K micro-batches, `inputs` and `targets`
+/// holding K·B·T ids (micro-batch k at offset k·B·T), gradients averaged over them, clipped to
+/// grad_clip (<= 0: no clipping), then an AdamW update at learning rate lr. train() calls this;
+/// the PyTorch parity test calls it directly.
+StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
+                       int T, int K, float lr, float grad_clip);
+
 /// Mean loss over `batches` batches from the start of `loader` (which is reset first).
 float evaluate(TrainableModel& model, DataLoader& loader, int batches);
 

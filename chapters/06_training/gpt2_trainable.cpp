@@ -1,0 +1,34 @@
+#include "gpt2_trainable.h"
+
+namespace gpt2 {
+
+Gpt2Trainable::Gpt2Trainable(GPT2& model, std::filesystem::path tokenizer_dir)
+    : model_(model), tokenizer_dir_(std::move(tokenizer_dir)) {}
+
+float Gpt2Trainable::forward(const int* inputs, const int* targets, int B, int T) {
+  return model_.forward(inputs, targets, B, T);
+}
+
+std::vector<ParamInfo> Gpt2Trainable::param_infos() const {
+  std::vector<ParamInfo> infos;
+  for (const ParamSpec& spec : model_.layout().specs()) {
+    infos.push_back({spec.name, static_cast<size_t>(spec.offset), spec.shape});
+  }
+  return infos;
+}
+
+void Gpt2Trainable::save(const std::filesystem::path& dir) const {
+  model_.save(dir, tokenizer_dir_);
+}
+
+void Gpt2Trainable::load(const std::filesystem::path& dir) {
+  model_.read_weights(dir);
+}
+
+TrainResult train(GPT2& model, const TrainConfig& config, const std::filesystem::path& tokenizer_dir,
+                  const StepCallback& on_step) {
+  Gpt2Trainable trainable(model, tokenizer_dir);
+  return train(trainable, config, on_step);
+}
+
+}  // namespace gpt2

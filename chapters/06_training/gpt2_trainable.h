@@ -1,0 +1,45 @@
+/// @file gpt2_trainable.h
+/// @brief Chapter 05's GPT-2 as a TrainableModel, and train() for it.
+///
+/// The adapter only forwards calls: the parameter list for weight decay comes from the model's
+/// ParameterLayout (every 2-D tensor decays: wte, wpe and the four projection matrices of each
+/// block), and a checkpoint's model is a Hugging Face model directory (config.json +
+/// model.safetensors, plus the tokenizer files when a tokenizer directory is given), so any
+/// checkpoint of a run can be loaded by GPT2::load, by chapter 07's sampler or by transformers.
+#pragma once
+
+#include <filesystem>
+
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "trainable.h"
+#include "trainer.h"
+
+namespace gpt2 {
+
+/// A GPT2 seen through the TrainableModel interface (it does not own the model).
+class Gpt2Trainable : public TrainableModel {
+ public:
+  /// `tokenizer_dir`, if not empty, is copied into every checkpoint (see GPT2::save).
+  explicit Gpt2Trainable(GPT2& model, std::filesystem::path tokenizer_dir = {});
+
+  float forward(const int* inputs, const int* targets, int B, int T) override;
+  void zero_grad() override { model_.zero_grad(); }
+  void backward() override { model_.backward(); }
+  std::span<float> params() override { return model_.params().span(); }
+  std::span<float> grads() override { return model_.grads().span(); }
+  std::vector<ParamInfo> param_infos() const override;
+  int vocab_size() const override { return model_.config().vocab_size; }
+  int max_seq_len() const override { return model_.config().n_positions; }
+  void save(const std::filesystem::path& dir) const override;
+  void load(const std::filesystem::path& dir) override;
+
+ private:
+  GPT2& model_;
+  std::filesystem::path tokenizer_dir_;
+};
+
+/// train() for a GPT2 (what chapter 10's `gpt2 train` calls).
+TrainResult train(GPT2& model, const TrainConfig& config, const std::filesystem::path& tokenizer_dir = {},
+                  const StepCallback& on_step = {});
+
+}  // namespace gpt2

@@ -1,0 +1,169 @@
+// Chapter 05's GPT-2 trained by this chapter's loop: 10 AdamW steps against PyTorch
+// (tests/reference/06_train_parity.py), exact resume after Ctrl-C, the same losses with 1 or 2
+// threads, and checkpoints that are Hugging Face model directories.
+#include <csignal>
+#include <filesystem>
+#include <vector>
+
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/06_training/checkpoint.h"
+#include "chapters/06_training/gpt2_trainable.h"
+#include "chapters/06_training/lr_schedule.h"
+#include "chapters/06_training/token_file.h"
+#include "chapters/06_training/trainer.h"
+#include "common/rng.h"
+#include "common/safetensors.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+
+#ifdef GPT2_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+using namespace gpt2;
+namespace fs = std::filesystem;
+
+TEST_CASE("10 AdamW steps of the tiny GPT-2 match PyTorch (clipping and weight decay on)", "[gpt2][parity]") {
+  const fs::path fixtures = fixture_dir();
+  CpuBackend cpu;
+  GPT2 model = GPT2::load(fixtures / "05_hf_tiny", cpu);
+  SafetensorsFile batch = SafetensorsFile::open(fixtures / "05_model.safetensors");
+  std::vector<int64_t> tokens64 = batch.get_int("tokens"), targets64 = batch.get_int("targets");
+  std::vector<int> tokens(tokens64.begin(), tokens64.end()), targets(targets64.begin(), targets64.end());
+  const Shape shape = batch.info("tokens").shape;  // (B, T)
+  const int B = static_cast<int>(shape[0]), T = static_cast<int>(shape[1]);
+
+  SafetensorsFile ref = SafetensorsFile::open(fixtures / "06_train_parity.safetensors");
+  const auto& meta = ref.metadata();
+  const int steps = std::stoi(meta.at("steps"));
+  const LrSchedule schedule{std::stof(meta.at("max_lr")), std::stof(meta.at("min_lr")),
+                            std::stoi(meta.at("warmup")), steps};
+  Gpt2Trainable trainable(model);
+  AdamW opt(trainable.params().size(), decay_ranges(trainable.param_infos()),
+            {std::stof(meta.at("beta1")), std::stof(meta.at("beta2")), std::stof(meta.at("eps")),
+             std::stof(meta.at("weight_decay"))});
+  std::vector<float> losses, norms;
+  for (int s = 0; s < steps; ++s) {
+    StepOutcome out = train_step(trainable, opt, tokens.data(), targets.data(), B, T, 1, lr_at(schedule, s),
+                                 std::stof(meta.at("max_norm")));
+    losses.push_back(out.loss);
+    norms.push_back(out.grad_norm);
+  }
+  // Tolerance: PyTorch computes in float64, we in float32. The loss of one forward agrees to
+  // about 1e-6 relative (chapter 05's parity test); ten AdamW steps of size <= lr = 1e-3 move
+  // the weights by amounts whose float rounding changes the loss by far less than that.
+  auto r = rel_close(losses, ref.get_vector("losses"), 1e-5, "losses of 10 AdamW steps");
+  INFO(r.message);
+  CHECK(r.ok);
+  auto rn =
+      rel_close(norms, ref.get_vector("norms"), 1e-4, "gradient norms");  // gradients: 1e-4 (chapter 05)
+  INFO(rn.message);
+  CHECK(rn.ok);
+}
+
+namespace {
+// A small GPT-2 and a run directory with token files of a learnable stream over its vocabulary.
+GPT2Config tiny_config() {
+  return GPT2Config::make(2, 4, 32, 16, 64);
+}
+
+fs::path make_run_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("gpt2_test_06_gpt2_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Rng rng(11);
+  std::vector<int32_t> tokens{1};
+  for (int i = 0; i < 3000; ++i) {
+    tokens.push_back(rng.uniform() < 0.7f ? (5 * tokens.back() + 3) % 64 : static_cast<int>(rng.below(64)));
+  }
+  write_token_file(dir / "train.bin", std::span(tokens).first(2500));
+  write_token_file(dir / "val.bin", std::span(tokens).subspan(2500));
+  return dir;
+}
+
+TrainConfig tiny_train_config(const fs::path& dir, const std::string& out) {
+  TrainConfig c;
+  c.train_file = dir / "train.bin";
+  c.val_file = dir / "val.bin";
+  c.out_dir = dir / out;
+  c.batch_size = 2;
+  c.seq_len = 16;
+  c.grad_accum_steps = 2;
+  c.steps = 8;
+  c.lr = 3e-3f;
+  c.min_lr = 3e-4f;
+  c.warmup_steps = 2;
+  c.eval_interval = 4;
+  c.eval_steps = 2;
+  c.checkpoint_interval = 3;
+  c.progress = false;
+  return c;
+}
+
+std::vector<float> losses_of(const TrainResult& r) {
+  std::vector<float> out;
+  for (const auto& m : r.history) out.push_back(m.train_loss);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("GPT-2: Ctrl-C, then resume, gives the losses of a run that never stopped", "[gpt2][resume]") {
+  fs::path dir = make_run_dir("resume");
+  CpuBackend cpu;
+  GPT2 straight(tiny_config(), cpu);
+  straight.init_random(7);
+  std::vector<float> expected = losses_of(train(straight, tiny_train_config(dir, "straight")));
+  REQUIRE(expected.size() == 8);
+  CHECK(expected.back() < expected.front());
+
+  TrainConfig c = tiny_train_config(dir, "stopped");
+  GPT2 first(tiny_config(), cpu);
+  first.init_random(7);
+  TrainResult r1 = train(first, c, {}, [](const StepMetrics& m) {
+    if (m.step == 5) std::raise(SIGINT);
+  });
+  CHECK(r1.interrupted);
+  c.resume = true;
+  GPT2 second(tiny_config(), cpu);  // all zeros: everything must come from the checkpoint
+  TrainResult r2 = train(second, c);
+  CHECK(r2.start_step == 5);
+  std::vector<float> resumed = losses_of(r1);
+  for (float l : losses_of(r2)) resumed.push_back(l);
+  REQUIRE(resumed.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("step " << i + 1);
+    CHECK(resumed[i] == expected[i]);  // bit for bit
+  }
+  CHECK(second.params().to_vector() == straight.params().to_vector());
+
+  // The checkpoint's model is a Hugging Face directory GPT2::load reads.
+  GPT2 loaded = GPT2::load(*latest_checkpoint(c.out_dir), cpu);
+  CHECK(loaded.params().to_vector() == second.params().to_vector());
+  fs::remove_all(dir);
+}
+
+#ifdef GPT2_HAVE_OPENMP
+TEST_CASE("GPT-2: the same seed gives the same loss curve with 1 or 2 threads", "[gpt2][determinism]") {
+  fs::path dir = make_run_dir("threads");
+  CpuBackend cpu;
+  const int saved = omp_get_max_threads();
+  std::vector<std::vector<float>> curves, weights;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    GPT2 model(tiny_config(), cpu);
+    model.init_random(3);
+    TrainConfig c = tiny_train_config(dir, "threads" + std::to_string(threads));
+    TrainResult r = train(model, c);
+    std::vector<float> curve = losses_of(r);
+    for (const auto& m : r.history) {
+      if (std::isfinite(m.val_loss)) curve.push_back(m.val_loss);
+    }
+    curves.push_back(curve);
+    weights.push_back(model.params().to_vector());
+  }
+  omp_set_num_threads(saved);
+  CHECK(curves[0] == curves[1]);
+  CHECK(weights[0] == weights[1]);
+  fs::remove_all(dir);
+}
+#endif
