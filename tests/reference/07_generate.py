@@ -9,8 +9,9 @@ the cache computes the same function.
 Two runs on one tiny random model (2 layers, 4 heads, 32 channels, context 16, 97 tokens):
   - "short": a 5-token prompt and 10 new tokens, all inside the context;
   - "window": a 6-token prompt and 30 new tokens, past the 16-token context, with the sliding window
-    chapter 07 documents: when the context is full, keep the last maxT/2 tokens and continue from
-    them (positions restart at 0), so the model sees tokens[start:] with start jumping by maxT/2.
+    chapter 07 documents: when the context would grow past maxT, keep the last maxT/2 tokens and
+    continue from them (positions restart at 0), so the model sees tokens[start:] with start
+    jumping forward whenever len(tokens) - start would exceed maxT.
 
 Greedy decoding is only comparable across float32 and float64 if no step is a near-tie: the script
 checks that the gap between the best and second-best logit is at least 1e-3 at every step (it is
@@ -50,7 +51,7 @@ def greedy(W, cfg, prompt, n_new):
     """nanoGPT's generate() with argmax and chapter 07's sliding window; returns (new ids, smallest gap)."""
     maxT, ids, start, gap = cfg["n_positions"], list(prompt), 0, float("inf")
     for _ in range(n_new):
-        if len(ids) - start == maxT:  # the context is full: keep the last maxT/2 tokens
+        if len(ids) - start > maxT:  # the context would not fit: keep the last maxT/2 tokens
             start = len(ids) - maxT // 2
         logits = last_logits(W, cfg, ids[start:])
         top2 = torch.topk(logits, 2).values

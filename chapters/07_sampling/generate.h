@@ -1,0 +1,76 @@
+/// @file generate.h
+/// @brief The generation loop: prefill the prompt, then sample one token at a time from a
+/// CachedGPT2, stopping at <|endoftext|> or after N tokens.
+///
+///   logits = model.forward(prompt)                 prefill: the whole prompt at once
+///   repeat max_new_tokens times:
+///     next = sampler.sample(logits)                greedy / temperature / top-k / top-p
+///     if next is <|endoftext|> and stop_at_eot: stop (it is not reported)
+///     on_token(next)                               e.g. print it through a Utf8Stream
+///     logits = model.forward({next})               one position, reading the KV cache
+///
+/// **Context limit.** A prompt longer than the model's context (n_positions) is an error: the
+/// model was never trained on positions past maxT, and cutting the user's prompt silently would
+/// hide that. Generating *past* the context is allowed, with a sliding window: when the cache is
+/// full, we keep the last maxT / 2 tokens of the text, empty the cache and prefill them again at
+/// positions 0 .. maxT/2 - 1, then go on. The model then sees at least maxT / 2 tokens of context
+/// at every step, and the re-prefill costs one prompt-sized forward every maxT / 2 tokens. (nanoGPT
+/// instead crops to the last maxT tokens at every step, which with a cache would mean a full
+/// re-prefill per token, because every position embedding changes when the window moves.)
+///
+/// PyTorch / transformers equivalent: `model.generate(input_ids, max_new_tokens=N, do_sample=...,
+/// temperature=..., top_k=..., top_p=..., eos_token_id=50256)` with `use_cache=True`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "chapters/07_sampling/cached_forward.h"
+#include "chapters/07_sampling/sampler.h"
+
+namespace gpt2 {
+
+/// GPT-2's <|endoftext|> token id.
+inline constexpr int kEndOfText = 50256;
+
+/// What generate() does; the fields mirror `gpt2 generate`'s flags.
+struct GenerateOptions {
+  int max_new_tokens = 100;    ///< stop after this many new tokens (>= 0)
+  float temperature = 1.0f;    ///< see SamplingOptions
+  int top_k = 0;               ///< see SamplingOptions
+  float top_p = 1.0f;          ///< see SamplingOptions
+  uint64_t seed = 1337;        ///< the sampler's seed: same seed, same text
+  bool greedy = false;         ///< take the argmax every step (no randomness)
+  bool stop_at_eot = true;     ///< stop when the model produces eot_token
+  int eot_token = kEndOfText;  ///< the end-of-text id (a trained tokenizer may use another)
+
+  /// The sampler's part of the options.
+  SamplingOptions sampling() const { return {temperature, top_k, top_p, greedy}; }
+  /// Throws gpt2::Error naming the first bad option (max_new_tokens < 0, or a bad sampling option).
+  void validate() const;
+};
+
+/// What generate() produced, with timings for tokens-per-second reports.
+struct Generation {
+  std::vector<int> tokens;      ///< the new token ids (the prompt and a final <|endoftext|> excluded)
+  bool stopped_at_eot = false;  ///< true if generation ended on eot_token
+  int window_shifts = 0;        ///< how often the sliding window re-prefilled the context
+  double prefill_seconds = 0;   ///< time of the prompt's forward pass
+  double decode_seconds = 0;    ///< time of all one-token forward passes (and sampling)
+  int decode_steps = 0;         ///< how many one-token forward passes ran
+  /// Decode speed: one-token forward passes per second (0 if none ran).
+  double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
+};
+
+/// Called with each new token id as soon as it is chosen (streaming).
+using TokenCallback = std::function<void(int token)>;
+
+/// Generates up to options.max_new_tokens tokens after `prompt` (not empty, at most the cache's
+/// capacity). The cache is reset first, so `model` can be reused for another prompt. Throws
+/// gpt2::Error for an empty or too long prompt, an id outside the vocabulary, or a bad option.
+Generation generate(CachedGPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+                    const TokenCallback& on_token = {});
+
+}  // namespace gpt2
