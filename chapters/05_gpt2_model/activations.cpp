@@ -37,7 +37,7 @@ Activations carve_activations(Carver& k, const GPT2Config& c, int B, int T) {
   Activations a;
   a.encoded = k.take(BT * C);
   a.blocks.resize(static_cast<size_t>(c.n_layer));
-  for (BlockActivations& b : a.blocks) {
+  for (LayerActivations& b : a.blocks) {
     b.ln1 = k.take(BT * C);
     b.ln1_mean = k.take(BT);
     b.ln1_rstd = k.take(BT);

@@ -28,7 +28,7 @@
 namespace gpt2 {
 
 /// What one block's forward pass keeps for its backward pass (pointers into the arena).
-struct BlockActivations {
+struct LayerActivations {
   float* ln1;        ///< (B, T, C)  ln_1 output
   float* ln1_mean;   ///< (B, T)
   float* ln1_rstd;   ///< (B, T)     1 / sqrt(var + eps)
@@ -50,7 +50,7 @@ struct BlockActivations {
 /// The whole forward pass's arena.
 struct Activations {
   float* encoded;  ///< (B, T, C) token + position embedding: the residual stream entering block 0
-  std::vector<BlockActivations> blocks;  ///< L of them
+  std::vector<LayerActivations> blocks;  ///< L of them
   float* lnf;                            ///< (B, T, C) ln_f output
   float* lnf_mean;                       ///< (B, T)
   float* lnf_rstd;                       ///< (B, T)

@@ -14,20 +14,11 @@ ParameterLayout::ParameterLayout(const GPT2Config& config) : config_(config) {
   };
   add("wte.weight", {V, C});
   add("wpe.weight", {maxT, C});
+  // Each block's tensors in chapter 04's order (kBlockParamNames, the order of BlockParams).
+  const Shape block_shapes[12] = {{C}, {C}, {C, 3 * C}, {3 * C}, {C, C},     {C},
+                                  {C}, {C}, {C, 4 * C}, {4 * C}, {4 * C, C}, {C}};
   for (int l = 0; l < config.n_layer; ++l) {
-    std::string h = cat("h.", l, ".");
-    add(h + "ln_1.weight", {C});
-    add(h + "ln_1.bias", {C});
-    add(h + "attn.c_attn.weight", {C, 3 * C});
-    add(h + "attn.c_attn.bias", {3 * C});
-    add(h + "attn.c_proj.weight", {C, C});
-    add(h + "attn.c_proj.bias", {C});
-    add(h + "ln_2.weight", {C});
-    add(h + "ln_2.bias", {C});
-    add(h + "mlp.c_fc.weight", {C, 4 * C});
-    add(h + "mlp.c_fc.bias", {4 * C});
-    add(h + "mlp.c_proj.weight", {4 * C, C});
-    add(h + "mlp.c_proj.bias", {C});
+    for (int k = 0; k < 12; ++k) add(cat("h.", l, ".", kBlockParamNames[k]), block_shapes[k]);
   }
   add("ln_f.weight", {C});
   add("ln_f.bias", {C});
@@ -41,41 +32,28 @@ const ParamSpec& ParameterLayout::find(std::string_view name) const {
 }
 
 namespace {
-// The specs are in the fixed order of the constructor: 2 embeddings, 12 per block, 2 for ln_f.
-template <typename P>
-ModelWeights<P> bind_impl(const std::vector<ParamSpec>& specs, int n_layer, P base) {
-  size_t k = 0;
-  auto next = [&] { return base + specs[k++].offset; };
-  ModelWeights<P> w;
-  w.wte = next();
-  w.wpe = next();
-  w.blocks.resize(static_cast<size_t>(n_layer));
-  for (BlockWeights<P>& b : w.blocks) {
-    b.ln1_w = next();
-    b.ln1_b = next();
-    b.qkv_w = next();
-    b.qkv_b = next();
-    b.attproj_w = next();
-    b.attproj_b = next();
-    b.ln2_w = next();
-    b.ln2_b = next();
-    b.fc_w = next();
-    b.fc_b = next();
-    b.fcproj_w = next();
-    b.fcproj_b = next();
+// The buffer order is fixed by the constructor: wte, wpe, L blocks of block_num_params(C), ln_f.
+template <typename F>
+ModelParams<F> bind_impl(const ParameterLayout& layout, F* base) {
+  const GPT2Config& c = layout.config();
+  ModelParams<F> p;
+  p.wte = base + layout.find("wte.weight").offset;
+  p.wpe = base + layout.find("wpe.weight").offset;
+  for (int l = 0; l < c.n_layer; ++l) {
+    p.blocks.push_back(block_params_view(base + layout.find(cat("h.", l, ".ln_1.weight")).offset, c.n_embd));
   }
-  w.lnf_w = next();
-  w.lnf_b = next();
-  return w;
+  p.lnf_w = base + layout.find("ln_f.weight").offset;
+  p.lnf_b = base + layout.find("ln_f.bias").offset;
+  return p;
 }
 }  // namespace
 
-ModelWeights<float*> ParameterLayout::bind(float* base) const {
-  return bind_impl(specs_, config_.n_layer, base);
+ModelParams<float> ParameterLayout::bind(float* base) const {
+  return bind_impl(*this, base);
 }
 
-ModelWeights<const float*> ParameterLayout::bind(const float* base) const {
-  return bind_impl(specs_, config_.n_layer, base);
+ModelParams<const float> ParameterLayout::bind(const float* base) const {
+  return bind_impl(*this, base);
 }
 
 Tensor ParameterLayout::view(const Tensor& buffer, std::string_view name) const {

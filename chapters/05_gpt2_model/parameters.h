@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chapters/04_transformer_block/block.h"
 #include "chapters/05_gpt2_model/config.h"
 #include "common/tensor.h"
 
@@ -39,35 +40,22 @@ struct ParamSpec {
   Shape shape;         ///< e.g. [C, 4C]
   int64_t offset = 0;  ///< first element, in floats from the start of the buffer
   int64_t numel = 0;   ///< number of floats
-  /// Matrices (2-D) get weight decay in AdamW; biases, LayerNorm gains and... do not.
+  /// Matrices (2-D: embeddings and projections) get weight decay in AdamW; biases and LayerNorm
+  /// gains and shifts (1-D) do not.
   bool is_matrix() const { return shape.size() == 2; }
 };
 
-/// Pointers to the weights of one transformer block (into the one buffer).
-template <typename P>
-struct BlockWeights {
-  P ln1_w;      ///< (C)      h.i.ln_1.weight
-  P ln1_b;      ///< (C)      h.i.ln_1.bias
-  P qkv_w;      ///< (C, 3C)  h.i.attn.c_attn.weight
-  P qkv_b;      ///< (3C)     h.i.attn.c_attn.bias
-  P attproj_w;  ///< (C, C)   h.i.attn.c_proj.weight
-  P attproj_b;  ///< (C)      h.i.attn.c_proj.bias
-  P ln2_w;      ///< (C)      h.i.ln_2.weight
-  P ln2_b;      ///< (C)      h.i.ln_2.bias
-  P fc_w;       ///< (C, 4C)  h.i.mlp.c_fc.weight
-  P fc_b;       ///< (4C)     h.i.mlp.c_fc.bias
-  P fcproj_w;   ///< (4C, C)  h.i.mlp.c_proj.weight
-  P fcproj_b;   ///< (C)      h.i.mlp.c_proj.bias
-};
-
 /// Pointers to every weight of the model (or to every gradient: same layout, other buffer).
-template <typename P>
-struct ModelWeights {
-  P wte;                                ///< (V, C)    token embedding, also the language-model head (tied)
-  P wpe;                                ///< (maxT, C) position embedding
-  std::vector<BlockWeights<P>> blocks;  ///< L blocks
-  P lnf_w;                              ///< (C) ln_f.weight
-  P lnf_b;                              ///< (C) ln_f.bias
+/// F is `float` (writable: weights being trained, gradients) or `const float`. The blocks use
+/// chapter 04's BlockParams, whose fields are in the same order as the buffer.
+template <typename F>
+struct ModelParams {
+  F* wte;  ///< (V, C)    token embedding, also the language-model head (tied)
+  F* wpe;  ///< (maxT, C) position embedding
+  std::vector<BlockParams<F>>
+      blocks;  ///< L blocks: ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj
+  F* lnf_w;    ///< (C) ln_f.weight
+  F* lnf_b;    ///< (C) ln_f.bias
 };
 
 /// The layout of the parameter buffer for one configuration.
@@ -84,8 +72,8 @@ class ParameterLayout {
   const ParamSpec& find(std::string_view name) const;
 
   /// Pointers into a buffer of num_parameters() floats laid out like this.
-  ModelWeights<float*> bind(float* base) const;
-  ModelWeights<const float*> bind(const float* base) const;
+  ModelParams<float> bind(float* base) const;
+  ModelParams<const float> bind(const float* base) const;
   /// A view of one tensor of `buffer` (a 1-D Tensor of num_parameters() floats).
   Tensor view(const Tensor& buffer, std::string_view name) const;
 

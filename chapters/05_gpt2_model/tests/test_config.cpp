@@ -118,9 +118,9 @@ TEST_CASE("05 parameters: the layout covers the buffer exactly, in checkpoint or
   auto at = [&](const char* name) { return buffer.data() + layout.find(name).offset; };
   CHECK(w.wte == at("wte.weight"));
   CHECK(w.wpe == at("wpe.weight"));
-  CHECK(w.blocks[1].qkv_w == at("h.1.attn.c_attn.weight"));
-  CHECK(w.blocks[1].fcproj_b == at("h.1.mlp.c_proj.bias"));
-  CHECK(w.blocks[0].ln2_w == at("h.0.ln_2.weight"));
+  CHECK(w.blocks[1].c_attn_w == at("h.1.attn.c_attn.weight"));
+  CHECK(w.blocks[1].mlp_c_proj_b == at("h.1.mlp.c_proj.bias"));
+  CHECK(w.blocks[0].ln_2_w == at("h.0.ln_2.weight"));
   CHECK(w.lnf_b == at("ln_f.bias"));
 
   gpt2::Tensor t({layout.num_parameters()});

@@ -1,0 +1,237 @@
+// Chapter 05: the whole model against an independent PyTorch GPT-2 (tests/reference/05_model.py).
+//
+// Tolerances: the reference computes in float64 on the same float32 weights, so its numbers are
+// the exact answer and the difference is our float32 rounding alone. Sums of up to 4C = 256
+// terms through 2 blocks give relative errors around 1e-6 on logits and loss (issue: 1e-5).
+// Gradients go through more reductions (over B T = 64 positions, V = 97 classes) and subtract
+// nearly equal numbers in LayerNorm's backward: around 1e-5 (issue: 1e-4).
+#include <unistd.h>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "chapters/05_gpt2_model/cross_entropy.h"
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/05_gpt2_model/lm_head.h"
+#include "common/error.h"
+#include "common/safetensors.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+
+namespace fs = std::filesystem;
+using gpt2::GPT2;
+using gpt2::GPT2Config;
+
+namespace {
+
+struct Fixture {
+  gpt2::SafetensorsFile file =
+      gpt2::SafetensorsFile::open(fs::path(gpt2::fixture_dir()) / "05_model.safetensors");
+  std::vector<int> ints(const std::string& name) const {
+    std::vector<int64_t> v = file.get_int(name);
+    return {v.begin(), v.end()};
+  }
+  float scalar(const std::string& name) const { return file.get_vector(name).at(0); }
+};
+
+fs::path tiny_dir(const std::string& suffix = "") {
+  return fs::path(gpt2::fixture_dir()) / ("05_hf_tiny" + suffix);
+}
+
+constexpr int kB = 2, kT = 32;
+
+}  // namespace
+
+TEST_CASE("05 model: logits, loss and every gradient match PyTorch", "[model][parity]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  REQUIRE(tokens.size() == kB * kT);
+
+  float loss = model.forward(tokens.data(), targets.data(), kB, kT);
+  auto r = gpt2::rel_close(model.logits(), fx.file.get_vector("logits"), 1e-5, "logits");
+  INFO(r.message);
+  CHECK(r.ok);
+  float ref = fx.scalar("loss");
+  CHECK(std::fabs(loss - ref) / std::fabs(ref) <= 1e-5);
+
+  model.zero_grad();
+  model.backward();
+  for (const gpt2::ParamSpec& s : model.layout().specs()) {
+    auto g = gpt2::rel_close(model.grad(s.name).span(), fx.file.get_vector("grad." + s.name), 1e-4, s.name);
+    INFO(g.message);
+    CHECK(g.ok);
+  }
+}
+
+TEST_CASE("05 model: ignored targets (-1) drop out of the mean and the gradient", "[model][parity]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets_ignore");
+  float loss = model.forward(tokens.data(), targets.data(), kB, kT);
+  CHECK(std::fabs(loss - fx.scalar("loss_ignore")) / fx.scalar("loss_ignore") <= 1e-5);
+  CHECK(model.losses()[0] == 0.0f);
+  model.zero_grad();
+  model.backward();
+  for (const char* name : {"wte.weight", "ln_f.weight"}) {
+    auto g = gpt2::rel_close(model.grad(name).span(), fx.file.get_vector(std::string("grad_ignore.") + name),
+                             1e-4, name);
+    INFO(g.message);
+    CHECK(g.ok);
+  }
+}
+
+TEST_CASE("05 model: F16 and BF16 checkpoints give PyTorch's loss for the rounded weights",
+          "[model][parity]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  for (const char* tag : {"f16", "bf16"}) {
+    INFO(tag);
+    GPT2 model = GPT2::load(tiny_dir(std::string("_") + tag), cpu);
+    float loss = model.forward(tokens.data(), targets.data(), kB, kT);
+    float ref = fx.scalar(std::string("loss_") + tag);
+    CHECK(std::fabs(loss - ref) / ref <= 1e-5);
+    CHECK(std::fabs(loss - fx.scalar("loss")) > 1e-6);  // the rounding did change the loss
+  }
+}
+
+TEST_CASE("05 model: the tied embedding's gradient is the sum of its two uses", "[model]") {
+  // d loss / d wte = head part (dlogits^T lnf) + embedding part (dx0 scattered into the rows of
+  // the input tokens). Rows of tokens absent from the input get the head part only.
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  model.forward(tokens.data(), targets.data(), kB, kT);
+  model.zero_grad();
+  model.backward();
+  const int V = 97, C = 64, BT = kB * kT;
+  // The head part alone, recomputed from the saved activations.
+  const gpt2::Activations& a = model.activations();
+  std::vector<float> dlogits(static_cast<size_t>(BT) * V, 0.0f), head(static_cast<size_t>(V) * C, 0.0f);
+  gpt2::cross_entropy_backward(dlogits.data(), a.logits, a.lse, targets.data(), 1.0f / BT, BT, V);
+  gpt2::lm_head_backward<float>(nullptr, head.data(), dlogits.data(), a.lnf, model.param("wte.weight").data(),
+                                BT, C, V);
+  std::vector<bool> seen(V, false);
+  for (int t : tokens) seen[static_cast<size_t>(t)] = true;
+  std::vector<float> full = model.grad("wte.weight").to_vector();
+  double unseen_diff = 0, seen_diff = 0;
+  int unseen = 0;
+  for (int v = 0; v < V; ++v) {
+    for (int c = 0; c < C; ++c) {
+      size_t i = static_cast<size_t>(v) * C + c;
+      double d = std::fabs(full[i] - head[i]);
+      if (seen[static_cast<size_t>(v)]) {
+        seen_diff = std::max(seen_diff, d);
+      } else {
+        unseen_diff = std::max(unseen_diff, d);
+      }
+    }
+    unseen += !seen[static_cast<size_t>(v)];
+  }
+  REQUIRE(unseen > 0);
+  CHECK(unseen_diff == 0.0);  // identical sums in identical order
+  CHECK(seen_diff > 1e-3);    // the embedding part is there too
+}
+
+TEST_CASE("05 model: init_random follows GPT-2 and is deterministic", "[model]") {
+  gpt2::CpuBackend cpu;
+  GPT2Config c = GPT2Config::make(4, 4, 64, 32, 97);
+  GPT2 a(c, cpu), b(c, cpu), other(c, cpu);
+  a.init_random(42);
+  b.init_random(42);
+  other.init_random(43);
+  CHECK(std::memcmp(a.params().data(), b.params().data(), static_cast<size_t>(a.num_parameters()) * 4) == 0);
+  CHECK(std::memcmp(a.params().data(), other.params().data(), 64) != 0);
+  auto stats = [&](const char* name) {
+    std::vector<float> v = a.param(name).to_vector();
+    double mean = 0, sq = 0;
+    for (float x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (float x : v) sq += (x - mean) * (x - mean);
+    return std::pair{mean, std::sqrt(sq / static_cast<double>(v.size()))};
+  };
+  // Sample standard deviations of n = 6208..16384 normals are within a few percent of the truth
+  // (relative standard error 1/sqrt(2n) < 1%); 5% is five of those.
+  auto [m1, s1] = stats("wte.weight");
+  CHECK(std::fabs(m1) < 0.002);
+  CHECK(std::fabs(s1 / (0.02) - 1) < 0.05);
+  auto [m2, s2] = stats("h.1.mlp.c_fc.weight");
+  CHECK(std::fabs(s2 / (0.02) - 1) < 0.05);
+  auto [m3, s3] = stats("h.3.attn.c_proj.weight");
+  CHECK(std::fabs(s3 / (0.02 / std::sqrt(8.0)) - 1) < 0.05);
+  auto [m4, s4] = stats("h.0.mlp.c_proj.weight");
+  CHECK(std::fabs(s4 / (0.02 / std::sqrt(8.0)) - 1) < 0.05);
+  for (const auto& s : a.layout().specs()) {
+    if (s.is_matrix()) continue;
+    std::vector<float> v = a.param(s.name).to_vector();
+    float expected = s.name.find("ln_") != std::string::npos && s.name.ends_with("weight") ? 1.0f : 0.0f;
+    for (float x : v) REQUIRE(x == expected);
+  }
+  (void)m2;
+  (void)m3;
+  (void)m4;
+}
+
+TEST_CASE("05 model: backward adds, batches change shape, save/load round trip", "[model]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  float loss = model.forward(tokens.data(), targets.data(), kB, kT);
+  model.zero_grad();
+  model.backward();
+  std::vector<float> once = model.grads().to_vector();
+  model.backward();  // accumulates: twice the gradient, up to the rounding of the running sums
+  std::vector<float> doubled = once;
+  for (float& x : doubled) x *= 2;
+  auto r = gpt2::rel_close(model.grads().span(), doubled, 1e-6, "gradient after two backward()");
+  INFO(r.message);
+  CHECK(r.ok);
+
+  // Inference on a shorter batch, then the training batch again: the same loss, bit for bit.
+  CHECK(model.forward(tokens.data(), nullptr, 1, 5) == -1.0f);
+  CHECK(model.logits().size() == 5 * 97);
+  CHECK(model.forward(tokens.data(), targets.data(), kB, kT) == loss);
+  // The first row of a causal model does not depend on what follows it, nor on the batch.
+  model.forward(tokens.data(), nullptr, 1, 1);
+  std::vector<float> first(model.logits().begin(), model.logits().end());
+  model.forward(tokens.data(), nullptr, kB, kT);
+  for (int v = 0; v < 97; ++v) CHECK(model.logits()[static_cast<size_t>(v)] == first[static_cast<size_t>(v)]);
+
+  fs::path dir = fs::temp_directory_path() / ("gpt2_test05_model_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  model.save(dir);
+  GPT2 back = GPT2::load(dir, cpu);
+  CHECK(back.forward(tokens.data(), targets.data(), kB, kT) == loss);
+  GPT2 fresh(model.config(), cpu);
+  fresh.read_weights(dir);
+  CHECK(fresh.forward(tokens.data(), targets.data(), kB, kT) == loss);
+  GPT2 wrong(GPT2Config::make(1, 4, 64, 32, 97), cpu);
+  CHECK_THROWS_WITH(wrong.read_weights(dir), Catch::Matchers::Contains("the model there is L=2 NH=4 C=64"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("05 model: bad inputs give clear errors", "[model]") {
+  gpt2::CpuBackend cpu;
+  GPT2 model(GPT2Config::make(1, 2, 16, 8, 10), cpu);
+  std::vector<int> tokens(16, 3), targets(16, 4);
+  CHECK_THROWS_WITH(model.backward(), "backward(): needs a forward() with targets first");
+  CHECK_THROWS_WITH(model.forward(tokens.data(), targets.data(), 1, 16),
+                    "forward: sequence length T must be in [1, 8] (the model's context), got 16");
+  tokens[5] = 10;
+  CHECK_THROWS_WITH(model.forward(tokens.data(), targets.data(), 2, 8),
+                    "forward: tokens: token id 10 at index 5 is outside the vocabulary [0, 10)");
+  tokens[5] = 1;
+  targets[7] = -2;
+  CHECK_THROWS_WITH(model.forward(tokens.data(), targets.data(), 2, 8),
+                    "forward: target -2 at index 7 is neither in the vocabulary [0, 10) nor -1 (ignore)");
+  std::fill(targets.begin(), targets.end(), -1);
+  CHECK_THROWS_WITH(model.forward(tokens.data(), targets.data(), 2, 8),
+                    "forward: every target is -1, there is no loss to compute");
+  model.forward(tokens.data(), nullptr, 2, 8);
+  CHECK_THROWS_WITH(model.backward(), "backward(): needs a forward() with targets first");
+}
