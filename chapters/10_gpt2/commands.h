@@ -1,0 +1,48 @@
+/// @file commands.h
+/// @brief The subcommands of the `gpt2` program, and how main.cpp finds them.
+///
+/// Each group of commands lives in its own file (cmd_tokenizer.cpp: `encode`, `decode`,
+/// `tokenizer train`) and registers its commands in a list. A command gets the arguments that
+/// follow its words and the streams to use (so tests can run it in-process), and returns the
+/// process exit status. Errors are thrown as gpt2::Error; main() prints them.
+///
+/// To add a command group (for example `train`): write `cmd_train.cpp` with a
+/// `register_train_commands()` like register_tokenizer_commands(), declare it here, and call it
+/// in all_commands() (main.cpp).
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gpt2 {
+
+/// Where a command reads and writes: stdin, stdout and stderr in the program.
+struct CommandIO {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+struct Command {
+  std::vector<std::string> words;  ///< e.g. {"tokenizer", "train"}
+  std::string summary;             ///< one line for `gpt2 --help`
+  std::function<int(std::span<const std::string> args, CommandIO io)> run;
+};
+
+/// `encode`, `decode`, `tokenizer train`.
+void register_tokenizer_commands(std::vector<Command>& commands);
+
+/// Every command of the program, in the order `gpt2 --help` lists them.
+std::vector<Command> all_commands();
+
+/// Runs `gpt2 <args...>`: finds the command, runs it, and turns a gpt2::Error into a message on
+/// io.err and exit status 1 (2 for an unknown command). main() is just this.
+int run_gpt2(std::span<const std::string> args, CommandIO io);
+
+/// GPT-2's own tokenizer directory in the repository (data/gpt2), the default of --tokenizer.
+std::string default_tokenizer_dir();
+
+}  // namespace gpt2

@@ -1,0 +1,121 @@
+// The gpt2 program's commands, run in-process with string streams.
+#include <filesystem>
+#include <sstream>
+
+#include "chapters/10_gpt2/args.h"
+#include "chapters/10_gpt2/commands.h"
+#include "common/file_io.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+Result gpt2_run(std::vector<std::string> args, const std::string& input = "") {
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  int status = gpt2::run_gpt2(args, {in, out, err});
+  return {status, out.str(), err.str()};
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("gpt2 encode and decode", "[cli]") {
+  Result e = gpt2_run({"encode"}, "Hello world");
+  CHECK(e.status == 0);
+  CHECK(e.out == "15496 995\n");
+  Result d = gpt2_run({"decode"}, "15496  995\n");
+  CHECK(d.status == 0);
+  CHECK(d.out == "Hello world");
+  CHECK(gpt2_run({"encode"}, "").out == "\n");
+  CHECK(gpt2_run({"encode"}, "a<|endoftext|>").out == "64 27 91 437 1659 5239 91 29\n");
+  CHECK(gpt2_run({"encode", "--allow-special"}, "a<|endoftext|>").out == "64 50256\n");
+  const std::string bytes = "caf\xC3\xA9 \xFF\xFE\n";
+  CHECK(gpt2_run({"decode"}, gpt2_run({"encode"}, bytes).out).out == bytes);
+}
+
+TEST_CASE("gpt2: errors are clear and the status is non-zero", "[cli]") {
+  Result r = gpt2_run({"decode"}, "15496 50257");
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "token id 50257 (input item 2) is out of range"));
+  r = gpt2_run({"decode"}, "12 x3");
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "input item 2 is 'x3', expected a token id"));
+  r = gpt2_run({"encode", "--bogus"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "gpt2 encode: unknown option '--bogus'"));
+  r = gpt2_run({"encode", "--tokenizer"});
+  CHECK(contains(r.err, "option '--tokenizer' needs a value"));
+  r = gpt2_run({"encode", "--tokenizer", "/nonexistent/dir"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "tokenizer directory '/nonexistent/dir' has neither"));
+  r = gpt2_run({"frobnicate"});
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "unknown command 'frobnicate'"));
+  r = gpt2_run({"tokenizer"});
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "incomplete command 'tokenizer'"));
+  r = gpt2_run({"tokenizer", "train", "--input", "/nonexistent.txt", "--vocab-size", "300", "--out", "x"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "/nonexistent.txt"));
+  r = gpt2_run({"tokenizer", "train", "--input", "a.txt", "--out", "x"});
+  CHECK(contains(r.err, "missing required option '--vocab-size N'"));
+  r = gpt2_run({"tokenizer", "train", "--input", "a.txt", "--vocab-size", "12x", "--out", "x"});
+  CHECK(contains(r.err, "option '--vocab-size' expects an integer, got '12x'"));
+  r = gpt2_run({"tokenizer", "train", "--input", "a.txt", "--vocab-size=100", "--out", "x"});
+  CHECK(contains(r.err, "option '--vocab-size' must be between 257 and"));
+}
+
+TEST_CASE("gpt2 --help everywhere", "[cli]") {
+  Result r = gpt2_run({"--help"});
+  CHECK(r.status == 0);
+  CHECK(contains(r.out, "tokenizer train"));
+  CHECK(gpt2_run({}).status == 2);
+  for (auto cmd :
+       {std::vector<std::string>{"encode", "--help"}, {"decode", "--help"}, {"tokenizer", "train", "-h"}}) {
+    r = gpt2_run(cmd);
+    CHECK(r.status == 0);
+    CHECK(contains(r.out, "usage: gpt2 "));
+    CHECK(contains(r.out, "--help"));
+  }
+}
+
+TEST_CASE("gpt2 tokenizer train, then encode and decode with it", "[cli]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "gpt2_test_10_cli";
+  fs::remove_all(dir);
+  gpt2::create_directories(dir);
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 50000);
+  gpt2::write_file_atomic(dir / "train.txt", text);
+  Result r = gpt2_run({"tokenizer", "train", "--input", (dir / "train.txt").string(), "--vocab-size", "400",
+                       "--out", (dir / "tok").string()});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(fs::exists(dir / "tok" / "encoder.json"));
+  CHECK(fs::exists(dir / "tok" / "vocab.bpe"));
+  const std::string sample = "To be, or not to be: that is the question.\n";
+  Result e = gpt2_run({"encode", "--tokenizer", (dir / "tok").string()}, sample);
+  REQUIRE(e.status == 0);
+  Result d = gpt2_run({"decode", "--tokenizer", (dir / "tok").string()}, e.out);
+  CHECK(d.out == sample);
+}
+
+TEST_CASE("ArgParser: --name=value, defaults and flags", "[cli]") {
+  gpt2::ArgParser p("t", "test");
+  p.option("--a", "N", "a number", "7").flag("--f", "a flag").option("--s", "S", "a string");
+  std::ostringstream help;
+  std::vector<std::string> args{"--s=hello world", "--f"};
+  REQUIRE(p.parse(args, help));
+  CHECK(p.get("--s") == "hello world");
+  CHECK(p.get_int("--a", 0, 10) == 7);
+  CHECK(p.given("--f"));
+  CHECK_FALSE(p.given("--a"));
+}
