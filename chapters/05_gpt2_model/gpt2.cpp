@@ -98,6 +98,18 @@ void GPT2::prepare_batch(int B, int T) {
   T_ = T;
 }
 
+void GPT2::ensure_scratch() {
+  if (scratch_buffer_.bytes() != 0) return;
+  scratch_buffer_ =
+      BackendBuffer(*backend_, static_cast<size_t>(backward_scratch_floats(config_, B_, T_)) * sizeof(float));
+  scratch_ = bind_backward_scratch(scratch_buffer_.floats(), config_, B_, T_);
+}
+
+void GPT2::reserve(int B, int T, bool training) {
+  prepare_batch(B, T);
+  if (training) ensure_scratch();
+}
+
 float GPT2::forward(const int* tokens, const int* targets, int B, int T) {
   prepare_batch(B, T);
   const int BT = B * T, C = config_.n_embd, NH = config_.n_head, V = config_.vocab_size;
@@ -193,11 +205,7 @@ void GPT2::backward() {
   const int B = B_, T = T_, BT = B * T, C = config_.n_embd, NH = config_.n_head, V = config_.vocab_size;
   const size_t btc = static_cast<size_t>(BT) * C;
   Backend& be = *backend_;
-  if (scratch_buffer_.bytes() == 0) {
-    scratch_buffer_ =
-        BackendBuffer(*backend_, static_cast<size_t>(backward_scratch_floats(config_, B, T)) * sizeof(float));
-    scratch_ = bind_backward_scratch(scratch_buffer_.floats(), config_, B, T);
-  }
+  ensure_scratch();
   const Activations& a = acts_;
   const BackwardScratch& s = scratch_;
   // Every backward adds: clear the gradients of the activations first (not the parameters':

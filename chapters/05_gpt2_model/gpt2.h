@@ -64,6 +64,10 @@ class GPT2 {
   /// each in [0, V) or -1 for "no target", returns the mean cross-entropy over the positions that
   /// have one, and keeps what backward() needs; with targets == nullptr returns -1 (only logits).
   float forward(const int* tokens, const int* targets, int B, int T);
+  /// Allocates the activation arena for batches of (B, T) now, and the backward scratch too if
+  /// `training`, instead of on the first forward()/backward(): fails early when memory is short.
+  void reserve(int B, int T, bool training = true);
+
   /// Sets every gradient to 0.
   void zero_grad();
   /// ADDS the gradient of the last forward()'s loss into grads() (call zero_grad() first unless
@@ -102,6 +106,7 @@ class GPT2 {
  private:
   GPT2(const GPT2Config& config, Backend& backend, Tensor params);
   void prepare_batch(int B, int T);
+  void ensure_scratch();
   void upload_params();
 
   GPT2Config config_;

@@ -136,7 +136,7 @@ def read_safetensors(path):
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
-    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -147,7 +147,7 @@ def read_safetensors(path):
         t = torch.frombuffer(raw, dtype=torch.int16 if dt == torch.bfloat16 else dt) if raw else torch.empty(0, dtype=dt)
         if dt == torch.bfloat16:
             t = t.view(torch.bfloat16)
-        out[name] = t.reshape(info["shape"]).to(torch.float32)
+        out[name] = t.reshape(info["shape"]) if dt == torch.int64 else t.reshape(info["shape"]).to(torch.float32)
     return out, header
 
 
