@@ -25,11 +25,12 @@ constexpr int MC = 144;  // a multiple of kMR
 constexpr int NC = 512;  // a multiple of kNR
 
 // Packs rows [i0, i0 + mc) and columns [k0, k0 + kc) of op(A) as ceil(mc / kMR) slivers of kMR
-// rows; in a sliver, column k holds its kMR values side by side (see microkernel.h).
-void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst) {
+// rows, `stride` floats apart; in a sliver, column k holds its kMR values side by side
+// (see microkernel.h).
+void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst, size_t stride) {
   for (int p = 0; p < mc; p += kMR) {
     const int rows = std::min(kMR, mc - p);
-    float* d = dst + static_cast<size_t>(p) * kc;
+    float* d = dst + (p / kMR) * stride;
     if (A.transposed) {
       // op(A)(i, k) = data[k * ld + i]: the kMR values of one k are already contiguous.
       for (int k = 0; k < kc; ++k) {
@@ -52,11 +53,11 @@ void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst) {
 }
 
 // Packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) as ceil(nc / kNR) slivers of kNR
-// columns; in a sliver, row k holds its kNR values side by side.
-void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst) {
+// columns, `stride` floats apart; in a sliver, row k holds its kNR values side by side.
+void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride) {
   for (int p = 0; p < nc; p += kNR) {
     const int cols = std::min(kNR, nc - p);
-    float* d = dst + static_cast<size_t>(p) * kc;
+    float* d = dst + (p / kNR) * stride;
     if (!B.transposed) {
       // op(B)(k, j) = data[k * ld + j]: each row of the sliver is a contiguous copy.
       for (int k = 0; k < kc; ++k) {
@@ -78,16 +79,29 @@ void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst) {
   }
 }
 
-// One thread's packing buffers, allocated once per thread and reused by every call (OpenMP keeps
-// its threads alive between parallel regions, so thread_local storage survives too).
-struct PackBuffers {
+// A growable, 64-byte aligned float buffer.
+class AlignedBuffer {
+ public:
+  float* get(size_t n) {
+    if (n > size_) {
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64)));
+      size_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
   struct FreeDeleter {
     void operator()(float* p) const { std::free(p); }
   };
-  std::unique_ptr<float[], FreeDeleter> a, b;
-  PackBuffers()
-      : a(static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC))),
-        b(static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC))) {}
+  std::unique_ptr<float[], FreeDeleter> data_;
+  size_t size_ = 0;
+};
+
+// One thread's packing buffers, allocated once per thread and reused by every call (OpenMP keeps
+// its threads alive between parallel regions, so thread_local storage survives too).
+struct PackBuffers {
+  AlignedBuffer a, b;
 };
 
 PackBuffers& thread_buffers() {
@@ -95,31 +109,104 @@ PackBuffers& thread_buffers() {
   return buffers;
 }
 
-// The classic loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
+// An operand packed as slivers: sliver s of the current K block starts at data + s * stride.
+struct Packed {
+  const float* data;
+  size_t stride;
+};
+
+// The two innermost loops around the micro-kernel, over an mc x nc block of C: the B sliver
+// (kc x 16 floats, 16 KB) stays in L1 while the kernel runs down all the A slivers of the block.
+void macro_kernel(Packed a, Packed b, int mc, int nc, int kc, float* c, int ldc, const float* bias,
+                  bool load_c, Simd simd) {
+  for (int jr = 0; jr < nc; jr += kNR) {
+    const float* b_sliver = b.data + (jr / kNR) * b.stride;
+    for (int ir = 0; ir < mc; ir += kMR) {
+      microkernel(simd, kc, a.data + (ir / kMR) * a.stride, b_sliver, c + static_cast<size_t>(ir) * ldc + jr,
+                  ldc, std::min(kMR, mc - ir), std::min(kNR, nc - jr), bias ? bias + jr : nullptr, load_c);
+    }
+  }
+}
+
+// A whole operand is packed once up front ("resident") when it is small and would otherwise be
+// packed again for every block of the other operand: 2M floats = 8 MB at most.
+constexpr size_t kResidentFloats = size_t{1} << 21;
+
+// The loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
 void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const MatRef& A, const MatRef& B,
                 float* C, int ldc, bool accumulate, const float* bias, Simd simd) {
   PackBuffers& buf = thread_buffers();
   const int k_blocks = K == 0 ? 1 : (K + KC - 1) / KC;  // K == 0 still writes bias (or zeros)
-  for (int jc = j_begin; jc < j_end; jc += NC) {
-    const int nc = std::min(NC, j_end - jc);
-    for (int kb = 0; kb < k_blocks; ++kb) {
-      const int pc = kb * KC;
-      const int kc = std::min(KC, K - pc);
-      pack_b(B, pc, kc, jc, nc, buf.b.get());
-      // The first K block starts from 0 (or from C when accumulating) plus the bias; the later
-      // ones add to what the earlier ones stored.
-      const bool load_c = accumulate || kb > 0;
-      const float* bias_block = (kb == 0 && bias) ? bias + jc : nullptr;
+  const int rows = i_end - i_begin, cols = j_end - j_begin;
+  const size_t a_all = static_cast<size_t>((rows + kMR - 1) / kMR) * kMR * K;
+  const size_t b_all = static_cast<size_t>((cols + kNR - 1) / kNR) * kNR * K;
+  const bool a_resident = cols > NC && a_all <= kResidentFloats;
+  const bool b_resident = !a_resident && rows > MC && b_all <= kResidentFloats;
+
+  // The first K block starts from 0 (or from C when accumulating) plus the bias; the later ones
+  // add to what the earlier ones stored. Whatever the loop order below, every element of C
+  // receives its K blocks in the order 0, 1, 2, ...
+  auto block = [&](int ic, int mc, int jc, int nc, int kb, Packed a, Packed b) {
+    const int kc = std::min(KC, K - kb * KC);
+    macro_kernel(a, b, mc, nc, kc, C + static_cast<size_t>(ic) * ldc + jc, ldc,
+                 (kb == 0 && bias) ? bias + jc : nullptr, accumulate || kb > 0, simd);
+  };
+
+  if (!b_resident) {
+    // B block by B block (jc, then K); A either resident or packed per (ic, K) block.
+    float* a_res = nullptr;
+    if (a_resident) {
+      a_res = buf.a.get(a_all);
       for (int ic = i_begin; ic < i_end; ic += MC) {
-        const int mc = std::min(MC, i_end - ic);
-        pack_a(A, ic, mc, pc, kc, buf.a.get());
-        for (int jr = 0; jr < nc; jr += kNR) {
-          const float* b_sliver = buf.b.get() + static_cast<size_t>(jr) * kc;
-          for (int ir = 0; ir < mc; ir += kMR) {
-            microkernel(simd, kc, buf.a.get() + static_cast<size_t>(ir) * kc, b_sliver,
-                        C + static_cast<size_t>(ic + ir) * ldc + jc + jr, ldc, std::min(kMR, mc - ir),
-                        std::min(kNR, nc - jr), bias_block ? bias_block + jr : nullptr, load_c);
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          const int pc = kb * KC, kc = std::min(KC, K - pc);
+          pack_a(A, ic, std::min(MC, i_end - ic), pc, kc,
+                 a_res + static_cast<size_t>(ic - i_begin) * K + pc * kMR, static_cast<size_t>(kMR) * K);
+        }
+      }
+    }
+    float* b_blk = buf.b.get(static_cast<size_t>(KC) * NC);
+    float* a_blk = a_resident ? nullptr : buf.a.get(static_cast<size_t>(MC) * KC);
+    for (int jc = j_begin; jc < j_end; jc += NC) {
+      const int nc = std::min(NC, j_end - jc);
+      for (int kb = 0; kb < k_blocks; ++kb) {
+        const int pc = kb * KC, kc = std::min(KC, K - pc);
+        pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(kNR) * kc);
+        const Packed b{b_blk, static_cast<size_t>(kNR) * kc};
+        for (int ic = i_begin; ic < i_end; ic += MC) {
+          const int mc = std::min(MC, i_end - ic);
+          Packed a{a_blk, static_cast<size_t>(kMR) * kc};
+          if (a_resident) {
+            a = Packed{a_res + static_cast<size_t>(ic - i_begin) * K + pc * kMR,
+                       static_cast<size_t>(kMR) * K};
+          } else {
+            pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
           }
+          block(ic, mc, jc, nc, kb, a, b);
+        }
+      }
+    }
+  } else {
+    // B is small and resident: A block by A block (ic, then K), all of B each time.
+    float* b_res = buf.b.get(b_all);
+    for (int jc = j_begin; jc < j_end; jc += NC) {
+      for (int kb = 0; kb < k_blocks; ++kb) {
+        const int pc = kb * KC, kc = std::min(KC, K - pc);
+        pack_b(B, pc, kc, jc, std::min(NC, j_end - jc),
+               b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR, static_cast<size_t>(kNR) * K);
+      }
+    }
+    float* a_blk = buf.a.get(static_cast<size_t>(MC) * KC);
+    for (int ic = i_begin; ic < i_end; ic += MC) {
+      const int mc = std::min(MC, i_end - ic);
+      for (int kb = 0; kb < k_blocks; ++kb) {
+        const int pc = kb * KC, kc = std::min(KC, K - pc);
+        const Packed a{a_blk, static_cast<size_t>(kMR) * kc};
+        pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
+        for (int jc = j_begin; jc < j_end; jc += NC) {
+          const Packed b{b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR,
+                         static_cast<size_t>(kNR) * K};
+          block(ic, mc, jc, std::min(NC, j_end - jc), kb, a, b);
         }
       }
     }

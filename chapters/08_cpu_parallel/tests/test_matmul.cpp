@@ -17,18 +17,17 @@
 #include "chapters/08_cpu_parallel/matmul_steps.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
+#include "chapters/08_cpu_parallel/tests/test_util.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "tests/catch.h"
 
 namespace {
 
-std::vector<float> random_vector(size_t n, uint64_t seed) {
-  gpt2::Rng rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = rng.uniform() * 2.0f - 1.0f;
-  return v;
-}
+using ch08_test::kLevels;
+using ch08_test::random_vector;
+using ch08_test::same_bits;
+using ch08_test::with;
 
 // Element (r, c) of op(X), for the reference computations.
 float at(const gpt2::MatRef& x, int r, int c) {
@@ -64,20 +63,6 @@ BoundCheck within_bound(const std::vector<float>& actual, const std::vector<floa
   }
   return result;
 }
-
-// Runs `fn` with the given thread count and SIMD level, restoring both afterwards.
-template <typename Fn>
-void with(int threads, gpt2::Simd simd, Fn fn) {
-  const gpt2::Simd saved = gpt2::active_simd();
-  gpt2::set_simd(simd);
-  {
-    gpt2::ScopedThreads scoped(threads);
-    fn();
-  }
-  gpt2::set_simd(saved);
-}
-
-const gpt2::Simd kLevels[] = {gpt2::Simd::portable, gpt2::Simd::avx2_fma};
 
 struct Shape3 {
   int BT, C, OC;

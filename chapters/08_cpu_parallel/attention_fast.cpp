@@ -1,0 +1,107 @@
+#include "chapters/08_cpu_parallel/attention_fast.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "chapters/08_cpu_parallel/vector_ops.h"
+
+namespace gpt2 {
+
+void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
+                                      int C, int NH) {
+  const int HS = C / NH;
+  const size_t n = static_cast<size_t>(B) * T * C;  // elements of one of q, k, v
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    float* Q = qkvh + static_cast<size_t>(bh) * T * HS;  // (T, HS) of this (b, h)
+    float* K = Q + n;
+    float* V = Q + 2 * n;
+    // Split this head out of qkv (B, T, 3C) into qkvh, contiguous (T, HS) per head.
+    for (int t = 0; t < T; ++t) {
+      const float* row = qkv + (static_cast<size_t>(b) * T + t) * 3 * C + h * HS;
+      std::memcpy(Q + t * HS, row, sizeof(float) * HS);
+      std::memcpy(K + t * HS, row + C, sizeof(float) * HS);
+      std::memcpy(V + t * HS, row + 2 * C, sizeof(float) * HS);
+    }
+    float* P = att + static_cast<size_t>(bh) * T * T;
+    for (int t = 0; t < T; ++t) {
+      float* p = P + static_cast<size_t>(t) * T;
+      const float* q = Q + t * HS;
+      // Scores of the t + 1 visible keys and their maximum.
+      float maxval = -INFINITY;
+      for (int s = 0; s <= t; ++s) {
+        p[s] = dot(q, K + s * HS, HS) * scale;
+        maxval = std::max(maxval, p[s]);
+      }
+      // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1.
+      float sum = 0.0f;
+      for (int s = 0; s <= t; ++s) {
+        p[s] = std::exp(p[s] - maxval);
+        sum += p[s];
+      }
+      const float inv = 1.0f / sum;
+      for (int s = 0; s <= t; ++s) p[s] *= inv;
+      for (int s = t + 1; s < T; ++s) p[s] = 0.0f;
+      // out[b, t, h HS : (h+1) HS] = sum_s p_s v_s, written straight into the merged layout.
+      float* o = out + (static_cast<size_t>(b) * T + t) * C + h * HS;
+      std::fill(o, o + HS, 0.0f);
+      for (int s = 0; s <= t; ++s) axpy(o, p[s], V + s * HS, HS);
+    }
+  }
+}
+
+void multihead_attention_backward_fast(float* dqkv, const float* dout, const float* qkvh, const float* att,
+                                       int B, int T, int C, int NH) {
+  const int HS = C / NH;
+  const size_t n = static_cast<size_t>(B) * T * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+#pragma omp parallel
+  {
+    // Per-thread scratch: dq, dk, dv of one head (T, HS each) and one row of dP / dS.
+    std::vector<float> dq(static_cast<size_t>(T) * HS), dk(dq.size()), dv(dq.size()), dp(T);
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * NH; ++bh) {
+      const int b = bh / NH, h = bh % NH;
+      const float* Q = qkvh + static_cast<size_t>(bh) * T * HS;
+      const float* K = Q + n;
+      const float* V = Q + 2 * n;
+      const float* P = att + static_cast<size_t>(bh) * T * T;
+      std::fill(dq.begin(), dq.end(), 0.0f);
+      std::fill(dk.begin(), dk.end(), 0.0f);
+      std::fill(dv.begin(), dv.end(), 0.0f);
+      for (int t = 0; t < T; ++t) {
+        const float* p = P + static_cast<size_t>(t) * T;
+        const float* dy = dout + (static_cast<size_t>(b) * T + t) * C + h * HS;
+        // Through out_t = sum_s p_s v_s: dP[t, s] = dout_t . v_s, dv_s += p_s dout_t.
+        float pdp = 0.0f;  // sum_s p_s dP_s, for the softmax backward
+        for (int s = 0; s <= t; ++s) {
+          dp[s] = dot(dy, V + s * HS, HS);
+          axpy(dv.data() + s * HS, p[s], dy, HS);
+          pdp += p[s] * dp[s];
+        }
+        // Through the softmax (dS_s = p_s (dP_s - sum p dP)) and S = q . k * scale.
+        for (int s = 0; s <= t; ++s) {
+          const float g = p[s] * (dp[s] - pdp) * scale;
+          axpy(dq.data() + t * HS, g, K + s * HS, HS);
+          axpy(dk.data() + s * HS, g, Q + t * HS, HS);
+        }
+      }
+      // Add this head's gradients into dqkv (B, T, 3C); no other (b, h) touches these channels.
+      for (int t = 0; t < T; ++t) {
+        float* row = dqkv + (static_cast<size_t>(b) * T + t) * 3 * C + h * HS;
+        for (int i = 0; i < HS; ++i) {
+          row[i] += dq[t * HS + i];
+          row[C + i] += dk[t * HS + i];
+          row[2 * C + i] += dv[t * HS + i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace gpt2

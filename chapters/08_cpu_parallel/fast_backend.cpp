@@ -1,0 +1,115 @@
+#include "chapters/08_cpu_parallel/fast_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "chapters/08_cpu_parallel/attention_fast.h"
+#include "chapters/08_cpu_parallel/cross_entropy_fast.h"
+#include "chapters/08_cpu_parallel/gelu_fast.h"
+#include "chapters/08_cpu_parallel/layernorm_fast.h"
+#include "chapters/08_cpu_parallel/matmul.h"
+
+namespace gpt2 {
+
+namespace {
+// Element-wise loops are memory-bound; chunks of 64K floats (256 KB) spread them over the threads.
+constexpr long long kChunk = 1 << 16;
+long long chunks_of(size_t n) {
+  return static_cast<long long>((n + kChunk - 1) / kChunk);
+}
+}  // namespace
+
+void FastCpuBackend::zero(float* p, size_t n) {
+#pragma omp parallel for schedule(static) if (chunks_of(n) > 1)
+  for (long long ch = 0; ch < chunks_of(n); ++ch) {
+    const size_t i0 = static_cast<size_t>(ch) * kChunk;
+    std::memset(p + i0, 0, sizeof(float) * std::min<size_t>(kChunk, n - i0));
+  }
+}
+
+void FastCpuBackend::layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                                       const float* weight, const float* bias, int N, int C, float eps) {
+  layernorm_forward_fast(out, mean, rstd, inp, weight, bias, N, C, eps);
+}
+
+void FastCpuBackend::layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                        const float* inp, const float* weight, const float* mean,
+                                        const float* rstd, int N, int C) {
+  layernorm_backward_fast(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+}
+
+void FastCpuBackend::linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                                    int N, int C, int OC) {
+  linear_forward_fast(out, inp, weight, bias, N, C, OC);
+}
+
+void FastCpuBackend::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                     const float* inp, const float* weight, int N, int C, int OC) {
+  linear_backward_fast(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+}
+
+void FastCpuBackend::lm_head_forward(float* logits, const float* inp, const float* wte, int N, int C, int V) {
+  // logits (N, V) = inp (N, C) @ wte^T (C, V)
+  gemm(N, V, C, MatRef{inp, C, false}, MatRef{wte, C, true}, logits, V, false, nullptr);
+}
+
+void FastCpuBackend::lm_head_backward(float* dinp, float* dwte, const float* dlogits, const float* inp,
+                                      const float* wte, int N, int C, int V) {
+  // dinp (N, C) += dlogits (N, V) @ wte (V, C);  dwte (V, C) += dlogits^T (V, N) @ inp (N, C)
+  if (dinp) gemm(N, C, V, MatRef{dlogits, V, false}, MatRef{wte, C, false}, dinp, C, true, nullptr);
+  if (dwte) gemm(V, C, N, MatRef{dlogits, V, true}, MatRef{inp, C, false}, dwte, C, true, nullptr);
+}
+
+void FastCpuBackend::attention_forward(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
+                                       int C, int NH) {
+  multihead_attention_forward_fast(out, qkvh, att, qkv, B, T, C, NH);
+}
+
+void FastCpuBackend::attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att,
+                                        int B, int T, int C, int NH) {
+  multihead_attention_backward_fast(dqkv, dout, qkvh, att, B, T, C, NH);
+}
+
+void FastCpuBackend::gelu_forward(float* out, const float* inp, int n) {
+  gelu_forward_fast(out, inp, n);
+}
+
+void FastCpuBackend::gelu_backward(float* dinp, const float* inp, const float* dout, int n) {
+  gelu_backward_fast(dinp, inp, dout, n);
+}
+
+void FastCpuBackend::residual_forward(float* out, const float* a, const float* b, int n) {
+#pragma omp parallel for schedule(static) if (n > kChunk)
+  for (int i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void FastCpuBackend::residual_backward(float* da, float* db, const float* dout, int n) {
+#pragma omp parallel for schedule(static) if (n > kChunk)
+  for (int i = 0; i < n; ++i) {
+    da[i] += dout[i];
+    db[i] += dout[i];
+  }
+}
+
+void FastCpuBackend::cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets,
+                                           int N, int V) {
+  cross_entropy_forward_fast(losses, lse, logits, targets, N, V);
+}
+
+void FastCpuBackend::cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
+                                            const int* targets, float dloss, int N, int V) {
+  cross_entropy_backward_fast(dlogits, logits, lse, targets, dloss, N, V);
+}
+
+bool plain_kernels_requested() {
+  const char* env = std::getenv("GPT2_PLAIN_KERNELS");
+  return env && std::strcmp(env, "") != 0 && std::strcmp(env, "0") != 0;
+}
+
+std::unique_ptr<Backend> make_cpu_backend(bool plain) {
+  if (plain) return std::make_unique<CpuBackend>();
+  return std::make_unique<FastCpuBackend>();
+}
+
+}  // namespace gpt2

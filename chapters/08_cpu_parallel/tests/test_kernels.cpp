@@ -1,0 +1,376 @@
+// Chapter 08: the fast attention, LayerNorm, GELU and AdamW against their plain twins.
+//
+// Tolerances are first-order float error bounds, eps = FLT_EPSILON = 2^-23 (two units of
+// roundoff), derived per kernel in the comments; where the fast kernel does exactly the plain
+// loop's operations in the same order the test demands identical bits instead.
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "chapters/04_transformer_block/gelu.h"
+#include "chapters/04_transformer_block/layernorm.h"
+#include "chapters/04_transformer_block/multihead_attention.h"
+#include "chapters/08_cpu_parallel/adamw_fast.h"
+#include "chapters/08_cpu_parallel/attention_fast.h"
+#include "chapters/08_cpu_parallel/gelu_fast.h"
+#include "chapters/08_cpu_parallel/layernorm_fast.h"
+#include "chapters/08_cpu_parallel/parallel.h"
+#include "chapters/08_cpu_parallel/simd.h"
+#include "chapters/08_cpu_parallel/tests/test_util.h"
+#include "common/error.h"
+#include "common/rng.h"
+#include "tests/catch.h"
+#ifdef GPT2_CH08_HAVE_CH06
+#include "chapters/06_training/adamw.h"
+#endif
+
+namespace {
+
+using ch08_test::kLevels;
+using ch08_test::random_vector;
+using ch08_test::same_bits;
+using ch08_test::with;
+
+constexpr double kEps = FLT_EPSILON;
+
+// |actual - expected| <= bound element-wise; the message names the worst element.
+struct Check {
+  bool ok = true;
+  std::string message;
+};
+Check within(const std::vector<float>& actual, const std::vector<float>& expected,
+             const std::vector<double>& bound, const std::string& what) {
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double r = std::fabs(static_cast<double>(actual[i]) - expected[i]) / std::max(bound[i], 1e-300);
+    if (!(r <= worst)) {
+      worst = r;
+      at = i;
+    }
+  }
+  Check c;
+  c.ok = worst <= 1.0;
+  c.message =
+      gpt2::cat(what, ": worst error/bound ", worst, " at ", at, " (", actual.empty() ? 0.f : actual[at],
+                " vs ", expected.empty() ? 0.f : expected[at], ")");
+  return c;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Attention. Forward, per output element o_ti = sum_s p_ts v_si: a score S_s = scale q.k_s of HS
+// products carries an error e_s <= (HS + 2) eps scale sum_i |q_i k_si|; through the softmax a
+// score error E = max_s e_s changes p_s by at most 2 E p_s; exp, the sum of n = t + 1 terms and the
+// division add (n + 4) eps p_s; the weighted sum of n values adds (n + 1) eps sum_s p_s |v_si|.
+// So each implementation is within (2E + (2n + 6) eps) sum_s p_s |v_si| of the exact value, and
+// the two within twice that.
+// Backward: given the same inputs (q, k, v, P, dout), every gradient is a polynomial evaluated by
+// sums of at most HS + 2T + 4 terms deep, so each implementation is within (HS + 2T + 8) eps times
+// the same computation done on absolute values (abs_backward below), and the two within twice that.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// The attention backward on absolute values, in double: the magnitude the rounding errors scale with.
+std::vector<double> abs_backward(const std::vector<float>& qkvh, const std::vector<float>& att,
+                                 const std::vector<float>& dout, int B, int T, int C, int NH) {
+  const int HS = C / NH;
+  const size_t n = static_cast<size_t>(B) * T * C;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
+  std::vector<double> dqkv(3 * n, 0.0);
+  std::vector<double> dp(T);
+  for (int b = 0; b < B; ++b) {
+    for (int h = 0; h < NH; ++h) {
+      const size_t bh = static_cast<size_t>(b) * NH + h;
+      auto Q = [&](int t, int i) { return std::fabs(qkvh[(bh * T + t) * HS + i]); };
+      auto K = [&](int t, int i) { return std::fabs(qkvh[n + (bh * T + t) * HS + i]); };
+      auto V = [&](int t, int i) { return std::fabs(qkvh[2 * n + (bh * T + t) * HS + i]); };
+      auto dO = [&](int t, int i) {
+        return std::fabs(dout[(static_cast<size_t>(b) * T + t) * C + h * HS + i]);
+      };
+      auto dX = [&](int w, int t, int i) -> double& {
+        return dqkv[(static_cast<size_t>(b) * T + t) * 3 * C + w * C + h * HS + i];
+      };
+      for (int t = 0; t < T; ++t) {
+        const float* p = att.data() + (bh * T + t) * T;
+        double pdp = 0;
+        for (int s = 0; s <= t; ++s) {
+          dp[s] = 0;
+          for (int i = 0; i < HS; ++i) {
+            dp[s] += dO(t, i) * V(s, i);
+            dX(2, s, i) += std::fabs(p[s]) * dO(t, i);
+          }
+          pdp += std::fabs(p[s]) * dp[s];
+        }
+        for (int s = 0; s <= t; ++s) {
+          const double g = std::fabs(p[s]) * (dp[s] + pdp) * scale;
+          for (int i = 0; i < HS; ++i) {
+            dX(0, t, i) += g * K(s, i);
+            dX(1, s, i) += g * Q(t, i);
+          }
+        }
+      }
+    }
+  }
+  return dqkv;
+}
+
+}  // namespace
+
+TEST_CASE("fast multi-head attention matches the plain one", "[ch08][attention]") {
+  struct Dims {
+    int B, T, C, NH;
+  };
+  // T = 1, head sizes that are not multiples of 8, and GPT-2 124M's (HS = 64) at T = 64.
+  const Dims dims[] = {{1, 1, 8, 2}, {2, 5, 12, 3}, {2, 17, 48, 4}, {1, 33, 40, 2}, {4, 64, 768, 12}};
+  for (const Dims& d : dims) {
+    const int HS = d.C / d.NH;
+    const size_t n = static_cast<size_t>(d.B) * d.T * d.C,
+                 n_att = static_cast<size_t>(d.B) * d.NH * d.T * d.T;
+    const auto qkv = random_vector(3 * n, 40, -2.0f, 2.0f), dout = random_vector(n, 41);
+    std::vector<float> out_ref(n), qkvh_ref(3 * n), att_ref(n_att);
+    gpt2::multihead_attention_forward(out_ref.data(), qkvh_ref.data(), att_ref.data(), qkv.data(), d.B, d.T,
+                                      d.C, d.NH);
+    // Forward bound (see above), from the plain forward's own q, k, v and P.
+    std::vector<double> fwd_bound(n);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
+    for (int b = 0; b < d.B; ++b) {
+      for (int h = 0; h < d.NH; ++h) {
+        const size_t bh = static_cast<size_t>(b) * d.NH + h;
+        const float* Q = qkvh_ref.data() + bh * d.T * HS;
+        const float* K = Q + n;
+        const float* V = Q + 2 * n;
+        for (int t = 0; t < d.T; ++t) {
+          double E = 0;
+          for (int s = 0; s <= t; ++s) {
+            double a = 0;
+            for (int i = 0; i < HS; ++i) a += std::fabs(Q[t * HS + i] * K[s * HS + i]);
+            E = std::max(E, (HS + 2) * kEps * scale * a);
+          }
+          for (int i = 0; i < HS; ++i) {
+            double pv = 0;
+            for (int s = 0; s <= t; ++s) pv += att_ref[(bh * d.T + t) * d.T + s] * std::fabs(V[s * HS + i]);
+            fwd_bound[(static_cast<size_t>(b) * d.T + t) * d.C + h * HS + i] =
+                2 * (2 * E + (2 * (t + 1) + 6) * kEps) * pv;
+          }
+        }
+      }
+    }
+    const auto dqkv0 = random_vector(3 * n, 42);  // the backward adds into this
+    std::vector<float> dqkv_ref = dqkv0;
+    gpt2::multihead_attention_backward(dqkv_ref.data(), dout.data(), qkvh_ref.data(), att_ref.data(), d.B,
+                                       d.T, d.C, d.NH);
+    const auto mag = abs_backward(qkvh_ref, att_ref, dout, d.B, d.T, d.C, d.NH);
+    std::vector<double> bwd_bound(3 * n);
+    for (size_t i = 0; i < 3 * n; ++i) {
+      bwd_bound[i] = 2 * (HS + 2 * d.T + 8) * kEps * mag[i] + 2 * kEps * std::fabs(dqkv_ref[i]);
+    }
+
+    for (gpt2::Simd level : kLevels) {
+      std::vector<float> out(n, NAN), qkvh(3 * n, NAN), att(n_att, NAN), dqkv = dqkv0;
+      with(2, level, [&] {
+        gpt2::multihead_attention_forward_fast(out.data(), qkvh.data(), att.data(), qkv.data(), d.B, d.T, d.C,
+                                               d.NH);
+        // The backward gets the plain forward's saved tensors, so that both backward passes see
+        // the same inputs.
+        gpt2::multihead_attention_backward_fast(dqkv.data(), dout.data(), qkvh_ref.data(), att_ref.data(),
+                                                d.B, d.T, d.C, d.NH);
+      });
+      const std::string what =
+          gpt2::cat(" B=", d.B, " T=", d.T, " C=", d.C, " NH=", d.NH, " ", gpt2::simd_name(level));
+      CHECK(same_bits(qkvh, qkvh_ref));  // the split into heads is a copy
+      // Weights: zero above the diagonal exactly, and rows summing to 1.
+      bool causal_zeros = true;
+      for (int bh = 0; bh < d.B * d.NH; ++bh) {
+        for (int t = 0; t < d.T; ++t) {
+          for (int s = t + 1; s < d.T; ++s)
+            causal_zeros &= att[(static_cast<size_t>(bh) * d.T + t) * d.T + s] == 0.0f;
+        }
+      }
+      CHECK(causal_zeros);
+      auto r1 = within(out, out_ref, fwd_bound, "attention out" + what);
+      auto r2 = within(dqkv, dqkv_ref, bwd_bound, "attention dqkv" + what);
+      INFO(r1.message << "\n" << r2.message);
+      CHECK(r1.ok);
+      CHECK(r2.ok);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm. The backward does the plain loop's operations in the plain loop's order: identical
+// bits. The forward's AVX2 path sums the mean and variance in 8 lanes: the mean differs by at most
+// 2 (C + 1) eps mean|x|, the variance (and so rstd, relatively) by 2 (C + 4) eps; through
+// xhat = (x - m) rstd and y = xhat w + b the output differs by at most
+// 2 (C + 4) eps |w| (|xhat| + rstd mean|x|) + 4 eps (|y| + |b|).
+// ---------------------------------------------------------------------------------------------
+TEST_CASE("fast LayerNorm matches the plain one", "[ch08][layernorm]") {
+  const std::pair<int, int> shapes[] = {{1, 1}, {1, 768}, {7, 5}, {3, 33}, {256, 768}, {64, 3072}};
+  for (const auto& [N, C] : shapes) {
+    const size_t nc = static_cast<size_t>(N) * C;
+    const auto inp = random_vector(nc, 50, -3.0f, 5.0f), w = random_vector(C, 51), b = random_vector(C, 52);
+    const auto dout = random_vector(nc, 53);
+    const float eps = 1e-5f;
+    std::vector<float> out_ref(nc), mean_ref(N), rstd_ref(N);
+    gpt2::layernorm_forward(out_ref.data(), mean_ref.data(), rstd_ref.data(), inp.data(), w.data(), b.data(),
+                            N, C, eps);
+    std::vector<double> bound(nc);
+    for (int r = 0; r < N; ++r) {
+      double mean_abs = 0;
+      for (int c = 0; c < C; ++c) mean_abs += std::fabs(inp[static_cast<size_t>(r) * C + c]) / C;
+      for (int c = 0; c < C; ++c) {
+        const size_t i = static_cast<size_t>(r) * C + c;
+        const double xhat = (inp[i] - mean_ref[r]) * rstd_ref[r];
+        bound[i] = 2 * (C + 4) * kEps * std::fabs(w[c]) * (std::fabs(xhat) + rstd_ref[r] * mean_abs) +
+                   4 * kEps * (std::fabs(out_ref[i]) + std::fabs(b[c]));
+      }
+    }
+    std::vector<float> dinp_ref = random_vector(nc, 54), dw_ref = random_vector(C, 55),
+                       db_ref = random_vector(C, 56);
+    const auto dinp0 = dinp_ref, dw0 = dw_ref, db0 = db_ref;
+    gpt2::layernorm_backward(dinp_ref.data(), dw_ref.data(), db_ref.data(), dout.data(), inp.data(), w.data(),
+                             mean_ref.data(), rstd_ref.data(), N, C);
+    for (gpt2::Simd level : kLevels) {
+      for (int threads : {1, 2}) {
+        std::vector<float> out(nc), mean(N), rstd(N), dinp = dinp0, dw = dw0, db = db0;
+        with(threads, level, [&] {
+          gpt2::layernorm_forward_fast(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(),
+                                       N, C, eps);
+          gpt2::layernorm_backward_fast(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(),
+                                        mean_ref.data(), rstd_ref.data(), N, C);
+        });
+        auto r =
+            within(out, out_ref, bound, gpt2::cat("layernorm N=", N, " C=", C, " ", gpt2::simd_name(level)));
+        INFO(r.message << " threads=" << threads);
+        CHECK(r.ok);
+        if (level == gpt2::Simd::portable) CHECK(same_bits(out, out_ref));
+        CHECK(same_bits(dinp, dinp_ref));
+        CHECK(same_bits(dw, dw_ref));
+        CHECK(same_bits(db, db_ref));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU. The AVX2 tanh has an absolute error below 4 eps (exp within 2 ulp, then (1 - e) / (1 + e));
+// std::tanh is within 1 ulp. y = 0.5 x (1 + tanh u) then differs by at most 2.5 eps |x| plus
+// 6 eps |y| for the roundings of u and the products: we allow 8 eps (|x| + |y|).
+// Backward: grad = 0.5 (1 + th) + 0.5 x (1 - th^2) du/dx with du/dx = k (1 + 3c x^2); the errors of
+// th (4 eps) and of the products are bounded by 32 eps (1 + |x| du/dx) |dout|, plus 2 eps of the
+// accumulated value.
+// ---------------------------------------------------------------------------------------------
+TEST_CASE("fast GELU matches the plain one", "[ch08][gelu]") {
+  for (int n : {1, 7, 8, 9, 4097, 100003}) {
+    const auto inp = random_vector(n, 60, -12.0f, 12.0f), dout = random_vector(n, 61);
+    std::vector<float> out_ref(n), dinp_ref = random_vector(n, 62);
+    const auto dinp0 = dinp_ref;
+    gpt2::gelu_forward(out_ref.data(), inp.data(), n);
+    gpt2::gelu_backward(dinp_ref.data(), inp.data(), dout.data(), n);
+    std::vector<double> fb(n), bb(n);
+    const double k = std::sqrt(2.0 / 3.141592653589793);
+    for (int i = 0; i < n; ++i) {
+      const double x = inp[i];
+      fb[i] = 8 * kEps * (std::fabs(x) + std::fabs(out_ref[i]));
+      bb[i] = 32 * kEps * (1 + std::fabs(x) * k * (1 + 3 * 0.044715 * x * x)) * std::fabs(dout[i]) +
+              2 * kEps * std::fabs(dinp_ref[i]);
+    }
+    for (gpt2::Simd level : kLevels) {
+      std::vector<float> out[2], dinp[2];
+      for (int threads : {1, 2}) {
+        out[threads - 1].assign(n, NAN);
+        dinp[threads - 1] = dinp0;
+        with(threads, level, [&] {
+          gpt2::gelu_forward_fast(out[threads - 1].data(), inp.data(), n);
+          gpt2::gelu_backward_fast(dinp[threads - 1].data(), inp.data(), dout.data(), n);
+        });
+      }
+      auto r1 = within(out[1], out_ref, fb, gpt2::cat("gelu n=", n, " ", gpt2::simd_name(level)));
+      auto r2 = within(dinp[1], dinp_ref, bb, gpt2::cat("gelu backward n=", n, " ", gpt2::simd_name(level)));
+      INFO(r1.message << "\n" << r2.message);
+      CHECK(r1.ok);
+      CHECK(r2.ok);
+      CHECK(same_bits(out[0], out[1]));
+      CHECK(same_bits(dinp[0], dinp[1]));
+    }
+  }
+}
+
+TEST_CASE("fast GELU is finite and saturates for large inputs", "[ch08][gelu]") {
+  const std::vector<float> x = {-1e4f, -100.0f, -20.0f, 0.0f, 20.0f, 100.0f, 1e4f, -0.0f};
+  std::vector<float> y(x.size()), dy(x.size(), 0.0f);
+  const std::vector<float> ones(x.size(), 1.0f);
+  gpt2::gelu_forward_fast(y.data(), x.data(), static_cast<int>(x.size()));
+  gpt2::gelu_backward_fast(dy.data(), x.data(), ones.data(), static_cast<int>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i] << " gelu = " << y[i] << " gelu' = " << dy[i]);
+    CHECK(std::isfinite(y[i]));
+    CHECK(std::isfinite(dy[i]));
+    if (x[i] == 0.0f) {  // GELU(0) = 0, GELU'(0) = 0.5
+      CHECK(y[i] == 0.0f);
+      CHECK(dy[i] == 0.5f);
+    } else {  // far out, 0.5 x (1 + tanh u) is exactly x or 0, and its slope 1 or 0
+      CHECK(y[i] == (x[i] > 0 ? x[i] : 0.0f));
+      CHECK(dy[i] == (x[i] > 0 ? 1.0f : 0.0f));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AdamW: the same operations in the same order, no fused multiply-add: identical bits.
+// ---------------------------------------------------------------------------------------------
+#ifdef GPT2_CH08_HAVE_CH06
+TEST_CASE("fast AdamW gives exactly chapter 06's update", "[ch08][adamw]") {
+  for (size_t n : {size_t{1}, size_t{13}, size_t{1000}, size_t{300007}}) {
+    const auto grad = random_vector(n, 70);
+    std::vector<float> p_ref = random_vector(n, 71), m_ref = random_vector(n, 72, -0.1f, 0.1f);
+    std::vector<float> v_ref = random_vector(n, 73, 0.0f, 0.01f);
+    const auto p0 = p_ref, m0 = m_ref, v0 = v_ref;
+    for (int64_t step : {int64_t{1}, int64_t{7}}) {
+      p_ref = p0, m_ref = m0, v_ref = v0;
+      gpt2::adamw_update(p_ref.data(), grad.data(), m_ref.data(), v_ref.data(), n, step, 6e-4f, 0.9f, 0.95f,
+                         1e-8f, 0.1f);
+      for (gpt2::Simd level : kLevels) {
+        for (int threads : {1, 2}) {
+          std::vector<float> p = p0, m = m0, v = v0;
+          with(threads, level, [&] {
+            gpt2::adamw_update_fast(p.data(), grad.data(), m.data(), v.data(), n, step, 6e-4f, 0.9f, 0.95f,
+                                    1e-8f, 0.1f);
+          });
+          INFO("n=" << n << " step=" << step << " " << gpt2::simd_name(level) << " threads=" << threads);
+          CHECK(same_bits(p, p_ref));
+          CHECK(same_bits(m, m_ref));
+          CHECK(same_bits(v, v_ref));
+        }
+      }
+    }
+  }
+}
+#endif
+
+TEST_CASE("fast attention gives the same bits with 1 and 2 threads", "[ch08][attention][determinism]") {
+  const int B = 2, T = 20, C = 48, NH = 4;
+  const size_t n = static_cast<size_t>(B) * T * C, n_att = static_cast<size_t>(B) * NH * T * T;
+  const auto qkv = random_vector(3 * n, 80), dout = random_vector(n, 81);
+  for (gpt2::Simd level : kLevels) {
+    std::vector<float> out[2], qkvh[2], att[2], dqkv[2];
+    for (int threads : {1, 2}) {
+      const int i = threads - 1;
+      out[i].assign(n, 0.0f);
+      qkvh[i].assign(3 * n, 0.0f);
+      att[i].assign(n_att, 0.0f);
+      dqkv[i].assign(3 * n, 0.0f);
+      with(threads, level, [&] {
+        gpt2::multihead_attention_forward_fast(out[i].data(), qkvh[i].data(), att[i].data(), qkv.data(), B, T,
+                                               C, NH);
+        gpt2::multihead_attention_backward_fast(dqkv[i].data(), dout.data(), qkvh[i].data(), att[i].data(), B,
+                                                T, C, NH);
+      });
+    }
+    CHECK(same_bits(out[0], out[1]));
+    CHECK(same_bits(att[0], att[1]));
+    CHECK(same_bits(dqkv[0], dqkv[1]));
+  }
+}

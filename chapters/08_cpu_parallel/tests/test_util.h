@@ -1,0 +1,42 @@
+// Helpers shared by chapter 08's tests.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "chapters/08_cpu_parallel/parallel.h"
+#include "chapters/08_cpu_parallel/simd.h"
+#include "common/rng.h"
+
+namespace ch08_test {
+
+/// n floats uniform in [lo, hi), from a fixed seed.
+inline std::vector<float> random_vector(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  gpt2::Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = lo + (hi - lo) * rng.uniform();
+  return v;
+}
+
+/// Runs fn() with `threads` OpenMP threads and the given SIMD level, restoring both afterwards.
+template <typename Fn>
+void with(int threads, gpt2::Simd simd, Fn fn) {
+  const gpt2::Simd saved = gpt2::active_simd();
+  gpt2::set_simd(simd);
+  {
+    gpt2::ScopedThreads scoped(threads);
+    fn();
+  }
+  gpt2::set_simd(saved);
+}
+
+/// Identical bit patterns (what the determinism tests demand).
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// Both SIMD levels (on a CPU without AVX2, set_simd turns the second into the first).
+inline const gpt2::Simd kLevels[] = {gpt2::Simd::portable, gpt2::Simd::avx2_fma};
+
+}  // namespace ch08_test

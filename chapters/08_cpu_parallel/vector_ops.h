@@ -1,0 +1,36 @@
+/// @file vector_ops.h
+/// @brief Small SIMD building blocks for the fast kernels: dot product, axpy, and exp / tanh on
+/// 8 floats at a time, each with a portable twin.
+///
+/// Each function picks the AVX2 or the portable version with active_simd() (simd.h). The order in
+/// which a sum is added depends only on n and on the SIMD level, never on threads, so a kernel
+/// built from these is deterministic.
+#pragma once
+
+namespace gpt2 {
+
+/// sum_i a[i] b[i]. AVX2: 8 partial sums in one register (lane l adds the elements i = l mod 8),
+/// then the 8 lanes are added in a fixed tree, then the remaining n mod 8 elements.
+float dot(const float* a, const float* b, int n);
+
+/// y[i] += alpha x[i] for i < n (BLAS's saxpy).
+void axpy(float* y, float alpha, const float* x, int n);
+
+/// out[i] = GELU(inp[i]) in GPT-2's tanh form (see chapter 04's gelu.h), for i < n. The AVX2
+/// version computes tanh from a vectorised exp (tanh_avx2 in vector_ops.cpp); the portable one
+/// calls std::tanh like the plain loop.
+void gelu_forward_range(float* out, const float* inp, int n);
+
+/// dinp[i] += GELU'(inp[i]) dout[i] for i < n.
+void gelu_backward_range(float* dinp, const float* inp, const float* dout, int n);
+
+/// max_i x[i] (n >= 1). Exact whatever the order.
+float max_of(const float* x, int n);
+
+/// sum_i exp(x[i] - shift), for shift >= max x (so every exp is in (0, 1]).
+float sum_exp_shifted(const float* x, float shift, int n);
+
+/// y[i] += alpha exp(x[i] - shift), for shift >= max x.
+void add_scaled_exp_shifted(float* y, float alpha, const float* x, float shift, int n);
+
+}  // namespace gpt2
