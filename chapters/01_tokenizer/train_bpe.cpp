@@ -12,9 +12,6 @@ namespace gpt2 {
 namespace {
 
 using PairKey = uint64_t;  // (left id << 32) | right id
-PairKey pair_key(int a, int b) {
-  return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b);
-}
 int left_of(PairKey k) {
   return static_cast<int>(k >> 32);
 }
@@ -31,6 +28,31 @@ struct Candidate {
 };
 
 }  // namespace
+
+std::unordered_map<uint64_t, int64_t> count_pairs(const std::vector<std::vector<int>>& words,
+                                                  const std::vector<int64_t>& word_counts) {
+  std::unordered_map<uint64_t, int64_t> counts;
+  for (size_t w = 0; w < words.size(); ++w) {
+    for (size_t i = 0; i + 1 < words[w].size(); ++i)
+      counts[pair_key(words[w][i], words[w][i + 1])] += word_counts[w];
+  }
+  return counts;
+}
+
+bool merge_pair(std::span<const int> ids, int a, int b, int new_id, std::vector<int>& out) {
+  out.clear();
+  bool changed = false;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
+      out.push_back(new_id);
+      ++i;  // the right half is consumed too
+      changed = true;
+    } else {
+      out.push_back(ids[i]);
+    }
+  }
+  return changed;
+}
 
 Tokenizer train_bpe(std::string_view text, int vocab_size, const std::function<void(int, int)>& progress) {
   GPT2_CHECK(vocab_size >= 257, "BPE training: vocabulary size ", vocab_size,
@@ -61,14 +83,12 @@ Tokenizer train_bpe(std::string_view text, int vocab_size, const std::function<v
 
   // 2. Pair counts (weighted by word counts) and, for each pair, the words it occurs in. A word
   //    stays in a pair's list after the pair has left it; we notice when we look at the word.
-  std::unordered_map<PairKey, int64_t> pair_count;
+  std::unordered_map<PairKey, int64_t> pair_count = count_pairs(words, word_count);
   std::unordered_map<PairKey, std::vector<int>> pair_words;
   for (size_t w = 0; w < words.size(); ++w) {
     const auto& ids = words[w];
     for (size_t i = 0; i + 1 < ids.size(); ++i) {
-      PairKey k = pair_key(ids[i], ids[i + 1]);
-      pair_count[k] += word_count[w];
-      auto& list = pair_words[k];
+      auto& list = pair_words[pair_key(ids[i], ids[i + 1])];
       if (list.empty() || list.back() != static_cast<int>(w)) list.push_back(static_cast<int>(w));
     }
   }
@@ -106,17 +126,7 @@ Tokenizer train_bpe(std::string_view text, int vocab_size, const std::function<v
       if (last_seen[static_cast<size_t>(w)] == merge_index) continue;  // listed twice
       last_seen[static_cast<size_t>(w)] = merge_index;
       std::vector<int>& ids = words[static_cast<size_t>(w)];
-      rewritten.clear();
-      bool changed = false;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
-          rewritten.push_back(new_id);
-          ++i;
-          changed = true;
-        } else {
-          rewritten.push_back(ids[i]);
-        }
-      }
+      const bool changed = merge_pair(ids, a, b, new_id, rewritten);
       if (!changed) continue;
       const int64_t c = word_count[static_cast<size_t>(w)];
       for (size_t i = 0; i + 1 < ids.size(); ++i) delta[pair_key(ids[i], ids[i + 1])] -= c;

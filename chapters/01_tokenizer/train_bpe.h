@@ -19,12 +19,31 @@
 /// pair's text instead, so its merges can differ in order among equal counts).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "chapters/01_tokenizer/tokenizer.h"
 
 namespace gpt2 {
+
+/// Packs a pair of token ids into one 64-bit key: (left << 32) | right.
+inline uint64_t pair_key(int left, int right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+
+/// Counts adjacent pairs: counts[pair_key(a, b)] += word_counts[w] for each place where a is
+/// followed by b in words[w]. The first step of training. Python: `collections.Counter` over `zip(w, w[1:])`.
+std::unordered_map<uint64_t, int64_t> count_pairs(const std::vector<std::vector<int>>& words,
+                                                  const std::vector<int64_t>& word_counts);
+
+/// Replaces each occurrence of (a, b) in `ids`, left to right and without overlap, by `new_id`,
+/// writing the result to `out`: merge (5, 5) -> 9 turns [5, 5, 5, 7] into [9, 5, 7]. Returns
+/// whether anything was merged.
+bool merge_pair(std::span<const int> ids, int a, int b, int new_id, std::vector<int>& out);
 
 /// Learns a byte-level BPE tokenizer on `text` with GPT-2's pre-tokenization.
 /// `vocab_size` counts everything: the 256 bytes, the merges and `<|endoftext|>` (which gets
