@@ -9,24 +9,25 @@
 
 namespace gpt2 {
 
-void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, const int* targets, int N,
-                                int V) {
+void cross_entropy_forward_fast(float* losses, const float* logits, const int* targets, int N, int V) {
   const bool avx2 = active_simd() == Simd::avx2_fma;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
     const float* z = logits + static_cast<size_t>(i) * V;
     if (!avx2) {  // the plain row
-      cross_entropy_forward(losses + i, lse + i, z, targets + i, 1, V);
-      continue;
+      cross_entropy_forward(losses + i, z, targets + i, 1, V);
+    } else if (targets[i] < 0) {
+      losses[i] = 0.0f;
+    } else {
+      // loss = log sum_v exp(z_v) - z_target, with the maximum m taken out for stability.
+      const float m = max_of(z, V);
+      losses[i] = (m - z[targets[i]]) + std::log(sum_exp_shifted(z, m, V));
     }
-    const float m = max_of(z, V);
-    lse[i] = m + std::log(sum_exp_shifted(z, m, V));
-    losses[i] = targets[i] < 0 ? 0.0f : lse[i] - z[targets[i]];
   }
 }
 
-void cross_entropy_backward_fast(float* dlogits, const float* logits, const float* lse, const int* targets,
-                                 float dloss, int N, int V) {
+void cross_entropy_backward_fast(float* dlogits, const float* logits, const int* targets, float dloss, int N,
+                                 int V) {
   const bool avx2 = active_simd() == Simd::avx2_fma;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
@@ -34,11 +35,12 @@ void cross_entropy_backward_fast(float* dlogits, const float* logits, const floa
     const float* z = logits + static_cast<size_t>(i) * V;
     float* dz = dlogits + static_cast<size_t>(i) * V;
     if (!avx2) {
-      cross_entropy_backward(dz, z, lse + i, targets + i, dloss, 1, V);
+      cross_entropy_backward(dz, z, targets + i, dloss, 1, V);
       continue;
     }
-    // dz += dloss * exp(z - lse), then the one-hot term at the target.
-    add_scaled_exp_shifted(dz, dloss, z, lse[i], V);
+    // dz += dloss * softmax(z) = (dloss / sum) exp(z - m), then the one-hot term at the target.
+    const float m = max_of(z, V);
+    add_scaled_exp_shifted(dz, dloss / sum_exp_shifted(z, m, V), z, m, V);
     dz[targets[i]] -= dloss;
   }
 }

@@ -11,13 +11,12 @@
 
 namespace gpt2 {
 
-/// Same arguments and meaning as cross_entropy_forward (chapter 05): losses (N) and lse (N) from
-/// logits (N, V) and targets (N), -1 meaning no target (loss 0).
-void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, const int* targets, int N,
-                                int V);
+/// Same arguments and meaning as cross_entropy_forward (chapter 05): losses (N) from logits
+/// (N, V) and targets (N), -1 meaning no target (loss 0).
+void cross_entropy_forward_fast(float* losses, const float* logits, const int* targets, int N, int V);
 
 /// dlogits (N, V) += dloss * (softmax(logits) - onehot(targets)) for the rows with a target.
-void cross_entropy_backward_fast(float* dlogits, const float* logits, const float* lse, const int* targets,
-                                 float dloss, int N, int V);
+void cross_entropy_backward_fast(float* dlogits, const float* logits, const int* targets, float dloss, int N,
+                                 int V);
 
 }  // namespace gpt2
