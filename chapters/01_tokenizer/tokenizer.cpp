@@ -110,16 +110,19 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out) co
       continue;
     }
     const uint64_t hash = hash_bytes(piece);
-    // Shortcut (tiktoken takes it too): a pre-token that is itself a token ("Ġthe") is one id.
-    if (piece.size() <= max_token_length_) {
-      if (std::span<const int> whole = piece_ids_.find(piece, hash); !whole.empty()) {
-        out.push_back(whole[0]);
-        continue;
-      }
-    }
     if (std::span<const int> cached = cache.find(piece, hash); !cached.empty()) {
       out.insert(out.end(), cached.begin(), cached.end());
       continue;
+    }
+    // Shortcut (tiktoken takes it too): a pre-token that is itself a token ("Ġthe") is one id.
+    // The answer goes into the cache as well: the cache holds just the words of this text, so it
+    // stays small and fast, and the big vocabulary table is only asked once per distinct word.
+    if (piece.size() <= max_token_length_) {
+      if (std::span<const int> whole = piece_ids_.find(piece, hash); !whole.empty()) {
+        out.push_back(whole[0]);
+        cache.insert(piece, hash, whole);
+        continue;
+      }
     }
     const size_t first = out.size();
     bpe_into(piece, out);
