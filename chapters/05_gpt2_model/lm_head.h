@@ -39,7 +39,8 @@ void lm_head_forward(F* logits, const F* x, const F* wte, int BT, int C, int V) 
   }
 }
 
-/// Accumulates dx (BT, C) and dwte (V, C) from dlogits (BT, V); either may be null.
+/// Accumulates dx (BT, C) and dwte (V, C) from dlogits (BT, V); either may be null (wte is
+/// only read for dx, so it may be null when dx is).
 template <typename F>
 void lm_head_backward(F* dx, F* dwte, const F* dlogits, const F* x, const F* wte, int BT, int C, int V) {
   for (int i = 0; i < BT; ++i) {
@@ -49,8 +50,8 @@ void lm_head_backward(F* dx, F* dwte, const F* dlogits, const F* x, const F* wte
     for (int v = 0; v < V; ++v) {
       const F gv = g[v];
       if (gv == F(0)) continue;  // ignored positions have an all-zero row
-      const F* w = wte + static_cast<size_t>(v) * C;
       if (dxi) {
+        const F* w = wte + static_cast<size_t>(v) * C;
         for (int c = 0; c < C; ++c) dxi[c] += gv * w[c];
       }
       if (dwte) {

@@ -1,4 +1,5 @@
 // Chapter 05's own ops, checked by finite differences in double precision.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -48,6 +49,31 @@ TEST_CASE("05 cross_entropy: forward matches -log softmax, backward matches fini
   std::vector<double> numeric = gpt2::numeric_gradient<double>(mean_loss, logits, 1e-6);
   CHECK(gpt2::max_scaled_error<double>(dlogits, numeric) < 1e-8);
   for (int v = 0; v < V; ++v) CHECK(dlogits[static_cast<size_t>(3 * V + v)] == 0.0);  // ignored row
+}
+
+TEST_CASE("05 cross_entropy: accurate in float for logits as large as GPT-2's", "[ops]") {
+  // GPT-2 124M's logits lie around -100. A float near 100 has spacing 2^-17 = 7.6e-6, so a
+  // log-sum-exp rounded there would put errors of that size into every probability; keeping the
+  // maximum apart from the sum keeps them near float's epsilon (6e-8).
+  gpt2::Rng rng(3);
+  const int V = 1000;
+  std::vector<float> z(V);
+  for (float& x : z) x = -100.0f + 5.0f * rng.normal();
+  int target = 17;
+  std::vector<float> dz(V, 0.0f), loss(1), lse(1);
+  gpt2::cross_entropy_forward(loss.data(), lse.data(), z.data(), &target, 1, V);
+  gpt2::cross_entropy_backward(dz.data(), z.data(), lse.data(), &target, 1.0f, 1, V);
+  long double m = *std::max_element(z.begin(), z.end()), sum = 0;
+  for (float x : z) sum += std::exp(static_cast<long double>(x) - m);
+  double ref_loss = static_cast<double>(m - z[target] + std::log(sum));
+  CHECK(std::fabs(loss[0] - ref_loss) / ref_loss < 1e-6);
+  double worst = 0;
+  for (int v = 0; v < V; ++v) {
+    double p = static_cast<double>(std::exp(static_cast<long double>(z[static_cast<size_t>(v)]) - m) / sum);
+    double ref = p - (v == target ? 1.0 : 0.0);
+    worst = std::max(worst, std::fabs(dz[static_cast<size_t>(v)] - ref));
+  }
+  CHECK(worst < 1e-6);
 }
 
 TEST_CASE("05 lm_head: logits = x wte^T, gradients match finite differences", "[ops]") {
