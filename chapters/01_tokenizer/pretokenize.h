@@ -35,9 +35,9 @@ namespace gpt2 {
 
 /// The four kinds of character the regex distinguishes.
 enum class CharClass : uint8_t {
-  Letter,      ///< \p{L}
-  Number,      ///< \p{N}
-  WhiteSpace,  ///< \s (Unicode White_Space)
+  Letter,      ///< `\p{L}`
+  Number,      ///< `\p{N}`
+  WhiteSpace,  ///< `\s` (Unicode White_Space)
   Other,       ///< everything else, including invalid UTF-8 bytes
 };
 
