@@ -85,8 +85,8 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
-  // Builds the lookup tables from tokens_ (bytes per id), merges_ and specials_.
-  void build_tables();
+  // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and specials_.
+  void build_tables(const std::vector<std::string>& tokens);
   void encode_ordinary(std::string_view text, std::vector<int>& out) const;
   void bpe_into(std::string_view piece, std::vector<int>& out) const;
 

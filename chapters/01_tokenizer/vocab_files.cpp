@@ -33,9 +33,15 @@ size_t line_of(const std::string& text, size_t pos) {
 
 }  // namespace
 
-void Tokenizer::build_tables() {
-  const int V = vocab_size();
+void Tokenizer::build_tables(const std::vector<std::string>& tokens) {
+  token_offset_.assign(1, 0);
+  token_arena_.clear();
+  for (const std::string& tok : tokens) {
+    token_arena_ += tok;
+    token_offset_.push_back(static_cast<uint32_t>(token_arena_.size()));
+  }
   token_arena_.append(16, '\0');  // slack for decode()'s fixed 16-byte copies
+  const int V = vocab_size();
   piece_ids_ = StringToIds(static_cast<size_t>(V));
   merge_table_ = MergeTable(merges_.size());
   eot_id_ = -1;
@@ -76,12 +82,7 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int, int>>& merges,
     t.specials_.emplace_back(s, static_cast<int>(tokens.size()));
     tokens.push_back(s);
   }
-  t.token_offset_.push_back(0);
-  for (const std::string& tok : tokens) {
-    t.token_arena_ += tok;
-    t.token_offset_.push_back(static_cast<uint32_t>(t.token_arena_.size()));
-  }
-  t.build_tables();
+  t.build_tables(tokens);
   return t;
 }
 
@@ -174,12 +175,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
     if (tokens[id].size() > 1 && !made_by_merge[id])
       t.specials_.emplace_back(tokens[id], static_cast<int>(id));
   }
-  t.token_offset_.push_back(0);
-  for (const std::string& tok : tokens) {
-    t.token_arena_ += tok;
-    t.token_offset_.push_back(static_cast<uint32_t>(t.token_arena_.size()));
-  }
-  t.build_tables();
+  t.build_tables(tokens);
   return t;
 }
 
