@@ -2,6 +2,7 @@
 #include "chapters/07_sampling/cached_forward.h"
 
 #include "chapters/02_embeddings/embedding.h"
+#include "chapters/07_sampling/matvec.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -28,6 +29,15 @@ CachedGPT2::CachedGPT2(const GPT2& model, int max_T)
       fallback_(model.backend().host_memory() ? nullptr : std::make_unique<CpuBackend>()),
       backend_(fallback_ ? fallback_.get() : &model.backend()),
       cache_(config_.n_layer, config_.n_head, config_.head_size(), cache_positions(config_, max_T)) {}
+
+void CachedGPT2::linear(float* out, const float* inp, const float* weight, const float* bias, int n, int C,
+                        int OC) {
+  if (n == 1 && use_matvec_) {
+    matvec_conv1d(out, inp, weight, bias, C, OC);
+  } else {
+    backend_->linear_forward(out, inp, weight, bias, n, C, OC);
+  }
+}
 
 // Resizes a scratch vector if it is too small (it never shrinks: steps after the prefill reuse it).
 static float* scratch(std::vector<float>& v, size_t n) {
@@ -64,7 +74,7 @@ std::span<const float> CachedGPT2::forward(std::span<const int> tokens, bool all
     const BlockParams<const float>& b = w_.blocks[l];
     // Attention sub-layer: qkv (n, 3C) = c_attn(ln_1(x)).
     backend_->layernorm_forward(ln, mean, rstd, x, b.ln_1_w, b.ln_1_b, n, C, eps);
-    backend_->linear_forward(qkv, ln, b.c_attn_w, b.c_attn_b, n, C, 3 * C);
+    linear(qkv, ln, b.c_attn_w, b.c_attn_b, n, C, 3 * C);
     // Append k and v of the new positions to the cache. Channel h HS + i of the k part of row t is
     // element i of head h's key at position p0 + t (the split of chapter 04's multihead_attention.h).
     for (int t = 0; t < n; ++t) {
@@ -80,7 +90,7 @@ std::span<const float> CachedGPT2::forward(std::span<const int> tokens, bool all
     }
     // Each new position t attends to positions 0 .. p0 + t (causal): the past from the cache and
     // the new positions up to itself, which were just appended. The (t, h) pairs are independent.
-#pragma omp parallel for collapse(2) schedule(static) if (static_cast <long long>(n) * keys_max * C > 1000000)
+#pragma omp parallel for collapse(2) schedule(static) if (static_cast <long long>(n) * keys_max * C > 100000)
     for (int t = 0; t < n; ++t) {
       for (int h = 0; h < NH; ++h) {
         const float* q = qkv + static_cast<size_t>(t) * 3 * C + h * HS;
@@ -89,13 +99,13 @@ std::span<const float> CachedGPT2::forward(std::span<const int> tokens, bool all
         attention_one_query(out, s, q, cache_.keys(l, h), cache_.values(l, h), p0 + t + 1, HS);
       }
     }
-    backend_->linear_forward(proj, atty, b.attn_c_proj_w, b.attn_c_proj_b, n, C, C);
+    linear(proj, atty, b.attn_c_proj_w, b.attn_c_proj_b, n, C, C);
     backend_->residual_forward(x, x, proj, static_cast<int>(nC));
     // MLP sub-layer: x += c_proj(gelu(c_fc(ln_2(x)))).
     backend_->layernorm_forward(ln, mean, rstd, x, b.ln_2_w, b.ln_2_b, n, C, eps);
-    backend_->linear_forward(fch, ln, b.c_fc_w, b.c_fc_b, n, C, 4 * C);
+    linear(fch, ln, b.c_fc_w, b.c_fc_b, n, C, 4 * C);
     backend_->gelu_forward(fch, fch, static_cast<int>(4 * nC));
-    backend_->linear_forward(proj, fch, b.mlp_c_proj_w, b.mlp_c_proj_b, n, 4 * C, C);
+    linear(proj, fch, b.mlp_c_proj_w, b.mlp_c_proj_b, n, 4 * C, C);
     backend_->residual_forward(x, x, proj, static_cast<int>(nC));
   }
   cache_.set_size(p0 + n);
@@ -105,7 +115,11 @@ std::span<const float> CachedGPT2::forward(std::span<const int> tokens, bool all
   const float* first = x + static_cast<size_t>(n - rows) * C;
   backend_->layernorm_forward(ln, mean, rstd, first, w_.lnf_w, w_.lnf_b, rows, C, eps);
   float* logits = scratch(logits_, static_cast<size_t>(rows) * V);
-  backend_->lm_head_forward(logits, ln, w_.wte, rows, C, V);
+  if (rows == 1 && use_matvec_) {
+    matvec_rows(logits, w_.wte, ln, V, C);
+  } else {
+    backend_->lm_head_forward(logits, ln, w_.wte, rows, C, V);
+  }
   return {logits, static_cast<size_t>(rows) * V};
 }
 

@@ -18,7 +18,11 @@
 /// matrix products are real matrix-matrix products, the fast kind), each generated token one call
 /// with n = 1 (matrix-vector products: every weight read once per token).
 ///
-/// Every operation is a call on the model's Backend (chapter 05's backend.h): CpuBackend's plain
+/// A one-token step (n = 1) multiplies every weight matrix by one vector: it uses this chapter's
+/// matrix-vector kernels (matvec.h), which stream the weights at memory speed, unless
+/// set_matvec(false) asks for the backend's products (the prefill always uses the backend).
+///
+/// Every other operation is a call on the model's Backend (chapter 05's backend.h): CpuBackend's plain
 /// loops of chapters 02-05, or chapter 08's fast kernels when the model runs on them. Only the
 /// attention against the cache is new (kv_cache.h). The backend must compute in host memory (the
 /// cache and the attention loop live there); for a device backend we fall back to a CpuBackend.
@@ -58,6 +62,11 @@ class CachedGPT2 {
   /// Throws gpt2::Error if tokens is empty, an id is outside [0, V), or the cache would overflow.
   std::span<const float> forward(std::span<const int> tokens, bool all_logits = false);
 
+  /// Whether one-token steps use matvec.h's kernels (the default) or the backend's linear and
+  /// lm_head. Both compute the same function; the tests check both.
+  void set_matvec(bool on) { use_matvec_ = on; }
+  bool matvec() const { return use_matvec_; }
+
   /// Positions in the cache.
   int size() const { return cache_.size(); }
   /// Positions the cache can hold.
@@ -69,11 +78,15 @@ class CachedGPT2 {
   const KVCache& cache() const { return cache_; }
 
  private:
+  // out (n, OC) = inp (n, C) @ weight (C, OC) + bias: matvec for one row, else the backend.
+  void linear(float* out, const float* inp, const float* weight, const float* bias, int n, int C, int OC);
+
   GPT2Config config_;
   ModelParams<const float> w_;            // views into the caller's parameter buffer
   std::unique_ptr<CpuBackend> fallback_;  // used when the model's backend computes on a device
   Backend* backend_;
   KVCache cache_;
+  bool use_matvec_ = true;
   // Scratch for n rows, grown on demand: the residual stream, LayerNorm output and statistics,
   // qkv, attention output, projection output, MLP hidden layer, attention scores, logits.
   std::vector<float> x_, ln_, mean_, rstd_, qkv_, atty_, proj_, fch_, scores_, logits_;

@@ -67,8 +67,11 @@ TEST_CASE("cached logits equal the reference, prefilled at once or token by toke
     INFO(r.message);
     CHECK(r.ok);
   }
-  SECTION("without all_logits: the last position only, at several positions") {
+  SECTION("without all_logits: the last position only, at several positions, both decode kernels") {
+    const bool matvec = GENERATE(true, false);
     gpt2::CachedGPT2 cached(m.model);
+    cached.set_matvec(matvec);
+    INFO("matvec " << matvec);
     cached.forward(std::span<const int>(tokens).first(5));
     for (size_t t = 5; t < tokens.size(); ++t) {
       const int one[1] = {tokens[t]};
@@ -94,7 +97,10 @@ TEST_CASE("cached logits equal chapter 05's full recompute at every position", "
   model.forward(tokens.data(), nullptr, 1, 40);
   const std::vector<float> full(model.logits().begin(), model.logits().end());  // (40, V)
 
+  const bool matvec = GENERATE(true, false);  // matvec.h's kernels or the backend's, for one token
+  INFO("matvec " << matvec);
   gpt2::CachedGPT2 cached(model);
+  cached.set_matvec(matvec);
   cached.forward(std::span<const int>(tokens).first(8));  // prefill 8, then one token at a time
   for (int t = 8; t < 40; ++t) {
     const int one[1] = {tokens[t]};

@@ -1,0 +1,68 @@
+// Matrix-vector products for the decode step: see matvec.h for why they look like this.
+#include "chapters/07_sampling/matvec.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace gpt2 {
+
+void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int C, int OC) {
+  constexpr int kRows = 64;  // rows of W per chunk: fixed, so the sums do not depend on the threads
+  const int chunks = (C + kRows - 1) / kRows;
+  // Partial sums (chunks, OC), one buffer per calling thread, grown on demand. Where it starts
+  // matters (matvec.h, 4K aliasing): the store to p[o] and the loads of row c of W must not sit a
+  // multiple of 4096 bytes apart. Moving from one row (or chunk) to the next shifts their distance
+  // by OC floats, so modulo a page (1024 floats) the distances are d + k g, g = gcd(OC, 1024);
+  // starting the buffer at d = g / 2 floats past W's phase keeps every one of them g / 2 away from
+  // a page multiple (for GPT-2's widths g >= 256 floats, 1 KB).
+  constexpr size_t kPage = 4096 / sizeof(float);  // floats per 4 KB page
+  thread_local std::vector<float> buffer;
+  const size_t need = static_cast<size_t>(chunks) * OC + 2 * kPage;
+  if (buffer.size() < need) buffer.resize(need);
+  size_t g = kPage;
+  while (OC % g != 0) g /= 2;  // gcd(OC, 1024): 1024 is a power of two
+  const size_t w_phase = (reinterpret_cast<uintptr_t>(W) / sizeof(float)) % kPage;
+  const size_t p_phase = (reinterpret_cast<uintptr_t>(buffer.data()) / sizeof(float)) % kPage;
+  float* partial = buffer.data() + (w_phase + g / 2 + kPage - p_phase) % kPage;
+
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < chunks; ++ch) {
+    float* p = partial + static_cast<size_t>(ch) * OC;
+    std::fill(p, p + OC, 0.0f);
+    const int c_end = std::min(C, (ch + 1) * kRows);
+    for (int c = ch * kRows; c < c_end; ++c) {
+      const float xc = x[c];
+      const float* w = W + static_cast<size_t>(c) * OC;  // row c of W: OC contiguous floats
+#pragma omp simd
+      for (int o = 0; o < OC; ++o) p[o] += xc * w[o];
+    }
+  }
+  // y = b + the partial sums, added in chunk order whatever the thread count.
+#pragma omp parallel for schedule(static) if (static_cast <long long>(chunks) * OC > 100000)
+  for (int o = 0; o < OC; ++o) {
+    float s = b ? b[o] : 0.0f;
+    for (int ch = 0; ch < chunks; ++ch) s += partial[static_cast<size_t>(ch) * OC + o];
+    y[o] = s;
+  }
+}
+
+void matvec_rows(float* y, const float* W, const float* x, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; ++n) {
+    const float* w = W + static_cast<size_t>(n) * C;
+    // Eight running sums, element c going to sum c % 8: the compiler keeps them in one SIMD
+    // register (or two) without changing the order of any addition.
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+      for (int j = 0; j < 8; ++j) acc[j] += w[c + j] * x[c + j];
+    }
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; c < C; ++c) s += w[c] * x[c];
+    y[n] = s;
+  }
+}
+
+}  // namespace gpt2

@@ -1,0 +1,97 @@
+// The decode kernels against chapter 04's linear layer and chapter 05's head, run in double.
+#include <vector>
+
+#include "chapters/04_transformer_block/linear.h"
+#include "chapters/05_gpt2_model/lm_head.h"
+#include "chapters/07_sampling/matvec.h"
+#include "common/rng.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+#ifdef GPT2_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+std::vector<float> random_vector(size_t n, gpt2::Rng& rng) {
+  std::vector<float> v(n);
+  rng.fill_normal(v);
+  return v;
+}
+
+std::vector<double> to_double(const std::vector<float>& v) {
+  return {v.begin(), v.end()};
+}
+
+// Runs f with 1 thread and then with 2 (or once without OpenMP); returns both results.
+template <typename Fn>
+std::pair<std::vector<float>, std::vector<float>> one_and_two_threads(Fn f) {
+#ifdef GPT2_HAVE_OPENMP
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  auto one = f();
+  omp_set_num_threads(2);
+  auto two = f();
+  omp_set_num_threads(saved);
+  return {one, two};
+#else
+  auto one = f();
+  return {one, one};
+#endif
+}
+
+}  // namespace
+
+// Tolerance: float32 sums of up to 3072 products, in another order than the double reference:
+// the error is a few ulps times sqrt(C) relative to the largest output, far below 1e-5.
+TEST_CASE("matvec_conv1d is one row of the linear layer", "[matvec]") {
+  gpt2::Rng rng(21);
+  // GPT-2's shapes (C -> 3C, C, 4C and 4C -> C, shrunk) and awkward ones (not multiples of the
+  // 64-row chunk or of a SIMD width, fewer rows than one chunk).
+  const int shapes[][2] = {{96, 288}, {96, 96}, {96, 384}, {384, 96}, {100, 37}, {7, 1000}, {130, 1024}};
+  for (const auto& [C, OC] : shapes) {
+    const auto x = random_vector(C, rng), W = random_vector(static_cast<size_t>(C) * OC, rng),
+               b = random_vector(OC, rng);
+    std::vector<double> expected(OC);
+    const auto xd = to_double(x), Wd = to_double(W), bd = to_double(b);
+    gpt2::linear_forward<double>(expected.data(), xd.data(), Wd.data(), bd.data(), 1, C, OC);
+    auto [one, two] = one_and_two_threads([&] {
+      std::vector<float> y(OC);
+      gpt2::matvec_conv1d(y.data(), x.data(), W.data(), b.data(), C, OC);
+      return y;
+    });
+    auto r =
+        gpt2::rel_close(one, std::vector<float>(expected.begin(), expected.end()), 1e-6, "matvec_conv1d");
+    INFO(C << " x " << OC << ": " << r.message);
+    CHECK(r.ok);
+    CHECK(one == two);  // the same bits whatever the thread count
+  }
+  // Without bias.
+  const auto x = random_vector(64, rng), W = random_vector(64 * 10, rng);
+  std::vector<float> y(10), expected(10);
+  gpt2::matvec_conv1d(y.data(), x.data(), W.data(), nullptr, 64, 10);
+  gpt2::linear_forward<float>(expected.data(), x.data(), W.data(), nullptr, 1, 64, 10);
+  auto r = gpt2::rel_close(y, expected, 1e-6, "no bias");
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+TEST_CASE("matvec_rows is one row of the tied head", "[matvec]") {
+  gpt2::Rng rng(22);
+  const int shapes[][2] = {{1001, 96}, {50, 7}, {33, 130}};
+  for (const auto& [N, C] : shapes) {
+    const auto x = random_vector(C, rng), W = random_vector(static_cast<size_t>(N) * C, rng);
+    std::vector<double> expected(N);
+    const auto xd = to_double(x), Wd = to_double(W);
+    gpt2::lm_head_forward<double>(expected.data(), xd.data(), Wd.data(), 1, C, N);
+    auto [one, two] = one_and_two_threads([&] {
+      std::vector<float> y(N);
+      gpt2::matvec_rows(y.data(), W.data(), x.data(), N, C);
+      return y;
+    });
+    auto r = gpt2::rel_close(one, std::vector<float>(expected.begin(), expected.end()), 1e-6, "matvec_rows");
+    INFO(N << " x " << C << ": " << r.message);
+    CHECK(r.ok);
+    CHECK(one == two);
+  }
+}
