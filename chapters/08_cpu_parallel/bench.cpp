@@ -4,7 +4,12 @@
 //   3. GFLOP/s of every matrix product of a GPT-2 124M training step (B = 4, T = 64), against
 //      the peak and, when OpenBLAS was found at build time, against its cblas_sgemm.
 //
-// Usage: ch08_bench [--quick]   (threads from OMP_NUM_THREADS; --quick skips the slow naive steps)
+//   4. the full training step of GPT-2 124M at B = 4, T = 64 (forward, backward, AdamW) on the fast
+//      kernels, its peak memory, and the same step in PyTorch when /usr/bin/python3 has torch;
+//   5. generation tokens/s of GPT-2 124M with the KV cache (batch 1).
+//
+// Usage: ch08_bench [--quick] [--no-torch]
+//   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +26,15 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
+
+#ifdef GPT2_CH08_BACKEND
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/08_cpu_parallel/adamw_fast.h"
+#include "chapters/08_cpu_parallel/fast_backend.h"
+#endif
+#ifdef GPT2_CH08_HAVE_CH07
+#include "chapters/07_sampling/cached_forward.h"
 #endif
 
 #ifdef GPT2_HAVE_OPENBLAS
@@ -94,6 +108,74 @@ double measure_peak_gflops(int threads) {
 #endif
 }
 
+// Peak resident memory of this process so far (VmHWM), in MB; 0 where /proc is missing.
+double peak_rss_mb() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double mb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    long kb = 0;
+    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) mb = kb / 1024.0;
+  }
+  std::fclose(f);
+  return mb;
+}
+
+#ifdef GPT2_CH08_BACKEND
+// Seconds of the best of 3 training steps (after one warm-up) of `config` at B x T, split into
+// forward, backward (with zero_grad) and AdamW.
+struct StepTimes {
+  double forward = 1e30, backward = 1e30, adamw = 1e30, total = 1e30;
+};
+StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2::Backend& backend) {
+  gpt2::GPT2 model(config, backend);
+  model.init_random(1337);
+  gpt2::Rng rng(7);
+  std::vector<int> tokens(static_cast<size_t>(B) * T), targets(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    tokens[i] = static_cast<int>(rng.below(config.vocab_size));
+    targets[i] = static_cast<int>(rng.below(config.vocab_size));
+  }
+  const size_t n = model.params().numel();
+  std::vector<float> m(n, 0.0f), v(n, 0.0f);
+  StepTimes best;
+  for (int step = 1; step <= 4; ++step) {
+    Timer t;
+    model.forward(tokens.data(), targets.data(), B, T);
+    const double f = t.seconds();
+    model.zero_grad();
+    model.backward();
+    const double b = t.seconds();
+    gpt2::adamw_update_fast(model.params().data(), model.grads().data(), m.data(), v.data(), n, step, 6e-4f,
+                            0.9f, 0.95f, 1e-8f, 0.1f);
+    const double total = t.seconds();
+    if (step == 1) continue;  // warm-up
+    best.forward = std::min(best.forward, f);
+    best.backward = std::min(best.backward, b - f);
+    best.adamw = std::min(best.adamw, total - b);
+    best.total = std::min(best.total, total);
+  }
+  return best;
+}
+#endif
+
+// Runs the PyTorch twin of the training step; returns its seconds, or 0 when torch is missing.
+double torch_step_seconds(int threads, const char* args) {
+  const std::string script = std::string(GPT2_CH08_SOURCE_DIR) + "/torch_train_step.py";
+  // Debian's torch links libblas.so.3; point it at OpenBLAS's OpenMP build (libopenblas0-openmp)
+  // when present, as the reference figures did.
+  const std::string cmd = "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 " +
+                          script + " " + std::to_string(threads) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return 0;
+  char line[256];
+  double seconds = 0;
+  while (std::fgets(line, sizeof line, p)) std::sscanf(line, "torch_step_seconds %lf", &seconds);
+  pclose(p);
+  return seconds;
+}
+
 struct MatmulShape {
   const char* name;
   int M, N, K;
@@ -103,7 +185,11 @@ struct MatmulShape {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, torch = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--no-torch") == 0) torch = false;
+  }
   const int threads = gpt2::max_threads();
   std::printf("ch08_bench: %d thread(s), SIMD %s\n", threads, gpt2::simd_name(gpt2::active_simd()));
   const double peak1 = measure_peak_gflops(1), peak = measure_peak_gflops(threads);
@@ -204,5 +290,56 @@ int main(int argc, char** argv) {
     std::printf("all products: %.1f GFLOP/s (%.0f%% of peak)\n\n", total_flop / total_sec / 1e9,
                 100 * total_flop / total_sec / 1e9 / peak);
   }
+
+#ifdef GPT2_CH08_BACKEND
+  // ---- 4. The training step of GPT-2 124M, B = 4, T = 64.
+  {
+    const int B = 4, T = 64;
+    const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
+    gpt2::FastCpuBackend fast;
+    const StepTimes st = time_training_step(config, B, T, fast);
+    std::printf("GPT-2 124M training step, B = %d, T = %d, %d thread(s), fast kernels:\n", B, T, threads);
+    std::printf(
+        "  forward %.3f s, backward %.3f s, AdamW %.3f s: step %.3f s (%.0f tokens/s), peak memory %.0f MB\n",
+        st.forward, st.backward, st.adamw, st.total, B * T / st.total, peak_rss_mb());
+    if (torch) {
+      const double torch_s = torch_step_seconds(threads, "4 64 12 12 768 50257");
+      if (torch_s > 0) {
+        std::printf("  PyTorch (same step, %d thread(s)): %.3f s, ratio PyTorch / ours = %.2f\n", threads,
+                    torch_s, torch_s / st.total);
+      } else {
+        std::printf("  PyTorch: not available (/usr/bin/python3 with torch)\n");
+      }
+    }
+    std::printf("\n");
+  }
+#endif
+
+#ifdef GPT2_CH08_HAVE_CH07
+  // ---- 5. Generation with the KV cache: GPT-2 124M, batch 1, a 16-token prompt, 64 new tokens.
+  {
+    const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
+    gpt2::FastCpuBackend fast;
+    gpt2::GPT2 model(config, fast);
+    model.init_random(1337);
+    gpt2::CachedGPT2 cached(model, 128);
+    std::vector<int> prompt(16);
+    for (int i = 0; i < 16; ++i) prompt[i] = 1000 + 37 * i;
+    auto argmax = [](std::span<const float> logits) {
+      return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    };
+    const int new_tokens = 64;
+    Timer t;
+    int next = argmax(cached.forward(prompt));
+    const double prefill = t.seconds();
+    t.reset();
+    for (int i = 0; i < new_tokens; ++i) next = argmax(cached.forward(std::vector<int>{next}));
+    const double decode = t.seconds();
+    std::printf(
+        "GPT-2 124M generation, KV cache, batch 1, %d thread(s): prefill of 16 tokens %.3f s, "
+        "%.1f tokens/s generating %d tokens\n",
+        threads, prefill, new_tokens / decode, new_tokens);
+  }
+#endif
   return 0;
 }

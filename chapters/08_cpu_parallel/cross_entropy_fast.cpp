@@ -9,25 +9,27 @@
 
 namespace gpt2 {
 
-void cross_entropy_forward_fast(float* losses, const float* logits, const int* targets, int N, int V) {
+void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, const int* targets, int N,
+                                int V) {
   const bool avx2 = active_simd() == Simd::avx2_fma;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
     const float* z = logits + static_cast<size_t>(i) * V;
     if (!avx2) {  // the plain row
-      cross_entropy_forward(losses + i, z, targets + i, 1, V);
-    } else if (targets[i] < 0) {
-      losses[i] = 0.0f;
+      cross_entropy_forward(losses + i, lse + i, z, targets + i, 1, V);
     } else {
-      // loss = log sum_v exp(z_v) - z_target, with the maximum m taken out for stability.
+      // lse = log sum_v exp(z_v) = m + log sum_v exp(z_v - m), with the maximum m taken out for
+      // stability; loss = lse - z_target, computed as (m - z_target) + log(sum) (no cancellation).
       const float m = max_of(z, V);
-      losses[i] = (m - z[targets[i]]) + std::log(sum_exp_shifted(z, m, V));
+      const float log_sum = std::log(sum_exp_shifted(z, m, V));
+      lse[i] = m + log_sum;
+      losses[i] = targets[i] < 0 ? 0.0f : (m - z[targets[i]]) + log_sum;
     }
   }
 }
 
-void cross_entropy_backward_fast(float* dlogits, const float* logits, const int* targets, float dloss, int N,
-                                 int V) {
+void cross_entropy_backward_fast(float* dlogits, const float* logits, const float* lse, const int* targets,
+                                 float dloss, int N, int V) {
   const bool avx2 = active_simd() == Simd::avx2_fma;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
@@ -35,7 +37,7 @@ void cross_entropy_backward_fast(float* dlogits, const float* logits, const int*
     const float* z = logits + static_cast<size_t>(i) * V;
     float* dz = dlogits + static_cast<size_t>(i) * V;
     if (!avx2) {
-      cross_entropy_backward(dz, z, targets + i, dloss, 1, V);
+      cross_entropy_backward(dz, z, lse + i, targets + i, dloss, 1, V);
       continue;
     }
     // dz += dloss * softmax(z) = (dloss / sum) exp(z - m), then the one-hot term at the target.

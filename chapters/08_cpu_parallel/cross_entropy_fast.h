@@ -11,12 +11,16 @@
 
 namespace gpt2 {
 
-/// Same arguments and meaning as cross_entropy_forward (chapter 05): losses (N) from logits
-/// (N, V) and targets (N), -1 meaning no target (loss 0).
-void cross_entropy_forward_fast(float* losses, const float* logits, const int* targets, int N, int V);
+/// Same arguments and meaning as cross_entropy_forward (chapter 05): losses (N) and the
+/// log-sum-exp lse (N) of each row from logits (N, V) and targets (N), -1 meaning no target
+/// (loss 0).
+void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, const int* targets, int N,
+                                int V);
 
-/// dlogits (N, V) += dloss * (softmax(logits) - onehot(targets)) for the rows with a target.
-void cross_entropy_backward_fast(float* dlogits, const float* logits, const int* targets, float dloss, int N,
-                                 int V);
+/// dlogits (N, V) += dloss * (softmax(logits) - onehot(targets)) for the rows with a target. Like
+/// chapter 05's plain version it recomputes each row's maximum and sum rather than use lse: exp(z -
+/// lse) would lose accuracy for large logits, where z - lse rounds to a multiple of eps |lse|.
+void cross_entropy_backward_fast(float* dlogits, const float* logits, const float* lse, const int* targets,
+                                 float dloss, int N, int V);
 
 }  // namespace gpt2

@@ -92,14 +92,14 @@ void FastCpuBackend::residual_backward(float* da, float* db, const float* dout, 
   }
 }
 
-void FastCpuBackend::cross_entropy_forward(float* losses, const float* logits, const int* targets, int N,
-                                           int V) {
-  cross_entropy_forward_fast(losses, logits, targets, N, V);
+void FastCpuBackend::cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets,
+                                           int N, int V) {
+  cross_entropy_forward_fast(losses, lse, logits, targets, N, V);
 }
 
-void FastCpuBackend::cross_entropy_backward(float* dlogits, const float* logits, const int* targets,
-                                            float dloss, int N, int V) {
-  cross_entropy_backward_fast(dlogits, logits, targets, dloss, N, V);
+void FastCpuBackend::cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
+                                            const int* targets, float dloss, int N, int V) {
+  cross_entropy_backward_fast(dlogits, logits, lse, targets, dloss, N, V);
 }
 
 bool plain_kernels_requested() {

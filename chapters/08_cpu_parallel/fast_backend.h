@@ -50,9 +50,10 @@ class FastCpuBackend : public CpuBackend {
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
   void residual_backward(float* da, float* db, const float* dout, int n) override;
-  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) override;
-  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, float dloss, int N,
-                              int V) override;
+  void cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int N,
+                             int V) override;
+  void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,
+                              float dloss, int N, int V) override;
 };
 
 /// True when the environment variable GPT2_PLAIN_KERNELS is set to something other than "" or

@@ -41,12 +41,13 @@ TEST_CASE("fast cross-entropy matches the plain one", "[ch08][cross_entropy]") {
     std::vector<int> targets(N);
     gpt2::Rng rng(91);
     for (int i = 0; i < N; ++i) targets[i] = (i % 3 == 2) ? -1 : static_cast<int>(rng.below(V));
-    std::vector<float> losses_ref(N);
-    gpt2::cross_entropy_forward(losses_ref.data(), logits.data(), targets.data(), N, V);
+    std::vector<float> losses_ref(N), lse_ref(N);
+    gpt2::cross_entropy_forward(losses_ref.data(), lse_ref.data(), logits.data(), targets.data(), N, V);
     const float dloss = 1.0f / N;
     auto dlogits_ref = random_vector(nv, 92, -1e-3f, 1e-3f);
     const auto d0 = dlogits_ref;
-    gpt2::cross_entropy_backward(dlogits_ref.data(), logits.data(), targets.data(), dloss, N, V);
+    gpt2::cross_entropy_backward(dlogits_ref.data(), logits.data(), lse_ref.data(), targets.data(), dloss, N,
+                                 V);
     // The exact softmax, in double, for the bounds.
     std::vector<double> p(nv), zmax_minus_zt(N, 0.0);
     for (int i = 0; i < N; ++i) {
@@ -59,16 +60,19 @@ TEST_CASE("fast cross-entropy matches the plain one", "[ch08][cross_entropy]") {
     }
     for (gpt2::Simd level : kLevels) {
       for (int threads : {1, 2}) {
-        std::vector<float> losses(N, NAN), dlogits = d0;
+        std::vector<float> losses(N, NAN), lse(N, NAN), dlogits = d0;
         with(threads, level, [&] {
-          gpt2::cross_entropy_forward_fast(losses.data(), logits.data(), targets.data(), N, V);
-          gpt2::cross_entropy_backward_fast(dlogits.data(), logits.data(), targets.data(), dloss, N, V);
+          gpt2::cross_entropy_forward_fast(losses.data(), lse.data(), logits.data(), targets.data(), N, V);
+          gpt2::cross_entropy_backward_fast(dlogits.data(), logits.data(), lse.data(), targets.data(), dloss,
+                                            N, V);
         });
         INFO("N=" << N << " V=" << V << " " << gpt2::simd_name(level) << " threads=" << threads);
         for (int i = 0; i < N; ++i) {
           const double bound =
               2 * ((V + 4) * kEps + 2 * kEps * std::fabs(losses_ref[i]) + kEps * zmax_minus_zt[i]);
           CHECK(std::fabs(losses[i] - losses_ref[i]) <= bound);
+          // lse = m + log(sum): the same bound, plus eps |lse| for the final add.
+          CHECK(std::fabs(lse[i] - lse_ref[i]) <= bound + 2 * kEps * std::fabs(lse_ref[i]));
           if (targets[i] < 0) CHECK(losses[i] == 0.0f);
         }
         double worst = 0;
