@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 
 #include "chapters/08_cpu_parallel/microkernel.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
+#include "chapters/08_cpu_parallel/vector_ops.h"
 
 namespace gpt2 {
 namespace {
@@ -62,8 +62,11 @@ void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t 
       // op(B)(k, j) = data[k * ld + j]: each row of the sliver is a contiguous copy.
       for (int k = 0; k < kc; ++k) {
         const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0 + p;
-        std::memcpy(d + k * kNR, s, sizeof(float) * cols);
-        for (int j = cols; j < kNR; ++j) d[k * kNR + j] = 0.0f;
+        if (cols == kNR) {
+          for (int j = 0; j < kNR; ++j) d[k * kNR + j] = s[j];  // a fixed-size copy the compiler unrolls
+        } else {
+          for (int j = 0; j < kNR; ++j) d[k * kNR + j] = j < cols ? s[j] : 0.0f;
+        }
       }
     } else {
       // op(B)(k, j) = data[j * ld + k]: column j of the sliver is a contiguous row of data.
@@ -213,10 +216,46 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// One or two rows (generation with the KV cache feeds one token at a time): a matrix-vector
+// product. There is nothing to reuse, every element of B is used once per row, so packing B would
+// only add a copy; the speed limit is reading B from memory once. We stream B directly:
+//  - B stored as (K, N) rows: out[j0 : j1] += a_k * B[k, j0 : j1] for k = 0 .. K-1 (axpy), the
+//    column range j0 .. j1 small enough to stay in L1;
+//  - B stored transposed, (N, K) (the LM head's wte): out[j] += dot(a, row j), contiguous.
+// Each output element is summed in an order fixed by the shapes, so the thread count still does
+// not change the bits.
+// ---------------------------------------------------------------------------------------------
+constexpr int kGemvMaxRows = 2;
+constexpr int kGemvCols = 256;  // columns per work item (1 KB of output, in L1)
+
+void gemv_rows(int M, int N, int K, const MatRef& A, const MatRef& B, float* C, int ldc, bool accumulate,
+               const float* bias) {
+  const int items = (N + kGemvCols - 1) / kGemvCols;
+#pragma omp parallel for schedule(static) if (static_cast <double>(N) * K > 1e5)
+  for (int it = 0; it < items; ++it) {
+    const int j0 = it * kGemvCols, j1 = std::min(N, j0 + kGemvCols);
+    for (int i = 0; i < M; ++i) {
+      const float* a = A.data + static_cast<size_t>(i) * A.ld;
+      float* c = C + static_cast<size_t>(i) * ldc;
+      for (int j = j0; j < j1; ++j) c[j] = (accumulate ? c[j] : 0.0f) + (bias ? bias[j] : 0.0f);
+      if (B.transposed) {
+        for (int j = j0; j < j1; ++j) c[j] += dot(a, B.data + static_cast<size_t>(j) * B.ld, K);
+      } else {
+        for (int k = 0; k < K; ++k) axpy(c + j0, a[k], B.data + static_cast<size_t>(k) * B.ld + j0, j1 - j0);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accumulate, const float* bias) {
   if (M <= 0 || N <= 0) return;
+  if (M <= kGemvMaxRows && !A.transposed) {
+    gemv_rows(M, N, K, A, B, C, ldc, accumulate, bias);
+    return;
+  }
   const Simd simd = active_simd();
   const int m_slivers = (M + kMR - 1) / kMR;
   const int n_slivers = (N + kNR - 1) / kNR;

@@ -164,47 +164,49 @@ TEST_CASE("linear_backward_fast matches linear_backward and adds into the gradie
 
 TEST_CASE("gemm handles every transpose combination and leading dimensions", "[ch08][matmul]") {
   // Reference in double, so the bound (K + 2) eps S is generous (the double error is tiny).
-  const int M = 29, N = 41, K = 300, pad = 3;
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
-      const auto a = random_vector(static_cast<size_t>(ta ? K : M) * lda, 10);
-      const auto b = random_vector(static_cast<size_t>(tb ? N : K) * ldb, 11);
-      const auto bias = random_vector(N, 12);
-      const gpt2::MatRef A{a.data(), lda, ta}, B{b.data(), ldb, tb};
-      for (bool accumulate : {false, true}) {
-        const auto c0 = random_vector(static_cast<size_t>(M) * ldc, 13);
-        std::vector<float> expected(static_cast<size_t>(M) * N), actual(expected.size());
-        std::vector<double> scale(expected.size());
-        for (int i = 0; i < M; ++i) {
-          for (int j = 0; j < N; ++j) {
-            double sum = bias[j] + (accumulate ? c0[i * ldc + j] : 0.0);
-            double s = std::fabs(bias[j]) + (accumulate ? std::fabs(c0[i * ldc + j]) : 0.0);
-            for (int k = 0; k < K; ++k) {
-              sum += static_cast<double>(at(A, i, k)) * at(B, k, j);
-              s += std::fabs(static_cast<double>(at(A, i, k)) * at(B, k, j));
-            }
-            expected[i * N + j] = static_cast<float>(sum);
-            scale[i * N + j] = s;
-          }
-        }
-        for (gpt2::Simd level : kLevels) {
-          std::vector<float> c = c0;
-          with(2, level, [&] { gpt2::gemm(M, N, K, A, B, c.data(), ldc, accumulate, bias.data()); });
+  const int N = 41, K = 300, pad = 3;
+  // M = 1 and 2 take the matrix-vector path, M = 29 the packed one.
+  for (int M : {1, 2, 29})
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+        const auto a = random_vector(static_cast<size_t>(ta ? K : M) * lda, 10);
+        const auto b = random_vector(static_cast<size_t>(tb ? N : K) * ldb, 11);
+        const auto bias = random_vector(N, 12);
+        const gpt2::MatRef A{a.data(), lda, ta}, B{b.data(), ldb, tb};
+        for (bool accumulate : {false, true}) {
+          const auto c0 = random_vector(static_cast<size_t>(M) * ldc, 13);
+          std::vector<float> expected(static_cast<size_t>(M) * N), actual(expected.size());
+          std::vector<double> scale(expected.size());
           for (int i = 0; i < M; ++i) {
-            for (int j = 0; j < N; ++j) actual[i * N + j] = c[i * ldc + j];
-            // The padding between rows of C is never written.
-            for (int j = N; j < ldc; ++j) REQUIRE(c[i * ldc + j] == c0[i * ldc + j]);
+            for (int j = 0; j < N; ++j) {
+              double sum = bias[j] + (accumulate ? c0[i * ldc + j] : 0.0);
+              double s = std::fabs(bias[j]) + (accumulate ? std::fabs(c0[i * ldc + j]) : 0.0);
+              for (int k = 0; k < K; ++k) {
+                sum += static_cast<double>(at(A, i, k)) * at(B, k, j);
+                s += std::fabs(static_cast<double>(at(A, i, k)) * at(B, k, j));
+              }
+              expected[i * N + j] = static_cast<float>(sum);
+              scale[i * N + j] = s;
+            }
           }
-          auto r = within_bound(actual, expected, scale, K,
-                                gpt2::cat("gemm ta=", ta, " tb=", tb, " acc=", accumulate, " ",
-                                          gpt2::simd_name(gpt2::active_simd())));
-          INFO(r.message);
-          CHECK(r.ok);
+          for (gpt2::Simd level : kLevels) {
+            std::vector<float> c = c0;
+            with(2, level, [&] { gpt2::gemm(M, N, K, A, B, c.data(), ldc, accumulate, bias.data()); });
+            for (int i = 0; i < M; ++i) {
+              for (int j = 0; j < N; ++j) actual[i * N + j] = c[i * ldc + j];
+              // The padding between rows of C is never written.
+              for (int j = N; j < ldc; ++j) REQUIRE(c[i * ldc + j] == c0[i * ldc + j]);
+            }
+            auto r = within_bound(actual, expected, scale, K,
+                                  gpt2::cat("gemm ta=", ta, " tb=", tb, " acc=", accumulate, " ",
+                                            gpt2::simd_name(gpt2::active_simd())));
+            INFO(r.message);
+            CHECK(r.ok);
+          }
         }
       }
     }
-  }
 }
 
 TEST_CASE("gemm with K = 0 writes the bias (or keeps C when accumulating)", "[ch08][matmul]") {
