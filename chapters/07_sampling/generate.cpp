@@ -17,7 +17,7 @@ Generation generate(CachedGPT2& model, std::span<const int> prompt, const Genera
   const int capacity = model.capacity();
   GPT2_CHECK(!prompt.empty(),
              "generate: the prompt is empty (GPT-2 needs at least one token to condition on; ",
-             "start from <|endoftext|>, id ", kEndOfText, ", for unconditional text)");
+             "start from <|endoftext|>, id ", kEndOfTextId, ", for unconditional text)");
   GPT2_CHECK(static_cast<int>(prompt.size()) <= capacity, "generate: the prompt has ", prompt.size(),
              " tokens but the model's context is ", capacity, " tokens; shorten the prompt");
 

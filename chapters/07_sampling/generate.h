@@ -33,18 +33,18 @@
 namespace gpt2 {
 
 /// GPT-2's <|endoftext|> token id.
-inline constexpr int kEndOfText = 50256;
+inline constexpr int kEndOfTextId = 50256;
 
 /// What generate() does; the fields mirror `gpt2 generate`'s flags.
 struct GenerateOptions {
-  int max_new_tokens = 100;    ///< stop after this many new tokens (>= 0)
-  float temperature = 1.0f;    ///< see SamplingOptions
-  int top_k = 0;               ///< see SamplingOptions
-  float top_p = 1.0f;          ///< see SamplingOptions
-  uint64_t seed = 1337;        ///< the sampler's seed: same seed, same text
-  bool greedy = false;         ///< take the argmax every step (no randomness)
-  bool stop_at_eot = true;     ///< stop when the model produces eot_token
-  int eot_token = kEndOfText;  ///< the end-of-text id (a trained tokenizer may use another)
+  int max_new_tokens = 100;      ///< stop after this many new tokens (>= 0)
+  float temperature = 1.0f;      ///< see SamplingOptions
+  int top_k = 0;                 ///< see SamplingOptions
+  float top_p = 1.0f;            ///< see SamplingOptions
+  uint64_t seed = 1337;          ///< the sampler's seed: same seed, same text
+  bool greedy = false;           ///< take the argmax every step (no randomness)
+  bool stop_at_eot = true;       ///< stop when the model produces eot_token
+  int eot_token = kEndOfTextId;  ///< the end-of-text id (a trained tokenizer may use another)
 
   /// The sampler's part of the options.
   SamplingOptions sampling() const { return {temperature, top_k, top_p, greedy}; }
