@@ -97,10 +97,7 @@ int Tokenizer::token_id(std::string_view bytes) const {
   return ids.empty() ? -1 : ids[0];
 }
 
-void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out) const {
-  // Real text repeats its words: a cache of pre-token -> ids, local to this call (so encode()
-  // stays const and thread-safe), means BPE runs once per distinct word.
-  StringToIds cache;
+void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out, StringToIds& cache) const {
   for (size_t pos = 0; pos < text.size();) {
     const size_t end = next_pretoken_end(text, pos);
     const std::string_view piece = text.substr(pos, end - pos);
@@ -132,8 +129,11 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out) co
 }
 
 void Tokenizer::encode_append(std::string_view text, std::vector<int>& out, bool allow_special) const {
+  // Real text repeats its words: a cache of pre-token -> ids, local to this call (so encode()
+  // stays const and thread-safe), means BPE runs once per distinct word.
+  StringToIds cache;
   if (!allow_special || specials_.empty()) {
-    encode_ordinary(text, out);
+    encode_ordinary(text, out, cache);
     return;
   }
   // Split at each literal special token (the earliest one first; the longer one when two start
@@ -151,11 +151,11 @@ void Tokenizer::encode_append(std::string_view text, std::vector<int>& out, bool
       }
     }
     if (which == nullptr) break;
-    encode_ordinary(text.substr(pos, best - pos), out);
+    encode_ordinary(text.substr(pos, best - pos), out, cache);
     out.push_back(which->second);
     pos = best + which->first.size();
   }
-  encode_ordinary(text.substr(pos), out);
+  encode_ordinary(text.substr(pos), out, cache);
 }
 
 std::vector<int> Tokenizer::encode(std::string_view text, bool allow_special) const {

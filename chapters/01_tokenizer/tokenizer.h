@@ -87,7 +87,8 @@ class Tokenizer {
   Tokenizer() = default;
   // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and specials_.
   void build_tables(const std::vector<std::string>& tokens);
-  void encode_ordinary(std::string_view text, std::vector<int>& out) const;
+  // Encodes text without special tokens; `cache` maps the pre-tokens seen so far to their ids.
+  void encode_ordinary(std::string_view text, std::vector<int>& out, StringToIds& cache) const;
   void bpe_into(std::string_view piece, std::vector<int>& out) const;
 
   std::string token_arena_;             ///< all tokens' bytes back to back (+16 bytes of padding)
