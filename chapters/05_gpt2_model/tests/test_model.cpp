@@ -235,3 +235,47 @@ TEST_CASE("05 model: bad inputs give clear errors", "[model]") {
   model.forward(tokens.data(), nullptr, 2, 8);
   CHECK_THROWS_WITH(model.backward(), "backward(): needs a forward() with targets first");
 }
+
+namespace {
+// A backend whose memory the model must treat as a device's: the operations are CpuBackend's,
+// but host_memory() is false, so the model keeps its own copies and moves data explicitly, as it
+// will for chapter 09's GPU. The copies are counted.
+class PretendDeviceBackend : public gpt2::CpuBackend {
+ public:
+  bool host_memory() const override { return false; }
+  void copy_to_device(void* dst, const void* src, size_t bytes) override {
+    ++to_device;
+    CpuBackend::copy_to_device(dst, src, bytes);
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    ++to_host;
+    CpuBackend::copy_to_host(dst, src, bytes);
+  }
+  int to_device = 0, to_host = 0;
+};
+}  // namespace
+
+TEST_CASE("05 model: a backend with its own memory gives the same numbers", "[model][backend]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  PretendDeviceBackend device;
+  GPT2 a = GPT2::load(tiny_dir(), cpu), b = GPT2::load(tiny_dir(), device);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  for (int round = 0; round < 2; ++round) {
+    CHECK(a.forward(tokens.data(), targets.data(), kB, kT) ==
+          b.forward(tokens.data(), targets.data(), kB, kT));
+    auto la = a.logits(), lb = b.logits();
+    CHECK(std::memcmp(la.data(), lb.data(), la.size() * 4) == 0);
+    a.zero_grad();
+    b.zero_grad();
+    a.backward();
+    b.backward();
+    CHECK(std::memcmp(a.grads().data(), b.grads().data(), static_cast<size_t>(a.num_parameters()) * 4) == 0);
+    // Change the weights on the host, as an optimizer step would: the next forward must see it.
+    for (GPT2* m : {&a, &b}) {
+      for (float& p : m->params().span()) p *= 0.9f;
+    }
+  }
+  CHECK(device.to_device > 0);
+  CHECK(device.to_host > 0);
+}
