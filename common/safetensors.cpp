@@ -25,6 +25,10 @@ const char* dtype_name(DType dtype) {
       return "I64";
     case DType::I32:
       return "I32";
+    case DType::BOOL:
+      return "BOOL";
+    case DType::U8:
+      return "U8";
   }
   return "?";
 }
@@ -40,6 +44,9 @@ size_t dtype_size(DType dtype) {
     case DType::F64:
     case DType::I64:
       return 8;
+    case DType::BOOL:
+    case DType::U8:
+      return 1;
   }
   return 0;
 }
@@ -101,8 +108,10 @@ DType parse_dtype(const std::string& s, const std::string& file, const std::stri
   if (s == "F64") return DType::F64;
   if (s == "I64") return DType::I64;
   if (s == "I32") return DType::I32;
+  if (s == "BOOL") return DType::BOOL;
+  if (s == "U8") return DType::U8;
   fail(file, ": tensor '", tensor, "' has unsupported dtype '", s,
-       "' (supported: F32, F16, BF16, F64, I64, I32)");
+       "' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8)");
 }
 
 }  // namespace

@@ -24,8 +24,9 @@
 
 namespace gpt2 {
 
-/// The element types we read. F32/F16/BF16/F64 convert to float; I64/I32 to int64.
-enum class DType { F32, F16, BF16, F64, I64, I32 };
+/// The element types we read. F32/F16/BF16/F64 convert to float; I64/I32 to int64. BOOL and U8
+/// are recognised (checkpoints may store buffers such as attention masks in them) but not converted.
+enum class DType { F32, F16, BF16, F64, I64, I32, BOOL, U8 };
 /// "F32", "F16", ...
 const char* dtype_name(DType dtype);
 /// Bytes per element.

@@ -96,6 +96,16 @@ TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]"
   CHECK((8 + n) % 8 == 0);
 }
 
+TEST_CASE("safetensors: BOOL and U8 tensors parse but do not convert to float", "[safetensors]") {
+  std::string h = R"({"mask":{"dtype":"BOOL","shape":[2,2],"data_offsets":[0,4]},)"
+                  R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
+  auto f = SafetensorsFile::parse(make_file(h, std::string("\x01\x00\x01\x01", 4) + floats({7})),
+                                  "mask.safetensors");
+  CHECK(f.info("mask").dtype == gpt2::DType::BOOL);
+  CHECK(f.get_vector("a") == std::vector<float>{7});
+  CHECK_THROWS_WITH(f.get("mask"), Catch::Contains("has dtype BOOL, expected a float type"));
+}
+
 TEST_CASE("safetensors: broken files give one clear error each", "[safetensors]") {
   std::string good_header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   std::string good = make_file(good_header, floats({1, 2}));
