@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
     config.batch_size = 8;
     config.seq_len = 64;
     config.steps = steps;
-    config.lr = 6e-3f;
-    config.min_lr = 6e-4f;
-    config.warmup_steps = std::max(1, steps / 20);
+    config.lr = 2e-3f;
+    config.min_lr = 2e-4f;
+    config.warmup_steps = std::max(1, steps / 10);
     config.eval_interval = std::max(1, steps / 10);
     config.eval_steps = 5;
     config.checkpoint_interval = std::max(1, steps / 3);
