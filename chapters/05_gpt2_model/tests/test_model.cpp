@@ -211,7 +211,7 @@ TEST_CASE("05 model: backward adds, batches change shape, save/load round trip",
   fresh.read_weights(dir);
   CHECK(fresh.forward(tokens.data(), targets.data(), kB, kT) == loss);
   GPT2 wrong(GPT2Config::make(1, 4, 64, 32, 97), cpu);
-  CHECK_THROWS_WITH(wrong.read_weights(dir), Catch::Matchers::Contains("the model there is L=2 NH=4 C=64"));
+  CHECK_THROWS_WITH(wrong.read_weights(dir), Catch::Contains("the model there is L=2 NH=4 C=64"));
   fs::remove_all(dir);
 }
 
