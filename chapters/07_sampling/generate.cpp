@@ -58,4 +58,10 @@ Generation generate(CachedGPT2& model, std::span<const int> prompt, const Genera
   return result;
 }
 
+Generation generate(const GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+                    const TokenCallback& on_token) {
+  CachedGPT2 cached(model);
+  return generate(cached, prompt, options, on_token);
+}
+
 }  // namespace gpt2

@@ -73,4 +73,9 @@ using TokenCallback = std::function<void(int token)>;
 Generation generate(CachedGPT2& model, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token = {});
 
+/// The same for a chapter 05 model: makes a CachedGPT2 (a cache of the model's whole context, 2 L
+/// maxT C floats) for this one call. Keep a CachedGPT2 yourself to reuse the cache's memory.
+Generation generate(const GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+                    const TokenCallback& on_token = {});
+
 }  // namespace gpt2

@@ -133,6 +133,9 @@ TEST_CASE("greedy generation equals PyTorch token for token", "[generate]") {
     CHECK(w.tokens == ids(ref, "greedy_window"));
     CHECK(w.window_shifts > 0);
   }
+  SECTION("generate() on the GPT2 itself gives the same tokens") {
+    CHECK(gpt2::generate(m.model, ids(ref, "prompt_short"), options).tokens == g.tokens);
+  }
   SECTION("the model object is reusable: the same prompt gives the same tokens again") {
     CHECK(gpt2::generate(cached, ids(ref, "prompt_short"), options).tokens == g.tokens);
   }
