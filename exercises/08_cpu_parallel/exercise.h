@@ -1,0 +1,21 @@
+/// @file exercises/08_cpu_parallel/exercise.h
+/// @brief Exercises 08: loop order, a register-tiled micro-kernel, a deterministic parallel sum.
+#pragma once
+
+#include <cstddef>
+
+namespace exercise {
+
+/// 08.1: out (M, N) = a (M, K) @ b (K, N), row-major, with the loops in i-k-j order so that the
+/// innermost loop walks rows of b and out contiguously.
+void matmul_ikj(float* out, const float* a, const float* b, int M, int K, int N);
+
+/// 08.2: the 6 x 16 micro-kernel, portable C++: c (6 x 16, row stride ldc) += a @ b, where a is a
+/// packed sliver (a[k * 6 + r] = A(r, k)) and b a packed sliver (b[k * 16 + j] = B(k, j)), k < kc.
+void microkernel_6x16(int kc, const float* a, const float* b, float* c, int ldc);
+
+/// 08.3: sum of x[0 .. n-1] in parallel that gives the same bits with any number of threads:
+/// chunks of 4096 elements summed left to right, then the chunk sums added in chunk order.
+float sum_deterministic(const float* x, size_t n);
+
+}  // namespace exercise

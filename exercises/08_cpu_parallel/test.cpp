@@ -1,0 +1,93 @@
+// Exercises 08: each task against an independent reference. Tolerance for the products: a sum of
+// K products computed in float in any order is within K eps sum |a_k b_k| of the exact (double)
+// value (eps = FLT_EPSILON; see the chapter's test_matmul.cpp).
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "chapters/08_cpu_parallel/parallel.h"
+#include "common/rng.h"
+#include "exercise.h"
+#include "tests/catch.h"
+
+namespace {
+
+std::vector<float> random_vector(size_t n, uint64_t seed) {
+  gpt2::Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = 2.0f * rng.uniform() - 1.0f;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("08.1 matmul_ikj computes a @ b", "[exercise]") {
+  for (auto [M, K, N] : {std::tuple{1, 1, 1}, std::tuple{3, 5, 7}, std::tuple{17, 64, 33}}) {
+    const auto a = random_vector(static_cast<size_t>(M) * K, 1),
+               b = random_vector(static_cast<size_t>(K) * N, 2);
+    std::vector<float> out(static_cast<size_t>(M) * N, NAN);
+    exercise::matmul_ikj(out.data(), a.data(), b.data(), M, K, N);
+    for (int i = 0; i < M; ++i) {
+      for (int j = 0; j < N; ++j) {
+        double exact = 0, scale = 0;
+        for (int k = 0; k < K; ++k) {
+          exact += static_cast<double>(a[i * K + k]) * b[k * N + j];
+          scale += std::fabs(static_cast<double>(a[i * K + k]) * b[k * N + j]);
+        }
+        INFO("M=" << M << " K=" << K << " N=" << N << " element " << i << "," << j);
+        CHECK(std::fabs(out[i * N + j] - exact) <= (K + 1) * FLT_EPSILON * scale);
+      }
+    }
+  }
+}
+
+TEST_CASE("08.2 microkernel_6x16 adds the product of two packed slivers", "[exercise]") {
+  const int kc = 37, ldc = 20;
+  const auto a = random_vector(static_cast<size_t>(kc) * 6, 3),
+             b = random_vector(static_cast<size_t>(kc) * 16, 4);
+  const auto c0 = random_vector(static_cast<size_t>(6) * ldc, 5);
+  std::vector<float> c = c0;
+  exercise::microkernel_6x16(kc, a.data(), b.data(), c.data(), ldc);
+  for (int r = 0; r < 6; ++r) {
+    for (int j = 0; j < ldc; ++j) {
+      if (j >= 16) {  // outside the tile: untouched
+        CHECK(c[r * ldc + j] == c0[r * ldc + j]);
+        continue;
+      }
+      double exact = c0[r * ldc + j], scale = std::fabs(c0[r * ldc + j]);
+      for (int k = 0; k < kc; ++k) {
+        exact += static_cast<double>(a[k * 6 + r]) * b[k * 16 + j];
+        scale += std::fabs(static_cast<double>(a[k * 6 + r]) * b[k * 16 + j]);
+      }
+      INFO("row " << r << " column " << j);
+      CHECK(std::fabs(c[r * ldc + j] - exact) <= (kc + 2) * FLT_EPSILON * scale);
+    }
+  }
+}
+
+TEST_CASE("08.3 sum_deterministic: chunked order, same bits with 1 and 2 threads", "[exercise]") {
+  for (size_t n : {size_t{1}, size_t{4096}, size_t{4097}, size_t{100000}}) {
+    const auto x = random_vector(n, 6);
+    // The specified order, written out: chunk sums left to right, then their sum in chunk order.
+    float expected = 0.0f;
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+      float s = 0.0f;
+      for (size_t i = i0; i < std::min(n, i0 + 4096); ++i) s += x[i];
+      expected += s;
+    }
+    float with1 = 0, with2 = 0;
+    {
+      gpt2::ScopedThreads one(1);
+      with1 = exercise::sum_deterministic(x.data(), n);
+    }
+    {
+      gpt2::ScopedThreads two(2);
+      with2 = exercise::sum_deterministic(x.data(), n);
+    }
+    INFO("n = " << n);
+    CHECK(with1 == expected);
+    CHECK(with2 == expected);
+  }
+}
