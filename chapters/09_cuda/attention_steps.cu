@@ -80,9 +80,11 @@ __global__ void attention_flash_kernel(float* out, float* lse, const float* q, c
   const int last_key = min(T, t0 + kQueries) - 1;
   for (int s0 = 0; s0 <= last_key; s0 += kKeys) {
     // All threads load the tile together: consecutive threads, consecutive floats (coalesced).
-    for (int e = threadIdx.x; e < kKeys * HS; e += blockDim.x) {
-      const int j = e / HS, i = e % HS;
-      const bool in = s0 + j < T;
+    // Columns from HS to kFlashMaxHeadSize and rows past T are zero-filled, so the unrolled
+    // loops below never read uninitialised shared memory.
+    for (int e = threadIdx.x; e < kKeys * kFlashMaxHeadSize; e += blockDim.x) {
+      const int j = e / kFlashMaxHeadSize, i = e % kFlashMaxHeadSize;
+      const bool in = s0 + j < T && i < HS;
       k_tile[j][i] = in ? k[base + static_cast<size_t>(s0 + j) * HS + i] : 0.0f;
       v_tile[j][i] = in ? v[base + static_cast<size_t>(s0 + j) * HS + i] : 0.0f;
     }
@@ -92,7 +94,7 @@ __global__ void attention_flash_kernel(float* out, float* lse, const float* q, c
       for (int j = 0; j < n; ++j) {
         float s = 0.0f;  // every thread reads the same k_tile[j][i]: a broadcast, no bank conflict
 #pragma unroll
-        for (int i = 0; i < kFlashMaxHeadSize; ++i) s += i < HS ? qr[i] * k_tile[j][i] : 0.0f;
+        for (int i = 0; i < kFlashMaxHeadSize; ++i) s += qr[i] * k_tile[j][i];  // both 0 past HS
         const float m_new = fmaxf(m, s);
         const float correction = expf(m - m_new);  // exp(-inf) = 0 on the first key
         const float p = expf(s - m_new);

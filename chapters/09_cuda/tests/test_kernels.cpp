@@ -1,6 +1,7 @@
 // Every CudaBackend operation against CpuBackend (chapter 05's plain loops) on random inputs of
 // several shapes, with write-only outputs poisoned (NaN) before each run and accumulated outputs
 // starting from the same random values on both sides (so "+=" is tested, not just "=").
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 // The teaching kernels (matmul_steps.h, attention_steps.h) against the CPU code of chapters 03
 // and 04, on shapes that are and are not multiples of the tile sizes.
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
