@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "chapters/03_attention/softmax.h"
+#include "chapters/07_sampling/matvec.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -25,22 +26,17 @@ void KVCache::set_size(int n) {
 
 void attention_one_query(float* out, float* scores, const float* q, const float* keys, const float* values,
                          int n, int HS) {
+  // The three steps of chapter 03's attention for one query row. The two products are
+  // matrix-vector products over the cache, so matvec.h's kernels do them (inside the caller's
+  // parallel loop over heads they run on the calling thread).
+  // 1) scores_s = k_s . q / sqrt(HS): keys (n, HS) row by row, like the tied head.
+  matvec_rows(scores, keys, q, n, HS);
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  // scores_s = q . k_s / sqrt(HS) for the n visible keys (all of them: the cache holds only the past)
-  for (int s = 0; s < n; ++s) {
-    const float* k = keys + static_cast<size_t>(s) * HS;
-    float dot = 0;
-    for (int i = 0; i < HS; ++i) dot += q[i] * k[i];
-    scores[s] = dot * scale;
-  }
+  for (int s = 0; s < n; ++s) scores[s] *= scale;
+  // 2) P = softmax(scores): every key is visible, the cache holds only the past.
   softmax_forward(scores, scores, 1, n);
-  // out = sum_s P_s v_s
-  for (int i = 0; i < HS; ++i) out[i] = 0;
-  for (int s = 0; s < n; ++s) {
-    const float* v = values + static_cast<size_t>(s) * HS;
-    const float p = scores[s];
-    for (int i = 0; i < HS; ++i) out[i] += p * v[i];
-  }
+  // 3) out (HS) = P (n) @ values (n, HS): the Conv1D form, y = x @ W.
+  matvec_conv1d(out, scores, values, nullptr, n, HS);
 }
 
 }  // namespace gpt2

@@ -8,6 +8,11 @@
 
 namespace gpt2 {
 
+// Matrices smaller than this many floats (256 KB) are done by the calling thread: waking the
+// other threads costs more than they would save (the attention over the cache calls these for
+// every head, with small matrices).
+constexpr long long kParallelMin = 1 << 16;
+
 void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int C, int OC) {
   constexpr int kRows = 64;  // rows of W per chunk: fixed, so the sums do not depend on the threads
   const int chunks = (C + kRows - 1) / kRows;
@@ -27,7 +32,7 @@ void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int
   const size_t p_phase = (reinterpret_cast<uintptr_t>(buffer.data()) / sizeof(float)) % kPage;
   float* partial = buffer.data() + (w_phase + g / 2 + kPage - p_phase) % kPage;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <long long>(C) * OC >= kParallelMin)
   for (int ch = 0; ch < chunks; ++ch) {
     float* p = partial + static_cast<size_t>(ch) * OC;
     std::fill(p, p + OC, 0.0f);
@@ -49,7 +54,7 @@ void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int
 }
 
 void matvec_rows(float* y, const float* W, const float* x, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <long long>(N) * C >= kParallelMin)
   for (int n = 0; n < N; ++n) {
     const float* w = W + static_cast<size_t>(n) * C;
     // Eight running sums, element c going to sum c % 8: the compiler keeps them in one SIMD
