@@ -3,7 +3,9 @@
 
 namespace exercise {
 
-gpt2::Shape row_major_strides(const gpt2::Shape& shape) { return gpt2::contiguous_strides(shape); }
+gpt2::Shape row_major_strides(const gpt2::Shape& shape) {
+  return gpt2::contiguous_strides(shape);
+}
 
 int64_t element_offset(const gpt2::Shape& strides, const std::vector<int64_t>& index) {
   int64_t offset = 0;
