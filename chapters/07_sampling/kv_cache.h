@@ -69,7 +69,8 @@ class KVCache {
 
 /// One row of causal attention against the cache, for one head:
 /// out (HS) = sum_{s < n} softmax_s(q . k_s / sqrt(HS)) v_s, over the first n rows of keys (n, HS)
-/// and values (n, HS). `scores` is scratch for n floats. Uses chapter 03's softmax_forward.
+/// and values (n, HS). `scores` is scratch for n floats. Chapter 03's three steps for one row: the
+/// two products are matrix-vector products (matvec.h), the softmax is chapter 03's softmax_forward.
 /// PyTorch: `F.scaled_dot_product_attention(q[None], k[:n], v[:n])` for a single query.
 void attention_one_query(float* out, float* scores, const float* q, const float* keys, const float* values,
                          int n, int HS);
