@@ -47,39 +47,70 @@ inline bool bytes_equal(const char* a, const char* b, size_t n) {
   return true;
 }
 
+/// A key prepared once and then looked up in several tables: its bytes, its hash, and its first
+/// (up to) 8 bytes packed into one integer, zero-padded.
+struct StringKey {
+  std::string_view bytes;
+  uint64_t hash;
+  uint64_t word = 0;
+  explicit StringKey(std::string_view s) : bytes(s), hash(hash_bytes(s)) {
+    std::memcpy(&word, s.data(), s.size() < 8 ? s.size() : 8);
+  }
+};
+
 /// Maps byte strings to short lists of token ids (a pre-token to its BPE result, or a token's
-/// bytes to its one id). Keys and values live in two arenas; a 16-byte slot stores 32 bits of
-/// the key's hash (to skip most wrong keys without touching the arena) and offsets into them.
+/// bytes to its one id).
+///
+/// The table is an array of 16-byte slots. Most pre-tokens are at most 8 bytes long and most
+/// results are one id, and then the slot holds the key's bytes and the id themselves, so a lookup
+/// touches one cache line. Longer keys live in a key arena (the slot keeps 32 bits of the hash
+/// and the offset), longer results in a value arena.
 class StringToIds {
  public:
   explicit StringToIds(size_t expected = 0) { rehash(capacity_for(expected)); }
 
-  /// The ids stored for `key`, or an empty span when absent (values are never empty).
-  /// `hash` must be hash_bytes(key) (callers that look a key up in two tables hash it once).
-  std::span<const int> find(std::string_view key, uint64_t hash) const {
-    const uint32_t tag = static_cast<uint32_t>(hash >> 32);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+  /// The ids stored for `key`, or an empty span when absent (values are never empty). The span is
+  /// valid until the next insert().
+  std::span<const int> find(const StringKey& key) const {
+    const size_t n = key.bytes.size();
+    const uint32_t tag = static_cast<uint32_t>(key.hash >> 32);
+    for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.key_len == kEmpty) return {};
-      if (s.tag == tag && s.key_len == key.size() &&
-          bytes_equal(keys_.data() + s.key_off, key.data(), key.size()))
-        return {values_.data() + s.value_off, s.value_len};
+      if (s.key_len != n) continue;
+      const bool same =
+          n <= 8 ? s.key8 == key.word
+                 : static_cast<uint32_t>(s.key8 >> 32) == tag &&
+                       bytes_equal(keys_.data() + static_cast<uint32_t>(s.key8), key.bytes.data(), n);
+      if (same)
+        return s.value_len == 1 ? std::span<const int>(&s.value, 1)
+                                : std::span<const int>(values_.data() + s.value, s.value_len);
     }
   }
-  std::span<const int> find(std::string_view key) const { return find(key, hash_bytes(key)); }
+  std::span<const int> find(std::string_view key) const { return find(StringKey(key)); }
 
-  /// Adds key -> ids (the key must be absent, ids non-empty, hash == hash_bytes(key)).
-  void insert(std::string_view key, uint64_t hash, std::span<const int> ids) {
+  /// Adds key -> ids (the key must be absent, and 1 <= ids.size() <= kMaxLength).
+  void insert(const StringKey& key, std::span<const int> ids) {
     if (2 * (size_ + 1) > slots_.size()) rehash(slots_.size() * 2);
-    Slot s{static_cast<uint32_t>(hash >> 32), static_cast<uint32_t>(keys_.size()),
-           static_cast<uint32_t>(values_.size()), static_cast<uint16_t>(key.size()),
-           static_cast<uint16_t>(ids.size())};
-    keys_.append(key);
-    values_.insert(values_.end(), ids.begin(), ids.end());
-    place(s, hash);
+    Slot s;
+    s.key_len = static_cast<uint16_t>(key.bytes.size());
+    if (key.bytes.size() <= 8) {
+      s.key8 = key.word;
+    } else {
+      s.key8 = (key.hash & 0xFFFFFFFF00000000ull) | static_cast<uint32_t>(keys_.size());
+      keys_.append(key.bytes);
+    }
+    s.value_len = static_cast<uint16_t>(ids.size());
+    if (ids.size() == 1) {
+      s.value = ids[0];
+    } else {
+      s.value = static_cast<int>(values_.size());
+      values_.insert(values_.end(), ids.begin(), ids.end());
+    }
+    place(s, key.hash);
     ++size_;
   }
-  void insert(std::string_view key, std::span<const int> ids) { insert(key, hash_bytes(key), ids); }
+  void insert(std::string_view key, std::span<const int> ids) { insert(StringKey(key), ids); }
 
   size_t size() const { return size_; }
 
@@ -89,11 +120,10 @@ class StringToIds {
  private:
   static constexpr uint16_t kEmpty = 0xFFFF;
   struct Slot {
-    uint32_t tag = 0;  // the high 32 bits of the hash
-    uint32_t key_off = 0, value_off = 0;
+    uint64_t key8 = 0;  // key <= 8 bytes: its bytes; longer: hash tag (high 32 bits) | offset in keys_
+    int value = 0;      // one id: the id; more: offset in values_
     uint16_t key_len = kEmpty, value_len = 0;
   };
-  // (The full hash is needed again only when the table grows: rehash() recomputes it from the key.)
   static size_t capacity_for(size_t n) {
     size_t c = 16;
     while (c < 2 * n) c *= 2;
@@ -104,12 +134,17 @@ class StringToIds {
     while (slots_[i].key_len != kEmpty) i = (i + 1) & mask_;
     slots_[i] = s;
   }
+  // The key of an occupied slot, to recompute its hash when the table grows.
+  std::string_view key_of(const Slot& s) const {
+    if (s.key_len <= 8) return std::string_view(reinterpret_cast<const char*>(&s.key8), s.key_len);
+    return std::string_view(keys_).substr(static_cast<uint32_t>(s.key8), s.key_len);
+  }
   void rehash(size_t capacity) {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
     for (const Slot& s : old)
-      if (s.key_len != kEmpty) place(s, hash_bytes(std::string_view(keys_).substr(s.key_off, s.key_len)));
+      if (s.key_len != kEmpty) place(s, hash_bytes(key_of(s)));
   }
 
   std::vector<Slot> slots_;

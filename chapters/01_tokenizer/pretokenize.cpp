@@ -48,10 +48,28 @@ CharClass char_class(uint32_t cp) {
 
 namespace {
 
+// ASCII is most of most text. Its classes are known without any Unicode table, so this one is
+// computed at compile time and the common case costs one load.
+constexpr std::array<CharClass, 128> kAsciiClass = [] {
+  std::array<CharClass, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      t[c] = CharClass::Letter;
+    } else if (c >= '0' && c <= '9') {
+      t[c] = CharClass::Number;
+    } else if (c == ' ' || (c >= '\t' && c <= '\r')) {
+      t[c] = CharClass::WhiteSpace;
+    } else {
+      t[c] = CharClass::Other;
+    }
+  }
+  return t;
+}();
+
 // Looking a character up in utf8proc's tables takes a few dependent loads and a function call.
-// The pre-tokenizer classifies every character, so we precompute the class of every code point of
-// the Basic Multilingual Plane (U+0000..U+FFFF, 64 KB, filled once) and ask utf8proc only for the
-// rare characters above it (emoji, historic scripts).
+// So we precompute the class of every code point of the Basic Multilingual Plane (U+0000..U+FFFF,
+// 64 KB, filled on first use) and ask utf8proc only for the rare characters above it (emoji,
+// historic scripts).
 const std::array<CharClass, 0x10000>& bmp_classes() {
   static const auto* table = [] {
     auto* t = new std::array<CharClass, 0x10000>;
@@ -60,19 +78,25 @@ const std::array<CharClass, 0x10000>& bmp_classes() {
   }();
   return *table;
 }
+
 struct Char {
   CharClass cls;
   int length;  // in bytes
 };
 
-// The class and byte length of the character at text[pos]. Invalid UTF-8: one byte of class Other.
-inline Char char_at(std::string_view text, size_t pos) {
-  const auto b = static_cast<unsigned char>(text[pos]);
-  const std::array<CharClass, 0x10000>& bmp = bmp_classes();
-  if (b < 0x80) return {bmp[b], 1};
+// The class and byte length of the non-ASCII character at text[pos]. Invalid UTF-8: one byte of
+// class Other.
+Char non_ascii_char_at(std::string_view text, size_t pos) {
   Utf8Char c = decode_utf8(text, pos);
   if (!c.valid) return {CharClass::Other, 1};
-  return {c.cp < 0x10000 ? bmp[c.cp] : char_class(c.cp), c.length};
+  return {c.cp < 0x10000 ? bmp_classes()[c.cp] : char_class(c.cp), c.length};
+}
+
+// The class and byte length of the character at text[pos].
+inline Char char_at(std::string_view text, size_t pos) {
+  const auto b = static_cast<unsigned char>(text[pos]);
+  if (b < 0x80) return {kAsciiClass[b], 1};
+  return non_ascii_char_at(text, pos);
 }
 
 // The end of the run of characters of class `cls` that starts at `pos`.

@@ -106,8 +106,8 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out, St
       bpe_into(piece, out);
       continue;
     }
-    const uint64_t hash = hash_bytes(piece);
-    if (std::span<const int> cached = cache.find(piece, hash); !cached.empty()) {
+    const StringKey key(piece);  // hashed once, looked up in two tables
+    if (std::span<const int> cached = cache.find(key); !cached.empty()) {
       out.insert(out.end(), cached.begin(), cached.end());
       continue;
     }
@@ -115,16 +115,16 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out, St
     // The answer goes into the cache as well: the cache holds just the words of this text, so it
     // stays small and fast, and the big vocabulary table is only asked once per distinct word.
     if (piece.size() <= max_token_length_) {
-      if (std::span<const int> whole = piece_ids_.find(piece, hash); !whole.empty()) {
+      if (std::span<const int> whole = piece_ids_.find(key); !whole.empty()) {
         out.push_back(whole[0]);
-        cache.insert(piece, hash, whole);
+        cache.insert(key, whole);
         continue;
       }
     }
     const size_t first = out.size();
     bpe_into(piece, out);
     if (out.size() - first <= StringToIds::kMaxLength)
-      cache.insert(piece, hash, std::span<const int>(out.data() + first, out.size() - first));
+      cache.insert(key, std::span<const int>(out.data() + first, out.size() - first));
   }
 }
 
