@@ -8,8 +8,9 @@
 //      kernels, its peak memory, and the same step in PyTorch when /usr/bin/python3 has torch;
 //   5. generation tokens/s of GPT-2 124M with the KV cache (batch 1).
 //
-// Usage: ch08_bench [--quick] [--no-torch]
-//   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch.
+// Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen]
+//   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch;
+//   --only runs one section (and the peak measurement).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -186,10 +187,14 @@ struct MatmulShape {
 
 int main(int argc, char** argv) {
   bool quick = false, torch = true;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--no-torch") == 0) torch = false;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
   }
+  auto run = [&](const char* section) { return only.empty() || only == section; };
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, also into a pipe
   const int threads = gpt2::max_threads();
   std::printf("ch08_bench: %d thread(s), SIMD %s\n", threads, gpt2::simd_name(gpt2::active_simd()));
   const double peak1 = measure_peak_gflops(1), peak = measure_peak_gflops(threads);
@@ -197,7 +202,7 @@ int main(int argc, char** argv) {
               threads);
 
   // ---- 2. The walk, on the attention-projection shape (M = B*T = 256, K = N = 768).
-  {
+  if (run("walk")) {
     const int M = 256, K = 768, N = 768;
     const auto a = random_vector(static_cast<size_t>(M) * K, 1),
                b = random_vector(static_cast<size_t>(K) * N, 2);
@@ -231,7 +236,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- 3. Every product of a GPT-2 124M training step at B = 4, T = 64.
-  {
+  if (run("shapes")) {
     const int BT = 256, C = 768, V = 50257;
     const MatmulShape shapes[] = {
         {"qkv      fwd  inp@W", BT, 3 * C, C, false, false},
@@ -293,7 +298,7 @@ int main(int argc, char** argv) {
 
 #ifdef GPT2_CH08_BACKEND
   // ---- 4. The training step of GPT-2 124M, B = 4, T = 64.
-  {
+  if (run("step")) {
     const int B = 4, T = 64;
     const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
     gpt2::FastCpuBackend fast;
@@ -317,7 +322,7 @@ int main(int argc, char** argv) {
 
 #ifdef GPT2_CH08_HAVE_CH07
   // ---- 5. Generation with the KV cache: GPT-2 124M, batch 1, a 16-token prompt, 64 new tokens.
-  {
+  if (run("gen")) {
     const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
     gpt2::FastCpuBackend fast;
     gpt2::GPT2 model(config, fast);
