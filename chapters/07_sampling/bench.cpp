@@ -86,21 +86,26 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-// Streaming read bandwidth over `data` with the current threads: the best of three sums, GB/s.
+// Streaming read bandwidth over `data` with the current threads: the best of three sums, in GB/s.
+// Blocks of 1024 floats, each summed into 8 interleaved partial sums (SIMD-friendly).
 double measure_bandwidth(const float* data, size_t n) {
+  const long long blocks = static_cast<long long>(n / 1024);
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
     gpt2::Timer timer;
     double total = 0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
-    for (long long i = 0; i < static_cast<long long>(n); i += 16) {
-      float s = 0;
-      for (int j = 0; j < 16 && i + j < static_cast<long long>(n); ++j) s += data[i + j];
-      total += s;
+    for (long long blk = 0; blk < blocks; ++blk) {
+      const float* p = data + blk * 1024;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int i = 0; i < 1024; i += 8) {
+        for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+      }
+      total += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     }
     const double seconds = timer.seconds();
-    if (total == 12345.678) std::printf(" ");  // keep the sum alive
-    best = std::max(best, n * sizeof(float) / seconds / 1e9);
+    if (total == 12345.678) std::printf(" ");  // use the sum, so the loop is not optimised away
+    best = std::max(best, static_cast<double>(blocks) * 1024 * sizeof(float) / seconds / 1e9);
   }
   return best;
 }
@@ -130,8 +135,14 @@ int main(int argc, char** argv) {
         "(a read of the weights here just now: %.1f GB/s)\n\n",
         backend->name().c_str(), args.matvec ? "matvec.h" : "the backend's", args.threads, args.bandwidth_gbs,
         bound, measured_gbs);
-    std::printf("| prompt | KV cache | prefill s | tokens/s | ms/token | fraction of bound |\n");
-    std::printf("|-------:|:---------|----------:|---------:|---------:|------------------:|\n");
+    const double measured_bound = measured_gbs * 1e9 / weight_bytes;
+    std::printf(
+        "| prompt | KV cache | prefill s | tokens/s | ms/token | of the %.0f GB/s bound | of the measured "
+        "bound |\n",
+        args.bandwidth_gbs);
+    std::printf(
+        "|-------:|:---------|----------:|---------:|---------:|------------------:|---------------------:|"
+        "\n");
 
     gpt2::Rng rng(7);
     gpt2::CachedGPT2 cached(model);
@@ -146,10 +157,15 @@ int main(int argc, char** argv) {
       // With the cache: prefill once, then one position per token.
       const gpt2::GenerateOptions options{
           .max_new_tokens = args.new_tokens, .greedy = true, .stop_at_eot = false};
-      const gpt2::Generation g = gpt2::generate(cached, prompt, options);
-      const double with_cache = g.decode_tokens_per_second();
-      std::printf("| %6d | yes      | %9.3f | %8.2f | %8.1f | %16.0f%% |\n", prompt_len, g.prefill_seconds,
-                  with_cache, 1e3 / with_cache, 100.0 * with_cache / bound);
+      double prefill = 1e30, with_cache = 0;
+      for (int rep = 0; rep < args.repeat; ++rep) {
+        const gpt2::Generation g = gpt2::generate(cached, prompt, options);
+        prefill = std::min(prefill, g.prefill_seconds);
+        with_cache = std::max(with_cache, g.decode_tokens_per_second());
+      }
+      std::printf("| %6d | yes      | %9.3f | %8.2f | %8.1f | %16.0f%% | %19.0f%% |\n", prompt_len, prefill,
+                  with_cache, 1e3 / with_cache, 100.0 * with_cache / bound,
+                  100.0 * with_cache / measured_bound);
       std::fflush(stdout);
 
       // Without: every token runs the whole context (prompt + tokens so far) through the model.
@@ -165,8 +181,9 @@ int main(int argc, char** argv) {
         best_step = std::min(best_step, timer.seconds() / args.no_cache_steps);
       }
       const double without_cache = 1.0 / best_step;
-      std::printf("| %6d | no       | %9s | %8.2f | %8.1f | %16.0f%% |\n", prompt_len, "-", without_cache,
-                  1e3 / without_cache, 100.0 * without_cache / bound);
+      std::printf("| %6d | no       | %9s | %8.2f | %8.1f | %16.0f%% | %19.0f%% |\n", prompt_len, "-",
+                  without_cache, 1e3 / without_cache, 100.0 * without_cache / bound,
+                  100.0 * without_cache / measured_bound);
       std::fflush(stdout);
     }
     return 0;
