@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <vector>
 
 namespace gpt2 {
@@ -16,21 +15,11 @@ constexpr long long kParallelMin = 1 << 16;
 void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int C, int OC) {
   constexpr int kRows = 64;  // rows of W per chunk: fixed, so the sums do not depend on the threads
   const int chunks = (C + kRows - 1) / kRows;
-  // Partial sums (chunks, OC), one buffer per calling thread, grown on demand. Where it starts
-  // matters (matvec.h, 4K aliasing): the store to p[o] and the loads of row c of W must not sit a
-  // multiple of 4096 bytes apart. Moving from one row (or chunk) to the next shifts their distance
-  // by OC floats, so modulo a page (1024 floats) the distances are d + k g, g = gcd(OC, 1024);
-  // starting the buffer at d = g / 2 floats past W's phase keeps every one of them g / 2 away from
-  // a page multiple (for GPT-2's widths g >= 256 floats, 1 KB).
-  constexpr size_t kPage = 4096 / sizeof(float);  // floats per 4 KB page
+  // Partial sums (chunks, OC), one buffer per calling thread, grown on demand.
   thread_local std::vector<float> buffer;
-  const size_t need = static_cast<size_t>(chunks) * OC + 2 * kPage;
+  const size_t need = static_cast<size_t>(chunks) * OC;
   if (buffer.size() < need) buffer.resize(need);
-  size_t g = kPage;
-  while (OC % g != 0) g /= 2;  // gcd(OC, 1024): 1024 is a power of two
-  const size_t w_phase = (reinterpret_cast<uintptr_t>(W) / sizeof(float)) % kPage;
-  const size_t p_phase = (reinterpret_cast<uintptr_t>(buffer.data()) / sizeof(float)) % kPage;
-  float* partial = buffer.data() + (w_phase + g / 2 + kPage - p_phase) % kPage;
+  float* partial = buffer.data();
 
 #pragma omp parallel for schedule(static) if (static_cast <long long>(C) * OC >= kParallelMin)
   for (int ch = 0; ch < chunks; ++ch) {

@@ -12,17 +12,12 @@
 ///    slower);
 ///  - split the work over the threads in **fixed chunks**, and add the chunks' results in a fixed
 ///    order, so the result does not depend on the thread count (chapter 08's rule);
-///  - avoid **4K aliasing**: when a store and a later load are a multiple of 4096 bytes apart,
-///    the CPU may wrongly assume the load depends on the store and stall it. Our partial sums and
-///    the weight rows are both page-aligned, with rows a multiple of 4 KB long for some shapes
-///    (3072 floats = 12 KB), so every load would alias the previous store; we shift the
-///    partial-sum buffer by half a page from the weights. Measured here: 0.6 GB/s without the
-///    shift, 24 GB/s with it, for the same loop.
+///  - give small products to one thread: waking the others costs microseconds, more than a
+///    product of a few thousand weights takes.
 ///
-/// Chapter 04's linear_forward with one row (BT = 1) is the same function (tested), but it is one
-/// thread and its `y[o] += x[c] w[c, o]` loop stores into y right after loading w: exactly the
-/// aliasing case. Chapter 08's gemm is built for many rows; for one row its packing and 6-row
-/// tiles do mostly wasted work.
+/// Chapter 04's linear_forward with one row (BT = 1) is the same function (tested), on one thread.
+/// Chapter 08's gemm is built for many rows; for one row its packing (a copy of every weight block)
+/// and 6-row tiles do mostly wasted work.
 #pragma once
 
 namespace gpt2 {
