@@ -98,18 +98,12 @@ int Tokenizer::token_id(std::string_view bytes) const {
 }
 
 void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out, StringToIds& cache) const {
-  for (size_t pos = 0; pos < text.size();) {
-    const size_t end = next_pretoken_end(text, pos);
-    const std::string_view piece = text.substr(pos, end - pos);
-    pos = end;
-    if (piece.size() > StringToIds::kMaxLength) {  // (a single "word" of 64 KB: no caching)
-      bpe_into(piece, out);
-      continue;
-    }
-    const StringKey key(piece);  // hashed once, looked up in two tables
+  // What one pre-token costs.
+  auto encode_piece = [&](const StringKey& key) {
+    const std::string_view piece = key.bytes;
     if (std::span<const int> cached = cache.find(key); !cached.empty()) {
       out.insert(out.end(), cached.begin(), cached.end());
-      continue;
+      return;
     }
     // Shortcut (tiktoken takes it too): a pre-token that is itself a token ("Ġthe") is one id.
     // The answer goes into the cache as well: the cache holds just the words of this text, so it
@@ -118,13 +112,33 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out, St
       if (std::span<const int> whole = piece_ids_.find(key); !whole.empty()) {
         out.push_back(whole[0]);
         cache.insert(key, whole);
-        continue;
+        return;
       }
     }
     const size_t first = out.size();
     bpe_into(piece, out);
     if (out.size() - first <= StringToIds::kMaxLength)
       cache.insert(key, std::span<const int>(out.data() + first, out.size() - first));
+  };
+
+  // On a big, varied text the cache outgrows the CPU's own caches, and then a lookup's cost is
+  // the wait for memory. So we work one pre-token ahead: find the next pre-token and prefetch its
+  // slot, then look up the current one, and the two waits overlap.
+  size_t pos = 0;
+  size_t end = text.empty() ? 0 : next_pretoken_end(text, 0);
+  StringKey key(text.substr(0, end));  // hashed once, looked up in two tables
+  while (pos < text.size()) {
+    const size_t next_end = end < text.size() ? next_pretoken_end(text, end) : end;
+    const StringKey next(text.substr(end, next_end - end));
+    cache.prefetch(next);
+    if (key.bytes.size() > StringToIds::kMaxLength) {
+      bpe_into(key.bytes, out);  // (a single "word" of 64 KB: no caching)
+    } else {
+      encode_piece(key);
+    }
+    pos = end;
+    end = next_end;
+    key = next;
   }
 }
 
