@@ -260,7 +260,7 @@ void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accum
   const int m_slivers = (M + kMR - 1) / kMR;
   const int n_slivers = (N + kNR - 1) / kNR;
   // Below about a million multiply-adds, starting threads costs more than it saves.
-  const bool worth_threads = static_cast<double>(M) * N * std::max(K, 1) > 1e6;
+  [[maybe_unused]] const bool worth_threads = static_cast<double>(M) * N * std::max(K, 1) > 1e6;
 
 #pragma omp parallel if (worth_threads)
   {

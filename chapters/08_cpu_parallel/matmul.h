@@ -33,9 +33,13 @@ struct MatRef {
 
 /// C (M, N) = [C +] bias (N) + op(A) (M, K) @ op(B) (K, N).
 ///
+/// @param M, N, K     the sizes: op(A) is M x K, op(B) is K x N, C is M x N
+/// @param A           the left operand (read through MatRef, possibly transposed)
+/// @param B           the right operand
+/// @param C           the result, row-major with row stride ldc
+/// @param ldc         elements between consecutive rows of C
 /// @param accumulate  add into C (backward passes) instead of overwriting it
 /// @param bias        added to every row; may be null
-/// @param ldc         elements between consecutive rows of C
 ///
 /// Fast path: blocks of op(B) (KC x NC) and op(A) (MC x KC) are copied ("packed") into
 /// contiguous buffers in the order the micro-kernel reads them; the micro-kernel keeps a 6 x 16
