@@ -49,8 +49,10 @@ namespace gpt2 {
 /// @endcode
 class CachedGPT2 {
  public:
-  /// Uses `model`'s parameters and backend; the model must outlive this object. The cache holds
-  /// max_T positions (0: the model's context, n_positions; never more than that).
+  /// Uses `model`'s parameters (its host copy, params()) and backend; the model must outlive this
+  /// object. The cache holds max_T positions (0: the model's context, n_positions; never more).
+  /// The cached keys and values belong to the weights of the moment: reset() after training
+  /// steps (generate() always starts with reset()).
   explicit CachedGPT2(const GPT2& model, int max_T = 0);
   /// The same for a bare parameter buffer laid out as ParameterLayout(config) (on the host) and a
   /// host-memory backend; both must outlive this object.
