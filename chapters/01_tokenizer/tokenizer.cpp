@@ -30,6 +30,7 @@ struct PairEntry {
   int rank;
   int pos;          // index of the left symbol (symbols keep their start index)
   int left, right;  // the token ids the pair had when pushed
+  int merged;       // the id the merge makes
   bool operator>(const PairEntry& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
@@ -60,7 +61,7 @@ void Tokenizer::bpe_into(std::string_view piece, std::vector<int>& out) const {
     if (pos < 0 || s.next[pos] < 0) return;
     MergeTable::Merge m = merge_table_.find(s.token[pos], s.token[s.next[pos]]);
     if (m.rank < 0) return;
-    s.heap.push_back({m.rank, pos, s.token[pos], s.token[s.next[pos]]});
+    s.heap.push_back({m.rank, pos, s.token[pos], s.token[s.next[pos]], m.id});
     std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>{});
   };
   for (int i = 0; i + 1 < n; ++i) push_pair(i);
@@ -72,7 +73,7 @@ void Tokenizer::bpe_into(std::string_view piece, std::vector<int>& out) const {
     const int right = s.next[e.pos];
     // Stale? (the left symbol was merged away or changed, or its right neighbour changed)
     if (s.token[e.pos] != e.left || right < 0 || s.token[right] != e.right) continue;
-    s.token[e.pos] = merge_table_.find(e.left, e.right).id;
+    s.token[e.pos] = e.merged;
     s.token[right] = -1;  // removed from the list
     s.next[e.pos] = s.next[right];
     if (s.next[right] >= 0) s.prev[s.next[right]] = e.pos;
