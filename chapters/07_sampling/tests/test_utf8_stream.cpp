@@ -2,7 +2,9 @@
 #include <string>
 #include <vector>
 
+#include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/07_sampling/utf8_stream.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 namespace {
@@ -110,4 +112,26 @@ TEST_CASE("utf8_complete_prefix", "[utf8]") {
   CHECK(gpt2::utf8_complete_prefix("ab\xE2\x82\xAC") == 5);
   CHECK(gpt2::utf8_complete_prefix("\x80\x80") == 2);
   CHECK(gpt2::utf8_complete_prefix("\xF0\x9F\x98") == 0);
+}
+
+TEST_CASE("GPT-2's own tokens split characters, and the stream puts them back together", "[utf8]") {
+  // With GPT-2's vocabulary, these characters are cut across tokens (the test checks that some are),
+  // so printing token by token without the buffer would print broken characters.
+  const gpt2::Tokenizer tok = gpt2::Tokenizer::load(gpt2::data_dir() + "/gpt2");
+  const std::string text =
+      "Smile \xF0\x9F\x98\x80, caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xF0\x9F\xA6\x99!";
+  const std::vector<int> ids = tok.encode(text);
+  gpt2::Utf8Stream stream;
+  std::vector<std::string> pieces;
+  int split_tokens = 0;  // tokens whose bytes end inside a character
+  for (int id : ids) {
+    const std::string_view bytes = tok.token_bytes(id);
+    if (gpt2::utf8_complete_prefix(bytes) != bytes.size()) ++split_tokens;
+    pieces.push_back(stream.push(bytes));
+  }
+  pieces.push_back(stream.flush());
+  CHECK(split_tokens > 0);
+  CHECK(joined(pieces) == text);
+  for (const std::string& p : pieces) CHECK((p.empty() || !is_continuation(p[0])));
+  CHECK(pieces.back().empty());
 }
