@@ -77,7 +77,7 @@ void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* i
 
 void layernorm_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                              const float* weight, const float* mean, const float* rstd, int N, int C) {
-  const bool parallel = static_cast<double>(N) * C > 1e4;
+  [[maybe_unused]] const bool parallel = static_cast<double>(N) * C > 1e4;
   // 1) dinp, row by row (each row is independent): the plain formula.
 #pragma omp parallel for schedule(static) if (parallel)
   for (int r = 0; r < N; ++r) {

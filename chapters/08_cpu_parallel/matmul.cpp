@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <memory>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include "chapters/08_cpu_parallel/microkernel.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
@@ -52,9 +56,50 @@ void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst, size_t 
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// A full 16-column sliver of a transposed B, with AVX2: op(B)(k, j) = src[j * ld + k], so the
+// sliver is a 16 x kc block of src to be transposed. Take it 8 rows x 8 k at a time: 8 loads, the
+// classic 8 x 8 transpose in registers (unpack, shuffle, swap 128-bit halves), 8 stores, instead
+// of 64 scalar copies that each write a different cache line.
+__attribute__((target("avx2,fma"))) void pack_b_transposed_avx2(const float* src, size_t ld, int kc,
+                                                                float* d) {
+  int k0 = 0;
+  for (; k0 + 8 <= kc; k0 += 8) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (8 * h + i) * ld + k0);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      float* out = d + static_cast<size_t>(k0) * kNR + 8 * h;  // row k0 + i of the sliver, columns 8h..8h+7
+      _mm256_storeu_ps(out + 0 * kNR, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(out + 1 * kNR, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(out + 2 * kNR, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(out + 3 * kNR, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(out + 4 * kNR, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(out + 5 * kNR, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(out + 6 * kNR, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(out + 7 * kNR, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+  for (; k0 < kc; ++k0) {
+    for (int j = 0; j < kNR; ++j) d[k0 * kNR + j] = src[j * ld + k0];
+  }
+}
+#endif
+
 // Packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) as ceil(nc / kNR) slivers of kNR
 // columns, `stride` floats apart; in a sliver, row k holds its kNR values side by side.
-void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride) {
+void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride, Simd simd) {
   for (int p = 0; p < nc; p += kNR) {
     const int cols = std::min(kNR, nc - p);
     float* d = dst + (p / kNR) * stride;
@@ -68,15 +113,24 @@ void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t 
           for (int j = 0; j < kNR; ++j) d[k * kNR + j] = j < cols ? s[j] : 0.0f;
         }
       }
-    } else {
-      // op(B)(k, j) = data[j * ld + k]: column j of the sliver is a contiguous row of data.
-      for (int j = 0; j < kNR; ++j) {
-        if (j < cols) {
-          const float* s = B.data + static_cast<size_t>(j0 + p + j) * B.ld + k0;
-          for (int k = 0; k < kc; ++k) d[k * kNR + j] = s[k];
-        } else {
-          for (int k = 0; k < kc; ++k) d[k * kNR + j] = 0.0f;
-        }
+      continue;
+    }
+    // op(B)(k, j) = data[j * ld + k]: column j of the sliver is a contiguous row of data.
+    const float* src = B.data + static_cast<size_t>(j0 + p) * B.ld + k0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (simd == Simd::avx2_fma && cols == kNR) {
+      pack_b_transposed_avx2(src, B.ld, kc, d);
+      continue;
+    }
+#else
+    (void)simd;
+#endif
+    for (int j = 0; j < kNR; ++j) {
+      if (j < cols) {
+        const float* s = src + static_cast<size_t>(j) * B.ld;
+        for (int k = 0; k < kc; ++k) d[k * kNR + j] = s[k];
+      } else {
+        for (int k = 0; k < kc; ++k) d[k * kNR + j] = 0.0f;
       }
     }
   }
@@ -174,7 +228,7 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       const int nc = std::min(NC, j_end - jc);
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
-        pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(kNR) * kc);
+        pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(kNR) * kc, simd);
         const Packed b{b_blk, static_cast<size_t>(kNR) * kc};
         for (int ic = i_begin; ic < i_end; ic += MC) {
           const int mc = std::min(MC, i_end - ic);
@@ -196,7 +250,7 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
         pack_b(B, pc, kc, jc, std::min(NC, j_end - jc),
-               b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR, static_cast<size_t>(kNR) * K);
+               b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR, static_cast<size_t>(kNR) * K, simd);
       }
     }
     float* a_blk = buf.a.get(static_cast<size_t>(MC) * KC);
