@@ -1,6 +1,7 @@
 #include "chapters/10_gpt2/args.h"
 
 #include <charconv>
+#include <cmath>
 
 #include "common/error.h"
 
@@ -72,6 +73,18 @@ long long ArgParser::get_int(const std::string& name, long long min, long long m
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   GPT2_CHECK(ec == std::errc() && end == v.data() + v.size() && !v.empty(), command_, ": option '", name,
              "' expects an integer, got '", v, "'");
+  GPT2_CHECK(x >= min && x <= max, command_, ": option '", name, "' must be between ", min, " and ", max,
+             ", got ", x);
+  return x;
+}
+
+double ArgParser::get_double(const std::string& name, double min, double max) const {
+  const std::string v = get(name);
+  // std::from_chars for double: locale-independent, and it must consume the whole value.
+  double x = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  GPT2_CHECK(ec == std::errc() && end == v.data() + v.size() && !v.empty() && std::isfinite(x), command_,
+             ": option '", name, "' expects a number, got '", v, "'");
   GPT2_CHECK(x >= min && x <= max, command_, ": option '", name, "' must be between ", min, " and ", max,
              ", got ", x);
   return x;

@@ -39,6 +39,8 @@ class ArgParser {
   std::string get(const std::string& name) const;
   /// The value as an integer in [min, max]; throws naming the flag otherwise.
   long long get_int(const std::string& name, long long min, long long max) const;
+  /// The value as a finite real number in [min, max]; throws naming the flag otherwise.
+  double get_double(const std::string& name, double min, double max) const;
   /// Whether a flag (or an option) was given on the command line.
   bool given(const std::string& name) const;
 

@@ -35,6 +35,15 @@ struct Command {
 /// `encode`, `decode`, `tokenizer train`.
 void register_tokenizer_commands(std::vector<Command>& commands);
 
+/// `prepare` (cmd_prepare.cpp).
+void register_prepare_commands(std::vector<Command>& commands);
+/// `train` (cmd_train.cpp).
+void register_train_commands(std::vector<Command>& commands);
+/// `generate` (cmd_generate.cpp).
+void register_generate_commands(std::vector<Command>& commands);
+/// `eval` (cmd_eval.cpp).
+void register_eval_commands(std::vector<Command>& commands);
+
 /// Every command of the program, in the order `gpt2 --help` lists them.
 std::vector<Command> all_commands();
 

@@ -15,7 +15,10 @@ std::string default_tokenizer_dir() {
 std::vector<Command> all_commands() {
   std::vector<Command> commands;
   register_tokenizer_commands(commands);
-  // Later chapters add: prepare, train, generate, eval.
+  register_prepare_commands(commands);
+  register_train_commands(commands);
+  register_generate_commands(commands);
+  register_eval_commands(commands);
   return commands;
 }
 
@@ -28,9 +31,8 @@ std::string joined(const std::vector<std::string>& words) {
 }
 
 void print_overview(const std::vector<Command>& commands, std::ostream& out) {
-  out << "usage: gpt2 <command> [options]\n\nGPT-2 in plain C++: tokenize text, and (in later chapters) "
-         "prepare "
-         "data, train, generate and evaluate.\n\ncommands:\n";
+  out << "usage: gpt2 <command> [options]\n\nGPT-2 in plain C++: train a tokenizer, prepare data, train a "
+         "model, generate text and evaluate it.\n\ncommands:\n";
   for (const Command& c : commands) {
     std::string left = "  " + joined(c.words);
     if (left.size() < 22) left.resize(22, ' ');

@@ -4,29 +4,14 @@
 
 #include "chapters/10_gpt2/args.h"
 #include "chapters/10_gpt2/commands.h"
+#include "chapters/10_gpt2/tests/cli_harness.h"
 #include "common/file_io.h"
 #include "common/testing.h"
 #include "tests/catch.h"
 
-namespace {
-
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result gpt2_run(std::vector<std::string> args, const std::string& input = "") {
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  int status = gpt2::run_gpt2(args, {in, out, err});
-  return {status, out.str(), err.str()};
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-}  // namespace
+using gpt2_test::contains;
+using gpt2_test::gpt2_run;
+using gpt2_test::Result;
 
 TEST_CASE("gpt2 encode and decode", "[cli]") {
   Result e = gpt2_run({"encode"}, "Hello world");

@@ -1,0 +1,432 @@
+// The gpt2 program's model commands (prepare, train, generate, eval) run in-process: the PyTorch
+// reference for greedy generation and evaluation, the whole path on a slice of tiny Shakespeare,
+// exact resume, and the errors of every command.
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "chapters/01_tokenizer/tokenizer.h"
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/06_training/metrics.h"
+#include "chapters/10_gpt2/commands.h"
+#include "chapters/10_gpt2/prepare.h"
+#include "chapters/10_gpt2/tests/cli_harness.h"
+#include "chapters/10_gpt2/text_eval.h"
+#include "common/file_io.h"
+#include "common/safetensors.h"
+#include "common/testing.h"
+#include "tests/catch.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using gpt2_test::contains;
+using gpt2_test::Result;
+
+Result run(std::vector<std::string> args, const std::string& input = "") {
+  return gpt2_test::gpt2_run(std::move(args), input);
+}
+
+// A fresh, empty directory under the system's temporary directory.
+fs::path temp_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("gpt2_test_10_" + name);
+  fs::remove_all(dir);
+  gpt2::create_directories(dir);
+  return dir;
+}
+
+std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
+  std::vector<int> out;
+  for (int64_t x : f.get_int(name)) out.push_back(static_cast<int>(x));
+  return out;
+}
+
+const std::string kTinyModel = gpt2::fixture_dir() + "/10_tiny_model";
+
+gpt2::SafetensorsFile reference() {
+  return gpt2::SafetensorsFile::open(gpt2::fixture_dir() + "/10_cli.safetensors");
+}
+
+// Relative difference, for the checks against the float64 reference.
+double rel(double ours, double ref) {
+  return std::fabs(ours - ref) / std::fabs(ref);
+}
+
+}  // namespace
+
+// ----- against PyTorch (tests/reference/10_cli.py) -------------------------------------------------
+
+TEST_CASE("gpt2 generate --greedy equals the PyTorch reference token for token", "[program][parity]") {
+  const auto ref = reference();
+  // 19 prompt tokens + 40 new ones pass the 32-token context: the sliding window is part of it.
+  const bool plain = GENERATE(false, true);
+  std::vector<std::string> args = {
+      "generate",         "--model", kTinyModel, "--prompt", ref.metadata().at("prompt"),
+      "--max-new-tokens", "40",      "--greedy", "--json"};
+  if (plain) args.push_back("--plain-kernels");
+  INFO("plain kernels " << plain);
+  Result r = run(args);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json j = json::parse(r.out);
+  CHECK(j.at("prompt_tokens").get<std::vector<int>>() == ints(ref, "prompt_ids"));
+  CHECK(j.at("tokens").get<std::vector<int>>() == ints(ref, "greedy_ids"));
+  CHECK(j.at("text").is_string());
+}
+
+// Tolerance: the reference sums float64 log-probabilities; ours come from float32 logits of a
+// 2-layer, 32-channel model (each about 1e-7 relative) summed in double: 1e-5 leaves a wide margin.
+TEST_CASE("gpt2 eval equals the PyTorch sliding-window reference", "[program][parity]") {
+  const auto ref = reference();
+  const fs::path dir = temp_dir("eval_parity");
+  gpt2::write_file_atomic(dir / "text.txt", ref.metadata().at("eval_text"));
+  const size_t n = ints(ref, "eval_ids").size();  // one byte per token with this tokenizer
+  for (const auto& [stride, name] : std::vector<std::pair<std::string, std::string>>{
+           {"", "eval_nats_s16"}, {"16", "eval_nats_s16"}, {"32", "eval_nats_s32"}, {"5", "eval_nats_s5"}}) {
+    std::vector<std::string> args = {"eval",  "--model", kTinyModel, "--input", (dir / "text.txt").string(),
+                                     "--json"};
+    if (!stride.empty()) args.insert(args.end(), {"--stride", stride});
+    if (stride == "5") args.insert(args.end(), {"--batch-size", "3"});  // a short last batch
+    INFO("stride " << (stride.empty() ? "default" : stride));
+    Result r = run(args);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const json j = json::parse(r.out);
+    const double nats = ref.get_vector(name)[0];
+    CHECK(j.at("tokens").get<size_t>() == n);
+    CHECK(j.at("predicted_tokens").get<size_t>() == n - 1);
+    CHECK(j.at("bytes").get<size_t>() == n - 1);
+    CHECK(rel(j.at("loss").get<double>(), nats / (n - 1)) < 1e-5);
+    CHECK(rel(j.at("perplexity").get<double>(), std::exp(nats / (n - 1))) < 1e-4);
+    CHECK(rel(j.at("bits_per_byte").get<double>(), nats / (std::numbers::ln2 * (n - 1))) < 1e-5);
+  }
+}
+
+// ----- the sliding window and the byte count --------------------------------------------------------
+
+TEST_CASE("plan_eval_windows: every token after the first is predicted once, with enough context",
+          "[program]") {
+  for (int64_t N : {0, 1, 2, 5, 17, 33, 100, 257}) {
+    for (int maxT : {1, 4, 16, 32}) {
+      for (int stride : {1, 3, maxT / 2, maxT}) {
+        if (stride < 1 || stride > maxT) continue;
+        INFO("N " << N << " maxT " << maxT << " stride " << stride);
+        const auto windows = gpt2::plan_eval_windows(N, maxT, stride);
+        if (N < 2) {
+          CHECK(windows.empty());
+          continue;
+        }
+        std::vector<int> times(static_cast<size_t>(N), 0);
+        for (size_t k = 0; k < windows.size(); ++k) {
+          const auto& w = windows[k];
+          CHECK(w.length == windows[0].length);
+          CHECK(w.length <= maxT);
+          CHECK(w.start >= 0);
+          CHECK(w.start + w.length <= N - 1);  // the last input is x_{N-2} at the latest
+          for (int64_t t = w.first_target; t <= w.start + w.length; ++t) {
+            ++times[static_cast<size_t>(t)];
+            if (k > 0) CHECK(t - w.start >= maxT - stride + 1);  // context of x_t: x_start .. x_{t-1}
+          }
+        }
+        CHECK(times[0] == 0);
+        for (int64_t t = 1; t < N; ++t) CHECK(times[static_cast<size_t>(t)] == 1);
+        if (stride == maxT && N - 1 >= maxT)
+          CHECK(windows.size() == static_cast<size_t>((N - 1 + maxT - 1) / maxT));
+      }
+    }
+  }
+}
+
+TEST_CASE("evaluate_text counts the bytes of the predicted tokens and matches one forward pass",
+          "[program]") {
+  // GPT-2's tokenizer (multi-byte tokens) with a tiny random model of its vocabulary size.
+  const gpt2::Tokenizer tok = gpt2::Tokenizer::load(gpt2::data_dir() + "/gpt2");
+  gpt2::CpuBackend cpu;
+  gpt2::GPT2 model(gpt2::GPT2Config::make(1, 2, 8, 32, tok.vocab_size()), cpu);
+  model.init_random(5);
+  const std::string text = "Wherefore art thou Romeo? Ça va, ünïcödé.";
+  const std::vector<int> ids = tok.encode(text);
+  REQUIRE(ids.size() >= 3);
+  REQUIRE(ids.size() - 1 <= 32);  // one window
+  const gpt2::TextEval r = gpt2::evaluate_text(model, tok, ids);
+  CHECK(r.tokens == static_cast<int64_t>(ids.size()));
+  CHECK(r.predicted == r.tokens - 1);
+  CHECK(r.bytes == static_cast<int64_t>(text.size() - tok.token_bytes(ids[0]).size()));
+  // The same sum from chapter 05's forward pass over the whole text.
+  std::vector<int> inputs(ids.begin(), ids.end() - 1), targets(ids.begin() + 1, ids.end());
+  const float mean = model.forward(inputs.data(), targets.data(), 1, static_cast<int>(inputs.size()));
+  CHECK(rel(r.loss, mean) < 1e-6);
+  CHECK(rel(r.bits_per_byte, r.total_nats / (std::numbers::ln2 * r.bytes)) < 1e-12);
+  CHECK_THROWS_WITH(gpt2::evaluate_text(model, tok, std::vector<int>{ids[0]}),
+                    Catch::Contains("at least 2 are needed"));
+}
+
+TEST_CASE("split_point cuts at a line start near the fraction", "[program]") {
+  const std::string text = "aaaa\nbbbb\ncccc\ndddd\n";  // 20 bytes, lines start at 0, 5, 10, 15
+  CHECK(gpt2::split_point(text, 0.0) == text.size());
+  CHECK(gpt2::split_point(text, 0.25) == 15);  // exactly at a line start
+  CHECK(gpt2::split_point(text, 0.3) == 15);   // 14 is inside "cccc\n": the next line
+  CHECK(gpt2::split_point(text, 0.5) == 10);
+  CHECK(gpt2::split_point("no line breaks at all", 0.5) == 10);  // 21 bytes, 11 for validation
+  CHECK(gpt2::split_point("ab\xC3\xA9\xC3\xA9", 0.3) == 4);      // 6 bytes, cut at 4: a character start
+  CHECK(gpt2::split_point("ab\xC3\xA9\xC3\xA9", 0.5) == 4);      // 3 is inside é: moved to 4
+}
+
+// ----- the whole path ----------------------------------------------------------------------------------
+
+TEST_CASE("tokenizer train, prepare, train, eval, generate, resume on a slice of tiny Shakespeare",
+          "[program]") {
+  const fs::path dir = temp_dir("end_to_end");
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 30000);
+  gpt2::write_file_atomic(dir / "text.txt", text);
+  const std::string d = dir.string();
+
+  Result r =
+      run({"tokenizer", "train", "--input", d + "/text.txt", "--vocab-size", "300", "--out", d + "/tok"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+
+  r = run({"prepare", "--input", d + "/text.txt", "--tokenizer", d + "/tok", "--out", d + "/data", "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json meta = json::parse(r.out);
+  const size_t train_bytes = meta.at("train").at("bytes"), val_bytes = meta.at("val").at("bytes");
+  CHECK(train_bytes + val_bytes == text.size());
+  CHECK(text[train_bytes - 1] == '\n');
+  CHECK(gpt2::read_file(dir / "data" / "val.txt") == text.substr(train_bytes));
+  CHECK(fs::exists(dir / "data" / "train.bin"));
+  CHECK(fs::exists(dir / "data" / "val.bin"));
+  // The token files hold the tokenizer's encoding of each part.
+  const gpt2::Tokenizer tok = gpt2::Tokenizer::load(dir / "tok");
+  CHECK(meta.at("val").at("tokens").get<size_t>() == tok.encode(text.substr(train_bytes)).size());
+
+  const std::vector<std::string> train_args = {
+      "train", "--data",          d + "/data", "--n-layer",    "1",  "--n-head",
+      "2",     "--n-embd",        "16",        "--context",    "32", "--batch-size",
+      "4",     "--steps",         "6",         "--warmup",     "2",  "--lr",
+      "3e-3",  "--eval-interval", "3",         "--eval-steps", "2",  "--checkpoint-interval",
+      "3",     "--no-progress"};
+  auto train_into = [&](const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = train_args;
+    args.insert(args.end(), {"--out", d + "/" + out});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  r = train_into("run", {"--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json summary = json::parse(r.out);
+  CHECK(summary.at("completed_steps") == 6);
+  CHECK(summary.at("stopped_by") == "steps");
+  CHECK(summary.at("val_loss").get<double>() > 0);
+  for (const char* f : {"config.json", "model.safetensors", "vocab.json", "merges.txt"})
+    CHECK(fs::exists(dir / "run" / "model" / f));
+  for (const char* f : {"metrics.csv", "loss.svg", "run.json", "summary.json"})
+    CHECK(fs::exists(dir / "run" / f));
+  const auto rows = gpt2::read_metrics_csv(dir / "run" / "metrics.csv");
+  REQUIRE(rows.size() == 6);
+  CHECK(std::isfinite(rows[2].val_loss));
+  CHECK(rows.back().train_loss < rows.front().train_loss);
+
+  // eval on the validation text, through the saved model directory.
+  r = run({"eval", "--model", d + "/run/model", "--input", d + "/data/val.txt", "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json ev = json::parse(r.out);
+  CHECK(ev.at("tokens").get<size_t>() == meta.at("val").at("tokens").get<size_t>());
+  CHECK(ev.at("loss").get<double>() > 0);
+  CHECK(ev.at("loss").get<double>() < std::log(300.0) + 0.5);  // a little better than chance after 6 steps
+  CHECK(ev.at("bits_per_byte").get<double>() > 0);
+
+  // generate: the same seed gives the same text; streaming prints the prompt and the new text.
+  auto gen = [&](const std::string& seed, bool json_out) {
+    std::vector<std::string> args = {"generate",
+                                     "--model",
+                                     d + "/run/model",
+                                     "--prompt",
+                                     "ROMEO:",
+                                     "--seed",
+                                     seed,
+                                     "--max-new-tokens",
+                                     "12",
+                                     "--temperature",
+                                     "0.9",
+                                     "--top-k",
+                                     "50",
+                                     "--top-p",
+                                     "0.95",
+                                     "--no-stop"};
+    if (json_out) args.push_back("--json");
+    return run(args);
+  };
+  Result g1 = gen("7", true), g2 = gen("7", true), g3 = gen("8", true);
+  INFO(g1.err);
+  REQUIRE(g1.status == 0);
+  CHECK(g1.out == g2.out);
+  const json j1 = json::parse(g1.out), j3 = json::parse(g3.out);
+  CHECK(j1.at("tokens").size() == 12);
+  CHECK(j1.at("prompt_tokens").get<std::vector<int>>() == tok.encode("ROMEO:"));
+  CHECK(j1.at("tokens") != j3.at("tokens"));
+  Result streamed = gen("7", false);
+  CHECK(streamed.out == "ROMEO:" + tok.decode(j1.at("tokens").get<std::vector<int>>()) + "\n");
+
+  // Exact resume: a run stopped by its time budget after its first step, resumed, ends with the
+  // same losses and weights as the uninterrupted run above.
+  r = train_into("stopped", {"--time-budget", "0.000001"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.err, "time budget reached"));
+  CHECK(gpt2::read_metrics_csv(dir / "stopped" / "metrics.csv").size() == 1);
+  r = run({"train", "--resume", d + "/stopped", "--time-budget", "1e6", "--no-progress"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto resumed = gpt2::read_metrics_csv(dir / "stopped" / "metrics.csv");
+  REQUIRE(resumed.size() == rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CHECK(resumed[i].train_loss == rows[i].train_loss);
+    CHECK((std::isnan(rows[i].val_loss) ? std::isnan(resumed[i].val_loss)
+                                        : resumed[i].val_loss == rows[i].val_loss));
+  }
+  CHECK(gpt2::read_file(dir / "stopped" / "model" / "model.safetensors") ==
+        gpt2::read_file(dir / "run" / "model" / "model.safetensors"));
+
+  // A time budget without --steps sizes the schedule from a measured step.
+  r = run({"train", "--data",        d + "/data", "--n-layer",       "1",  "--n-head",
+           "2",     "--n-embd",      "16",        "--context",       "32", "--batch-size",
+           "4",     "--time-budget", "0.5",       "--eval-interval", "0",  "--no-progress",
+           "--out", d + "/budget",   "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.err, "time budget"));
+  const json b = json::parse(r.out);
+  CHECK(b.at("steps").get<int>() >= 1);
+  CHECK(b.at("training_seconds").get<double>() < 5.0);
+
+  // Fine-tuning from the saved model keeps its shape and tokenizer.
+  r = run({"train", "--data", d + "/data", "--init", d + "/run/model", "--batch-size", "4", "--steps", "2",
+           "--eval-interval", "0", "--no-progress", "--out", d + "/finetune"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(gpt2::read_file(dir / "finetune" / "model" / "config.json") ==
+        gpt2::read_file(dir / "run" / "model" / "config.json"));
+  fs::remove_all(dir);
+}
+
+// ----- help and errors ------------------------------------------------------------------------------------
+
+TEST_CASE("gpt2 prepare/train/generate/eval --help", "[program]") {
+  for (const char* cmd : {"prepare", "train", "generate", "eval"}) {
+    Result r = run({cmd, "--help"});
+    INFO(cmd);
+    CHECK(r.status == 0);
+    CHECK(contains(r.out, std::string("usage: gpt2 ") + cmd));
+  }
+  CHECK(contains(run({"--help"}).out, "generate"));
+}
+
+TEST_CASE("bad flags, missing files and invalid values: a clear message and exit status 1", "[program]") {
+  const fs::path dir = temp_dir("errors");
+  const std::string d = dir.string();
+  gpt2::write_file_atomic(dir / "text.txt",
+                          "To be, or not to be, that is the question:\nWhether 'tis nobler\n");
+  gpt2::write_file_atomic(dir / "one.txt", "a");
+  const std::string tiny = kTinyModel;
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      // prepare
+      {{"prepare", "--out", d + "/p"}, "missing required option '--input FILE'"},
+      {{"prepare", "--input", d + "/missing.txt", "--out", d + "/p"}, "missing.txt"},
+      {{"prepare", "--input", d + "/text.txt", "--out", d + "/p", "--val-fraction", "0.7"},
+       "option '--val-fraction' must be between 0 and 0.5"},
+      {{"prepare", "--input", d + "/text.txt", "--out", d + "/p", "--val-fraction", "ten"},
+       "option '--val-fraction' expects a number, got 'ten'"},
+      {{"prepare", "--input", d + "/text.txt", "--out", d + "/p", "--tokenizer", d + "/none"}, "/none"},
+      {{"prepare", "--input", d + "/text.txt", "--out", d + "/p", "--frobnicate"},
+       "unknown option '--frobnicate'"},
+      // train
+      {{"train", "--out", d + "/r"}, "give the data as --data DIR"},
+      {{"train", "--data", d + "/nodata", "--out", d + "/r"},
+       "--data: directory '" + d + "/nodata' does not exist"},
+      {{"train", "--data", d, "--out", d + "/r"}, "has no train.bin"},
+      {{"train", "--train", d + "/missing.bin", "--out", d + "/r"},
+       "--train: file '" + d + "/missing.bin' does not exist"},
+      {{"train", "--train", d + "/text.txt", "--out", d + "/r"}, "text.txt"},  // not a token file
+      {{"train", "--resume", d + "/norun"}, "--resume: run directory '" + d + "/norun' does not exist"},
+      {{"train", "--resume", d}, "is not a run directory of 'gpt2 train' (it has no run.json)"},
+      {{"train", "--init", tiny, "--n-layer", "3", "--train", d + "/text.txt", "--out", d + "/r"},
+       "--n-layer cannot be combined with --init"},
+      {{"train", "--out", d + "/r", "--lr", "fast"}, "option '--lr' expects a number, got 'fast'"},
+      {{"train", "--out", d + "/r", "--steps", "-5"}, "option '--steps' must be between 0 and"},
+      {{"train", "--config", "gpt5", "--train", d + "/text.txt", "--out", d + "/r"}, "gpt5"},
+      {{"train", "--out", d + "/r", "--batch-size"}, "option '--batch-size' needs a value"},
+      // generate
+      {{"generate", "--prompt", "hi"}, "missing required option '--model DIR'"},
+      {{"generate", "--model", d + "/nomodel", "--prompt", "hi"},
+       "--model: model directory '" + d + "/nomodel' does not exist"},
+      {{"generate", "--model", "no-such-model", "--prompt", "hi"},
+       "'no-such-model' is neither a directory nor a downloaded model"},
+      {{"generate", "--model", d, "--prompt", "hi"}, "has no tokenizer files"},
+      {{"generate", "--model", tiny, "--temperature", "-1"}, "option '--temperature' must be between 0 and"},
+      {{"generate", "--model", tiny, "--top-p", "1.5"}, "option '--top-p' must be between 0 and 1"},
+      {{"generate", "--model", tiny, "--top-p", "0"}, "'--top-p' must be in (0, 1]"},
+      {{"generate", "--model", tiny, "--top-k", "-3"}, "option '--top-k' must be between 0 and"},
+      {{"generate", "--model", tiny, "--max-new-tokens", "lots"},
+       "option '--max-new-tokens' expects an integer"},
+      {{"generate", "--model", tiny, "--prompt", std::string(40, 'x')},
+       "the prompt is 40 tokens long but the model's context is 32"},
+      {{"generate", "--model", tiny, "--prompt-file", d + "/missing.txt"}, "missing.txt"},
+      {{"generate", "--model", tiny, "--prompt", "a", "--prompt-file", d + "/text.txt"}, "not both"},
+      // eval
+      {{"eval", "--model", tiny}, "missing required option '--input FILE'"},
+      {{"eval", "--model", tiny, "--input", d + "/missing.txt"}, "missing.txt"},
+      {{"eval", "--model", tiny, "--input", d + "/one.txt"}, "at least 2 are needed"},
+      {{"eval", "--model", tiny, "--input", d + "/text.txt", "--stride", "0"},
+       "option '--stride' must be between 1 and 32"},
+      {{"eval", "--model", tiny, "--input", d + "/text.txt", "--context", "64"},
+       "option '--context' must be between 1 and 32"},
+      {{"eval", "--model", tiny, "--input", d + "/text.txt", "--context", "8", "--stride", "9"},
+       "option '--stride' must be between 1 and 8"},
+  };
+  for (const Case& c : cases) {
+    Result r = run(c.args);
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    INFO(joined << "\n-> " << r.err);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, c.message));
+    CHECK(r.out.empty());
+  }
+
+  // A run directory is never overwritten by a fresh run, and a resumed run keeps its options.
+  Result r = run({"prepare", "--input", d + "/text.txt", "--tokenizer", tiny, "--out", d + "/data",
+                  "--val-fraction", "0"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::vector<std::string> train = {
+      "train", "--data",   d + "/data", "--n-layer",     "1",     "--n-head",
+      "1",     "--n-embd", "8",         "--context",     "8",     "--batch-size",
+      "1",     "--steps",  "1",         "--no-progress", "--out", d + "/run"};
+  REQUIRE(run(train).status == 0);
+  r = run(train);
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "already holds a run; continue it with --resume"));
+  r = run({"train", "--resume", d + "/run", "--lr", "0.1"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "option '--lr' cannot be changed when resuming"));
+  r = run({"train", "--data", d + "/data", "--n-embd", "30", "--n-head", "4", "--out", d + "/run2"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "--n-embd 30 is not divisible by --n-head 4"));
+  r = run({"train", "--data", d + "/data", "--n-layer", "1", "--n-head", "1", "--n-embd", "8", "--context",
+           "8", "--seq-len", "9", "--out", d + "/run3"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "option '--seq-len' must be between 1 and 8"));
+  fs::remove_all(dir);
+}
