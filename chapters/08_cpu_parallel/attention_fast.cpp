@@ -33,9 +33,10 @@ void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const
       float* p = P + static_cast<size_t>(t) * T;
       const float* q = Q + t * HS;
       // Scores of the t + 1 visible keys and their maximum.
+      dots(p, q, K, t + 1, HS);
       float maxval = -INFINITY;
       for (int s = 0; s <= t; ++s) {
-        p[s] = dot(q, K + s * HS, HS) * scale;
+        p[s] *= scale;
         maxval = std::max(maxval, p[s]);
       }
       // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1.
@@ -50,7 +51,7 @@ void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const
       // out[b, t, h HS : (h+1) HS] = sum_s p_s v_s, written straight into the merged layout.
       float* o = out + (static_cast<size_t>(b) * T + t) * C + h * HS;
       std::fill(o, o + HS, 0.0f);
-      for (int s = 0; s <= t; ++s) axpy(o, p[s], V + s * HS, HS);
+      add_weighted_rows(o, p, V, t + 1, HS);
     }
   }
 }
@@ -63,7 +64,7 @@ void multihead_attention_backward_fast(float* dqkv, const float* dout, const flo
 #pragma omp parallel
   {
     // Per-thread scratch: dq, dk, dv of one head (T, HS each) and one row of dP / dS.
-    std::vector<float> dq(static_cast<size_t>(T) * HS), dk(dq.size()), dv(dq.size()), dp(T);
+    std::vector<float> dq(static_cast<size_t>(T) * HS), dk(dq.size()), dv(dq.size()), dp(T), ds(T);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; ++bh) {
       const int b = bh / NH, h = bh % NH;
@@ -78,18 +79,15 @@ void multihead_attention_backward_fast(float* dqkv, const float* dout, const flo
         const float* p = P + static_cast<size_t>(t) * T;
         const float* dy = dout + (static_cast<size_t>(b) * T + t) * C + h * HS;
         // Through out_t = sum_s p_s v_s: dP[t, s] = dout_t . v_s, dv_s += p_s dout_t.
+        dots(dp.data(), dy, V, t + 1, HS);
+        add_outer(dv.data(), p, dy, t + 1, HS);
         float pdp = 0.0f;  // sum_s p_s dP_s, for the softmax backward
-        for (int s = 0; s <= t; ++s) {
-          dp[s] = dot(dy, V + s * HS, HS);
-          axpy(dv.data() + s * HS, p[s], dy, HS);
-          pdp += p[s] * dp[s];
-        }
-        // Through the softmax (dS_s = p_s (dP_s - sum p dP)) and S = q . k * scale.
-        for (int s = 0; s <= t; ++s) {
-          const float g = p[s] * (dp[s] - pdp) * scale;
-          axpy(dq.data() + t * HS, g, K + s * HS, HS);
-          axpy(dk.data() + s * HS, g, Q + t * HS, HS);
-        }
+        for (int s = 0; s <= t; ++s) pdp += p[s] * dp[s];
+        // Through the softmax (dS_s = p_s (dP_s - sum p dP)) and S = q . k * scale:
+        // dq_t += sum_s g_s k_s, dk_s += g_s q_t with g_s = dS_s * scale.
+        for (int s = 0; s <= t; ++s) ds[s] = p[s] * (dp[s] - pdp) * scale;
+        add_weighted_rows(dq.data() + t * HS, ds.data(), K, t + 1, HS);
+        add_outer(dk.data(), ds.data(), Q + t * HS, t + 1, HS);
       }
       // Add this head's gradients into dqkv (B, T, 3C); no other (b, h) touches these channels.
       for (int t = 0; t < T; ++t) {

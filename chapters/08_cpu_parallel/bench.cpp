@@ -8,7 +8,10 @@
 //      kernels, its peak memory, and the same step in PyTorch when /usr/bin/python3 has torch;
 //   5. generation tokens/s of GPT-2 124M with the KV cache (batch 1).
 //
-// Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen]
+//   6. the main job's training step (chapter 10's default shape, or --main-job L,NH,C,V,B,T) on the
+//      fast kernels and on chapter 05's plain ones.
+//
+// Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main] [--main-job L,NH,C,V,B,T]
 //   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch;
 //   --only runs one section (and the peak measurement).
 #include <algorithm>
@@ -129,7 +132,8 @@ double peak_rss_mb() {
 struct StepTimes {
   double forward = 1e30, backward = 1e30, adamw = 1e30, total = 1e30;
 };
-StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2::Backend& backend) {
+StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2::Backend& backend,
+                             int steps = 3) {
   gpt2::GPT2 model(config, backend);
   model.init_random(1337);
   gpt2::Rng rng(7);
@@ -141,7 +145,7 @@ StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2:
   const size_t n = model.params().numel();
   std::vector<float> m(n, 0.0f), v(n, 0.0f);
   StepTimes best;
-  for (int step = 1; step <= 4; ++step) {
+  for (int step = 1; step <= steps + 1; ++step) {
     Timer t;
     model.forward(tokens.data(), targets.data(), B, T);
     const double f = t.seconds();
@@ -188,10 +192,14 @@ struct MatmulShape {
 int main(int argc, char** argv) {
   bool quick = false, torch = true;
   std::string only;
+  // Chapter 10's default training shape (4 layers, 4 heads, 128 channels, context 256, batch 8)
+  // with a 1024-token vocabulary.
+  std::string main_job = "4,4,128,1024,8,256";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--no-torch") == 0) torch = false;
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+    if (std::strcmp(argv[i], "--main-job") == 0 && i + 1 < argc) main_job = argv[++i];
   }
   auto run = [&](const char* section) { return only.empty() || only == section; };
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, also into a pipe
@@ -317,6 +325,27 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("\n");
+  }
+#endif
+
+#ifdef GPT2_CH08_BACKEND
+  // ---- 6. The main job's configuration, fast and plain kernels.
+  if (run("main")) {
+    int L = 0, NH = 0, C = 0, V = 0, B = 0, T = 0;
+    if (std::sscanf(main_job.c_str(), "%d,%d,%d,%d,%d,%d", &L, &NH, &C, &V, &B, &T) != 6) {
+      std::fprintf(stderr, "ch08_bench: --main-job wants L,NH,C,V,B,T, got '%s'\n", main_job.c_str());
+      return 1;
+    }
+    const gpt2::GPT2Config config = gpt2::GPT2Config::make(L, NH, C, T, V);
+    gpt2::FastCpuBackend fast;
+    gpt2::CpuBackend plain;
+    const StepTimes f = time_training_step(config, B, T, fast, 5);
+    const StepTimes p = time_training_step(config, B, T, plain, 1);
+    std::printf("Main job shape (L=%d NH=%d C=%d V=%d, B=%d T=%d), %d thread(s):\n", L, NH, C, V, B, T,
+                threads);
+    std::printf("  fast kernels:  step %.4f s, %.0f tokens/s\n", f.total, B * T / f.total);
+    std::printf("  plain kernels: step %.4f s, %.0f tokens/s (fast is %.1fx)\n\n", p.total, B * T / p.total,
+                p.total / f.total);
   }
 #endif
 

@@ -1,6 +1,7 @@
 #include "chapters/08_cpu_parallel/vector_ops.h"
 
 #include <cmath>
+#include <cstddef>
 #include <numbers>
 
 #include "chapters/04_transformer_block/gelu.h"
@@ -31,6 +32,23 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   float sum = horizontal_sum(acc);
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
+}
+
+__attribute__((target("avx2,fma"))) void dots_avx2(float* out, const float* x, const float* rows, int n,
+                                                   int len) {
+  for (int s = 0; s < n; ++s) out[s] = dot_avx2(x, rows + static_cast<size_t>(s) * len, len);
+}
+
+__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n);
+
+__attribute__((target("avx2,fma"))) void add_weighted_rows_avx2(float* y, const float* w, const float* rows,
+                                                                int n, int len) {
+  for (int s = 0; s < n; ++s) axpy_avx2(y, w[s], rows + static_cast<size_t>(s) * len, len);
+}
+
+__attribute__((target("avx2,fma"))) void add_outer_avx2(float* rows, const float* w, const float* x, int n,
+                                                        int len) {
+  for (int s = 0; s < n; ++s) axpy_avx2(rows + static_cast<size_t>(s) * len, w[s], x, len);
 }
 
 __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n) {
@@ -190,6 +208,27 @@ void axpy(float* y, float alpha, const float* x, int n) {
   if (active_simd() == Simd::avx2_fma) return axpy_avx2(y, alpha, x, n);
 #endif
   for (int i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void dots(float* out, const float* x, const float* rows, int n, int len) {
+#ifdef GPT2_X86
+  if (active_simd() == Simd::avx2_fma) return dots_avx2(out, x, rows, n, len);
+#endif
+  for (int s = 0; s < n; ++s) out[s] = dot(x, rows + static_cast<size_t>(s) * len, len);
+}
+
+void add_weighted_rows(float* y, const float* w, const float* rows, int n, int len) {
+#ifdef GPT2_X86
+  if (active_simd() == Simd::avx2_fma) return add_weighted_rows_avx2(y, w, rows, n, len);
+#endif
+  for (int s = 0; s < n; ++s) axpy(y, w[s], rows + static_cast<size_t>(s) * len, len);
+}
+
+void add_outer(float* rows, const float* w, const float* x, int n, int len) {
+#ifdef GPT2_X86
+  if (active_simd() == Simd::avx2_fma) return add_outer_avx2(rows, w, x, n, len);
+#endif
+  for (int s = 0; s < n; ++s) axpy(rows + static_cast<size_t>(s) * len, w[s], x, len);
 }
 
 void gelu_forward_range(float* out, const float* inp, int n) {

@@ -16,6 +16,17 @@ float dot(const float* a, const float* b, int n);
 /// y[i] += alpha x[i] for i < n (BLAS's saxpy).
 void axpy(float* y, float alpha, const float* x, int n);
 
+/// out[s] = dot(x, rows + s * len, len) for s < n: one row of attention scores (x = a query,
+/// rows = the keys). Each dot is added in the same order as dot().
+void dots(float* out, const float* x, const float* rows, int n, int len);
+
+/// y (len) += sum_s w[s] * rows[s * len ...] for s = 0 .. n-1, in that order: attention's weighted
+/// sum of values. Same bits as n calls of axpy.
+void add_weighted_rows(float* y, const float* w, const float* rows, int n, int len);
+
+/// rows[s * len + i] += w[s] * x[i] for s < n: n axpy's with one vector x.
+void add_outer(float* rows, const float* w, const float* x, int n, int len);
+
 /// out[i] = GELU(inp[i]) in GPT-2's tanh form (see chapter 04's gelu.h), for i < n. The AVX2
 /// version computes tanh from a vectorised exp (tanh_avx2 in vector_ops.cpp); the portable one
 /// calls std::tanh like the plain loop.
