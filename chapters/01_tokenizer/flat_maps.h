@@ -54,7 +54,7 @@ struct StringKey {
   uint64_t hash;
   uint64_t word = 0;
   explicit StringKey(std::string_view s) : bytes(s), hash(hash_bytes(s)) {
-    std::memcpy(&word, s.data(), s.size() < 8 ? s.size() : 8);
+    if (!s.empty()) std::memcpy(&word, s.data(), s.size() < 8 ? s.size() : 8);
   }
 };
 
