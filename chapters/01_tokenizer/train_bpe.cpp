@@ -55,8 +55,9 @@ bool merge_pair(std::span<const int> ids, int a, int b, int new_id, std::vector<
 }
 
 Tokenizer train_bpe(std::string_view text, int vocab_size, const std::function<void(int, int)>& progress) {
-  GPT2_CHECK(vocab_size >= 257, "BPE training: vocabulary size ", vocab_size,
-             " is too small; it must be at least 257 (the 256 bytes and <|endoftext|>)");
+  GPT2_CHECK(vocab_size >= 256, "BPE training: vocabulary size ", vocab_size,
+             " is too small; it must be at least 256 (one token per byte)");
+  if (vocab_size == 256) return Tokenizer::from_merges({}, {});  // bytes only: no room for <|endoftext|>
   const int merges_wanted = vocab_size - 257;
 
   // 1. The distinct pre-tokens ("words") and how often each occurs, in order of first appearance.

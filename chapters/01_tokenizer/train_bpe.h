@@ -47,7 +47,8 @@ bool merge_pair(std::span<const int> ids, int a, int b, int new_id, std::vector<
 
 /// Learns a byte-level BPE tokenizer on `text` with GPT-2's pre-tokenization.
 /// `vocab_size` counts everything: the 256 bytes, the merges and `<|endoftext|>` (which gets
-/// the last id, as in GPT-2's 50,257), so it must be at least 257. If the text runs out of pairs
+/// the last id, as in GPT-2's 50,257). The smallest is 256: the bytes alone, no merges and no
+/// `<|endoftext|>` (eot_id() is then -1); 257 adds `<|endoftext|>`. If the text runs out of pairs
 /// (every pre-token is a single token), training stops early with a smaller vocabulary.
 /// `progress(merges_done, merges_wanted)` is called now and then when given.
 Tokenizer train_bpe(std::string_view text, int vocab_size,

@@ -1,4 +1,5 @@
 // gpt2 encode | decode | tokenizer train (chapter 01's tokenizer on the command line).
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <iterator>
@@ -83,15 +84,15 @@ int cmd_tokenizer_train(std::span<const std::string> args, CommandIO io) {
       "gpt2 tokenizer train",
       "Learns a byte-level BPE tokenizer (GPT-2's pre-tokenization) from a text file and saves it as\n"
       "DIR/encoder.json + DIR/vocab.bpe, loadable with --tokenizer DIR. The vocabulary size counts\n"
-      "the 256 bytes, the merges and <|endoftext|> (the last id).");
+      "the 256 bytes, the merges and <|endoftext|> (the last id); 256 means the bytes alone.");
   p.option("--input", "FILE", "training text", "", true);
-  p.option("--vocab-size", "N", "vocabulary size, at least 257", "", true);
+  p.option("--vocab-size", "N", "vocabulary size, at least 256", "", true);
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
   if (!p.parse(args, io.out)) return 0;
-  const int vocab_size = static_cast<int>(p.get_int("--vocab-size", 257, 1 << 24));
+  const int vocab_size = static_cast<int>(p.get_int("--vocab-size", 256, 1 << 24));
   const std::string text = read_file(p.get("--input"));
   Timer timer;
-  ProgressBar bar("train BPE", vocab_size - 257, "merge");
+  ProgressBar bar("train BPE", std::max(0, vocab_size - 257), "merge");
   Tokenizer tok = train_bpe(text, vocab_size, [&](int done, int) { bar.update(done); });
   bar.finish();
   tok.save(p.get("--out"));

@@ -128,6 +128,20 @@ TEST_CASE("tiny Shakespeare to 4096 tokens in seconds", "[train]") {
   CHECK(ids.size() < text.size() / 3);  // it compresses: about 3.5 bytes per token
 }
 
-TEST_CASE("training rejects a vocabulary below 257", "[train]") {
-  CHECK_ERROR(gpt2::train_bpe("abc", 256), "must be at least 257");
+TEST_CASE("the smallest vocabularies: 256 (bytes only) and 257 (bytes and <|endoftext|>)", "[train]") {
+  CHECK_ERROR(gpt2::train_bpe("abc", 255), "must be at least 256");
+  Tokenizer bytes_only = gpt2::train_bpe("abc abc", 256);
+  CHECK(bytes_only.vocab_size() == 256);
+  CHECK(bytes_only.eot_id() == -1);
+  CHECK(bytes_only.encode("ab<|endoftext|>", true).size() == 15);  // no special token to map to
+  Tokenizer with_eot = gpt2::train_bpe("abc abc", 257);
+  CHECK(with_eot.vocab_size() == 257);
+  CHECK(with_eot.eot_id() == 256);
+  CHECK(with_eot.encode("ab<|endoftext|>", true) ==
+        std::vector<int>{with_eot.token_id("a"), with_eot.token_id("b"), 256});
+  // A bytes-only vocabulary saves and loads too.
+  auto dir = std::filesystem::temp_directory_path() / "gpt2_test_01_bytes_only";
+  std::filesystem::remove_all(dir);
+  bytes_only.save(dir);
+  CHECK(Tokenizer::load(dir).vocab_size() == 256);
 }

@@ -56,7 +56,7 @@ TEST_CASE("gpt2: errors are clear and the status is non-zero", "[cli]") {
   r = gpt2_run({"tokenizer", "train", "--input", "a.txt", "--vocab-size", "12x", "--out", "x"});
   CHECK(contains(r.err, "option '--vocab-size' expects an integer, got '12x'"));
   r = gpt2_run({"tokenizer", "train", "--input", "a.txt", "--vocab-size=100", "--out", "x"});
-  CHECK(contains(r.err, "option '--vocab-size' must be between 257 and"));
+  CHECK(contains(r.err, "option '--vocab-size' must be between 256 and"));
 }
 
 TEST_CASE("gpt2 --help everywhere", "[cli]") {
