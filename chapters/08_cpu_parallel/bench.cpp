@@ -12,10 +12,13 @@
 //      fast kernels and on chapter 05's plain ones.
 //
 // Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main] [--main-job L,NH,C,V,B,T]
+//                   [--min-seconds S]  (repeat each matrix-product timing for S seconds, keep the best;
+//                                       on a busy machine a larger S finds the quiet moments)
 //   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch;
 //   --only runs one section (and the peak measurement).
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -59,7 +62,9 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
 
 // Best time of `fn` over repeats taking at least `min_seconds` in total (at least 2 runs, the
 // first one warms the caches and the thread pool and is not counted).
-double best_seconds(const std::function<void()>& fn, double min_seconds = 0.3) {
+double g_min_seconds = 0.3;  // --min-seconds: how long to repeat each measurement
+double best_seconds(const std::function<void()>& fn, double min_seconds = -1) {
+  if (min_seconds < 0) min_seconds = g_min_seconds;
   fn();
   double best = 1e30, total = 0;
   int runs = 0;
@@ -200,6 +205,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--no-torch") == 0) torch = false;
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
     if (std::strcmp(argv[i], "--main-job") == 0 && i + 1 < argc) main_job = argv[++i];
+    if (std::strcmp(argv[i], "--min-seconds") == 0 && i + 1 < argc) g_min_seconds = std::atof(argv[++i]);
   }
   auto run = [&](const char* section) { return only.empty() || only == section; };
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, also into a pipe
