@@ -63,6 +63,8 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
                         {"bits_per_byte", r.bits_per_byte},
                         {"predicted_tokens", r.predicted},
                         {"bytes", r.bytes},
+                        {"chars", r.chars},
+                        {"nats_per_char", r.nats_per_char},
                         {"total_nats", r.total_nats},
                         {"context", r.max_T},
                         {"stride", r.stride}};
@@ -70,11 +72,12 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
   } else {
     char line[512];
     std::snprintf(line, sizeof line,
-                  "%s: %lld tokens (%lld predicted, %lld bytes), context %d, stride %d\n"
-                  "loss %.4f nats/token, perplexity %.3f, %.4f bits/byte (%.4f nats/byte)\n",
+                  "%s: %lld tokens (%lld predicted: %lld bytes, %lld characters), context %d, stride %d\n"
+                  "loss %.4f nats/token, perplexity %.3f, %.4f bits/byte, %.4f nats/char\n",
                   p.get("--input").c_str(), static_cast<long long>(r.tokens),
-                  static_cast<long long>(r.predicted), static_cast<long long>(r.bytes), r.max_T, r.stride,
-                  r.loss, r.perplexity, r.bits_per_byte, r.total_nats / static_cast<double>(r.bytes));
+                  static_cast<long long>(r.predicted), static_cast<long long>(r.bytes),
+                  static_cast<long long>(r.chars), r.max_T, r.stride, r.loss, r.perplexity, r.bits_per_byte,
+                  r.nats_per_char);
     io.out << line;
   }
   io.err << "evaluated in " << format_duration(timer.seconds()) << "\n";

@@ -1,10 +1,12 @@
 // gpt2 prepare: a text file -> token files for training and validation (chapter 06's format).
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "chapters/01_tokenizer/tokenizer.h"
+#include "chapters/01_tokenizer/train_bpe.h"
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
 #include "chapters/10_gpt2/args.h"
 #include "chapters/10_gpt2/commands.h"
@@ -29,6 +31,8 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   p.option("--input", "FILE", "the text to tokenize", "", true);
   p.option("--tokenizer", "DIR", "tokenizer directory (encoder.json + vocab.bpe, or vocab.json + merges.txt)",
            default_tokenizer_dir());
+  p.option("--vocab-size", "N",
+           "train a BPE tokenizer of N tokens on the training part (instead of --tokenizer)");
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
   p.option("--val-fraction", "F", "fraction of the text kept for validation, in [0, 0.5]", "0.1");
   p.option("--threads", "N", "encoding threads (0: all cores)", "0");
@@ -38,8 +42,14 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   const int threads = static_cast<int>(p.get_int("--threads", 0, 1024));
   const std::filesystem::path out = p.get("--out");
 
+  GPT2_CHECK(!(p.given("--tokenizer") && p.given("--vocab-size")),
+             "gpt2 prepare: give --tokenizer DIR or --vocab-size N (train one), not both");
+  const int vocab_size =
+      p.given("--vocab-size") ? static_cast<int>(p.get_int("--vocab-size", 257, 1 << 24)) : 0;
+
   Timer timer;
-  const Tokenizer tok = Tokenizer::load(p.get("--tokenizer"));
+  std::optional<Tokenizer> loaded;
+  if (vocab_size == 0) loaded.emplace(Tokenizer::load(p.get("--tokenizer")));
   const std::string text = read_file(p.get("--input"));
   GPT2_CHECK(!text.empty(), "gpt2 prepare: '", p.get("--input"), "' is empty");
   const size_t cut = split_point(text, val_fraction);
@@ -49,6 +59,17 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
              "' leaves no training text (one line only? lower --val-fraction)");
 
   gpt2::create_directories(out);
+  if (vocab_size > 0) {
+    ProgressBar bar("train BPE", vocab_size - 257, "merge");
+    loaded.emplace(train_bpe(train_text, vocab_size, [&](int done, int) { bar.update(done); }));
+    bar.finish();
+    loaded->save(out / "tokenizer");
+    io.err << "trained a BPE of " << loaded->vocab_size() << " tokens on the " << train_text.size()
+           << " bytes of the training part\n";
+  } else {
+    copy_tokenizer_files(p.get("--tokenizer"), out / "tokenizer");
+  }
+  const Tokenizer& tok = *loaded;
   const std::vector<int> train_ids = encode_parallel(tok, train_text, threads);
   write_tokens(out / "train.bin", train_ids);
   std::vector<int> val_ids;
@@ -57,11 +78,9 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
     write_tokens(out / "val.bin", val_ids);
     write_file_atomic(out / "val.txt", val_text);
   }
-  copy_tokenizer_files(p.get("--tokenizer"), out / "tokenizer");
-
   nlohmann::json meta = {
       {"input", p.get("--input")},
-      {"tokenizer", p.get("--tokenizer")},
+      {"tokenizer", vocab_size > 0 ? std::string("trained on the training part") : p.get("--tokenizer")},
       {"vocab_size", tok.vocab_size()},
       {"val_fraction", val_fraction},
       {"train", {{"file", "train.bin"}, {"bytes", train_text.size()}, {"tokens", train_ids.size()}}},

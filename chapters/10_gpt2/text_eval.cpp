@@ -49,7 +49,11 @@ TextEval evaluate_text(GPT2& model, const Tokenizer& tokenizer, std::span<const 
   r.predicted = N - 1;
   r.max_T = max_T;
   r.stride = stride;
-  for (int64_t t = 1; t < N; ++t) r.bytes += static_cast<int64_t>(tokenizer.token_bytes(ids[t]).size());
+  for (int64_t t = 1; t < N; ++t) {
+    const std::string_view bytes = tokenizer.token_bytes(ids[static_cast<size_t>(t)]);
+    r.bytes += static_cast<int64_t>(bytes.size());
+    for (unsigned char c : bytes) r.chars += (c & 0xC0) != 0x80;  // 10xxxxxx continues a character
+  }
 
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
   for (size_t w0 = 0; w0 < windows.size(); w0 += B) {
@@ -77,6 +81,7 @@ TextEval evaluate_text(GPT2& model, const Tokenizer& tokenizer, std::span<const 
   r.loss = r.total_nats / static_cast<double>(r.predicted);
   r.perplexity = std::exp(r.loss);
   r.bits_per_byte = r.total_nats / (std::numbers::ln2 * static_cast<double>(std::max<int64_t>(r.bytes, 1)));
+  r.nats_per_char = r.total_nats / static_cast<double>(std::max<int64_t>(r.chars, 1));
   return r;
 }
 

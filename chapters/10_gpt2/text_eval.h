@@ -13,8 +13,8 @@
 /// where *bytes* counts the bytes of the predicted tokens \f$ x_1 \ldots x_{N-1} \f$: the text's
 /// bytes minus those of its first token, which nobody predicts. Bits per byte compares models
 /// with different tokenizers (a tokenizer with longer tokens has a higher loss per token but
-/// fewer tokens); for ASCII text a byte is a character, and nats per character is
-/// bits per byte times ln 2.
+/// fewer tokens). Nats per character divides by the characters instead: the bytes that start a
+/// UTF-8 character (for ASCII text, every byte, so nats per character = bits per byte times ln 2).
 ///
 /// **The sliding window.** A model sees at most maxT positions. With a stride S (1 <= S <= maxT),
 /// the first window predicts \f$ x_1 \ldots x_{e_0} \f$ with \f$ e_0 = \min(N-1, \text{maxT}) \f$
@@ -22,10 +22,9 @@
 /// \f$ x_{e_{k-1}+1} \ldots x_{e_k} \f$, \f$ e_k = \min(e_{k-1} + S, N - 1) \f$, from the inputs
 /// \f$ x_{e_k - \text{maxT}} \ldots x_{e_k - 1} \f$. Every token is predicted exactly once, and
 /// (outside the first window) from at least maxT - S + 1 tokens of context. S = maxT gives
-/// disjoint windows: the cheapest pass, and the same windows the training loop validates on; a
-/// smaller S gives every prediction more context and a lower loss, for S/maxT of the cost per
-/// token... times maxT/S more windows. The default S = maxT / 2 is the usual compromise (Hugging
-/// Face's perplexity guide uses it for GPT-2).
+/// disjoint windows: the cheapest pass, and the windows the training loop validates on. A smaller
+/// S gives every prediction more context, so a lower loss, at maxT / S times the cost. The default
+/// S = maxT / 2 is the usual compromise (Hugging Face's perplexity guide for GPT-2 uses it).
 ///
 /// PyTorch: `model(ids[:, s:e], labels=targets)` per window, with the labels of the positions
 /// already scored set to -100, summed over windows (the Hugging Face perplexity recipe).
@@ -58,10 +57,12 @@ struct TextEval {
   int64_t tokens = 0;         ///< N, the tokens of the text
   int64_t predicted = 0;      ///< N - 1, the tokens scored
   int64_t bytes = 0;          ///< bytes of the predicted tokens x_1 .. x_{N-1}
+  int64_t chars = 0;          ///< UTF-8 characters among those bytes (the bytes that are not 10xxxxxx)
   double total_nats = 0;      ///< sum of -ln p over the predicted tokens
   double loss = 0;            ///< total_nats / predicted: mean cross-entropy in nats per token
   double perplexity = 0;      ///< exp(loss)
   double bits_per_byte = 0;   ///< total_nats / (ln 2 * bytes)
+  double nats_per_char = 0;   ///< total_nats / chars (= bits_per_byte * ln 2 for ASCII text)
   int max_T = 0, stride = 0;  ///< the window used
 };
 

@@ -101,6 +101,8 @@ TEST_CASE("gpt2 eval equals the PyTorch sliding-window reference", "[program][pa
     CHECK(j.at("tokens").get<size_t>() == n);
     CHECK(j.at("predicted_tokens").get<size_t>() == n - 1);
     CHECK(j.at("bytes").get<size_t>() == n - 1);
+    CHECK(j.at("chars").get<size_t>() == n - 1);  // ASCII
+    CHECK(rel(j.at("nats_per_char").get<double>(), nats / (n - 1)) < 1e-5);
     CHECK(rel(j.at("loss").get<double>(), nats / (n - 1)) < 1e-5);
     CHECK(rel(j.at("perplexity").get<double>(), std::exp(nats / (n - 1))) < 1e-4);
     CHECK(rel(j.at("bits_per_byte").get<double>(), nats / (std::numbers::ln2 * (n - 1))) < 1e-5);
@@ -157,6 +159,10 @@ TEST_CASE("evaluate_text counts the bytes of the predicted tokens and matches on
   CHECK(r.tokens == static_cast<int64_t>(ids.size()));
   CHECK(r.predicted == r.tokens - 1);
   CHECK(r.bytes == static_cast<int64_t>(text.size() - tok.token_bytes(ids[0]).size()));
+  // 41 characters (Ç, ü, ï, ö, é are two bytes each), less those of the first token (ASCII).
+  const auto chars = static_cast<int64_t>(41 - tok.token_bytes(ids[0]).size());
+  CHECK(r.chars == chars);
+  CHECK(rel(r.nats_per_char, r.total_nats / static_cast<double>(chars)) < 1e-12);
   // The same sum from chapter 05's forward pass over the whole text.
   std::vector<int> inputs(ids.begin(), ids.end() - 1), targets(ids.begin() + 1, ids.end());
   const float mean = model.forward(inputs.data(), targets.data(), 1, static_cast<int>(inputs.size()));
@@ -195,6 +201,13 @@ TEST_CASE("tokenizer train, prepare, train, eval, generate, resume on a slice of
   INFO(r.err);
   REQUIRE(r.status == 0);
   const json meta = json::parse(r.out);
+  // The same split with a tokenizer trained on the training part only.
+  Result trained =
+      run({"prepare", "--input", d + "/text.txt", "--vocab-size", "280", "--out", d + "/data2", "--json"});
+  INFO(trained.err);
+  REQUIRE(trained.status == 0);
+  CHECK(json::parse(trained.out).at("train").at("bytes") == meta.at("train").at("bytes"));
+  CHECK(gpt2::Tokenizer::load(dir / "data2" / "tokenizer").vocab_size() == 280);
   const size_t train_bytes = meta.at("train").at("bytes"), val_bytes = meta.at("val").at("bytes");
   CHECK(train_bytes + val_bytes == text.size());
   CHECK(text[train_bytes - 1] == '\n');
