@@ -3,6 +3,7 @@
 // Tolerances are first-order float error bounds, eps = FLT_EPSILON = 2^-23 (two units of
 // roundoff), derived per kernel in the comments; where the fast kernel does exactly the plain
 // loop's operations in the same order the test demands identical bits instead.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "chapters/08_cpu_parallel/gelu_fast.h"
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
 #include "chapters/08_cpu_parallel/parallel.h"
+#include "chapters/08_cpu_parallel/reduce.h"
 #include "chapters/08_cpu_parallel/simd.h"
 #include "chapters/08_cpu_parallel/tests/test_util.h"
 #include "common/error.h"
@@ -372,5 +374,24 @@ TEST_CASE("fast attention gives the same bits with 1 and 2 threads", "[ch08][att
     CHECK(same_bits(out[0], out[1]));
     CHECK(same_bits(att[0], att[1]));
     CHECK(same_bits(dqkv[0], dqkv[1]));
+  }
+}
+
+TEST_CASE("sum_deterministic: chunk order, the same bits with 1 and 2 threads", "[ch08][determinism]") {
+  for (size_t n : {size_t{0}, size_t{1}, gpt2::kSumChunk, gpt2::kSumChunk + 1, size_t{1000003}}) {
+    const auto x = random_vector(n, 110);
+    // The order reduce.h promises, written out: each chunk left to right, then the chunks in order.
+    float expected = 0.0f;
+    for (size_t i0 = 0; i0 < n; i0 += gpt2::kSumChunk) {
+      float s = 0.0f;
+      for (size_t i = i0; i < std::min(n, i0 + gpt2::kSumChunk); ++i) s += x[i];
+      expected += s;
+    }
+    for (int threads : {1, 2}) {
+      float got = NAN;
+      with(threads, gpt2::Simd::avx2_fma, [&] { got = gpt2::sum_deterministic(x.data(), n); });
+      INFO("n = " << n << " threads = " << threads);
+      CHECK(std::memcmp(&got, &expected, sizeof(float)) == 0);
+    }
   }
 }
