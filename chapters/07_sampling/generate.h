@@ -58,7 +58,7 @@ struct Generation {
   bool stopped_at_eot = false;  ///< true if generation ended on eot_token
   int window_shifts = 0;        ///< how often the sliding window re-prefilled the context
   double prefill_seconds = 0;   ///< time of the prompt's forward pass
-  double decode_seconds = 0;    ///< time of all one-token forward passes (and sampling)
+  double decode_seconds = 0;    ///< time after the prefill: one-token passes, sampling, window re-prefills
   int decode_steps = 0;         ///< how many one-token forward passes ran
   /// Decode speed: one-token forward passes per second (0 if none ran).
   double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
