@@ -3,7 +3,7 @@
 ///
 /// The model gives one score (logit) \f$ z_i \f$ per vocabulary entry i < V. Sampling turns them
 /// into a probability distribution and draws from it, in the usual order
-/// (Hugging Face's `generate`, llama.cpp, nanoGPT all do the same):
+/// (Hugging Face's `generate`; nanoGPT has the first two in the same order):
 ///
 ///  1. **temperature** T > 0: \f$ p_i = \exp((z_i - z_{max}) / T) / Z \f$. T < 1 sharpens the
 ///     distribution, T > 1 flattens it, T -> 0 tends to the argmax (greedy). Subtracting
