@@ -5,7 +5,8 @@
 /// Forward: rows are independent; each thread normalises whole rows, with AVX2 sums for the mean
 /// and the variance (8 partial sums, added in a fixed order).
 ///
-/// Backward: dinp is per row again, but dweight and dbias are sums over all N rows. Letting each
+/// Backward: dinp is per row again (AVX2 sums for its two row means), but dweight and dbias are
+/// sums over all N rows. Letting each
 /// thread sum its own rows and then adding the threads' partial sums would make the result depend
 /// on the thread count (float addition is not associative). Instead a second loop gives each
 /// thread whole *columns*: dweight[c] and dbias[c] are summed over the rows in order 0 .. N-1,
