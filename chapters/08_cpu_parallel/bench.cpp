@@ -16,6 +16,8 @@
 //                                       on a busy machine a larger S finds the quiet moments)
 //   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch;
 //   --only runs one section (and the peak measurement).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -117,6 +119,13 @@ double measure_peak_gflops(int threads) {
 #endif
 }
 
+// CPU time (user + system) of the whole process so far, all threads, in seconds.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 // Peak resident memory of this process so far (VmHWM), in MB; 0 where /proc is missing.
 double peak_rss_mb() {
   FILE* f = std::fopen("/proc/self/status", "r");
@@ -136,6 +145,7 @@ double peak_rss_mb() {
 // forward, backward (with zero_grad) and AdamW.
 struct StepTimes {
   double forward = 1e30, backward = 1e30, adamw = 1e30, total = 1e30;
+  double cpu = 1e30;  // CPU seconds of the whole process (all threads) for the best step
 };
 StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2::Backend& backend,
                              int steps = 3) {
@@ -151,6 +161,7 @@ StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2:
   std::vector<float> m(n, 0.0f), v(n, 0.0f);
   StepTimes best;
   for (int step = 1; step <= steps + 1; ++step) {
+    const double cpu0 = cpu_seconds();
     Timer t;
     model.forward(tokens.data(), targets.data(), B, T);
     const double f = t.seconds();
@@ -164,6 +175,7 @@ StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2:
     best.forward = std::min(best.forward, f);
     best.backward = std::min(best.backward, b - f);
     best.adamw = std::min(best.adamw, total - b);
+    if (total < best.total) best.cpu = cpu_seconds() - cpu0;
     best.total = std::min(best.total, total);
   }
   return best;
@@ -321,6 +333,11 @@ int main(int argc, char** argv) {
     std::printf(
         "  forward %.3f s, backward %.3f s, AdamW %.3f s: step %.3f s (%.0f tokens/s), peak memory %.0f MB\n",
         st.forward, st.backward, st.adamw, st.total, B * T / st.total, peak_rss_mb());
+    // On a shared machine the wall time includes the time the threads were descheduled; the CPU
+    // time does not. With OMP_WAIT_POLICY=passive (no spinning) CPU time / threads is about what
+    // the step takes on an idle machine, if the threads are well balanced.
+    std::printf("  CPU time of the step: %.3f s over %d thread(s), %.3f s per thread\n", st.cpu, threads,
+                st.cpu / threads);
     if (torch) {
       const double torch_s = torch_step_seconds(threads, "4 64 12 12 768 50257");
       if (torch_s > 0) {
