@@ -97,24 +97,45 @@ __attribute__((target("avx2,fma"))) void pack_b_transposed_avx2(const float* src
 }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+// 16 floats from anywhere to a 32-byte aligned sliver row: two 8-float loads and stores.
+__attribute__((target("avx2,fma"))) inline void copy16_avx2(float* d, const float* s) {
+  _mm256_store_ps(d, _mm256_loadu_ps(s));
+  _mm256_store_ps(d + 8, _mm256_loadu_ps(s + 8));
+}
+#endif
+
 // Packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) as ceil(nc / kNR) slivers of kNR
 // columns, `stride` floats apart; in a sliver, row k holds its kNR values side by side.
 void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride, Simd simd) {
+  if (!B.transposed) {
+    // op(B)(k, j) = data[k * ld + j]: row k of the block is contiguous in memory. Read it from left
+    // to right (a stream the hardware prefetcher follows) and deal its 16-float pieces out to the
+    // slivers; walking down one sliver's column of rows instead would touch a new cache line of a
+    // new row at every step.
+    for (int k = 0; k < kc; ++k) {
+      const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0;
+      for (int p = 0; p < nc; p += kNR) {
+        float* d = dst + (p / kNR) * stride + static_cast<size_t>(k) * kNR;
+        const int cols = std::min(kNR, nc - p);
+        if (cols == kNR) {
+#if defined(__x86_64__) || defined(__i386__)
+          if (simd == Simd::avx2_fma) {
+            copy16_avx2(d, s + p);
+            continue;
+          }
+#endif
+          for (int j = 0; j < kNR; ++j) d[j] = s[p + j];
+        } else {
+          for (int j = 0; j < kNR; ++j) d[j] = j < cols ? s[p + j] : 0.0f;
+        }
+      }
+    }
+    return;
+  }
   for (int p = 0; p < nc; p += kNR) {
     const int cols = std::min(kNR, nc - p);
     float* d = dst + (p / kNR) * stride;
-    if (!B.transposed) {
-      // op(B)(k, j) = data[k * ld + j]: each row of the sliver is a contiguous copy.
-      for (int k = 0; k < kc; ++k) {
-        const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0 + p;
-        if (cols == kNR) {
-          for (int j = 0; j < kNR; ++j) d[k * kNR + j] = s[j];  // a fixed-size copy the compiler unrolls
-        } else {
-          for (int j = 0; j < kNR; ++j) d[k * kNR + j] = j < cols ? s[j] : 0.0f;
-        }
-      }
-      continue;
-    }
     // op(B)(k, j) = data[j * ld + k]: column j of the sliver is a contiguous row of data.
     const float* src = B.data + static_cast<size_t>(j0 + p) * B.ld + k0;
 #if defined(__x86_64__) || defined(__i386__)
@@ -186,8 +207,18 @@ void macro_kernel(Packed a, Packed b, int mc, int nc, int kc, float* c, int ldc,
 }
 
 // A whole operand is packed once up front ("resident") when it is small and would otherwise be
-// packed again for every block of the other operand: 2M floats = 8 MB at most.
+// packed again for every block of the other operand: 2M floats = 8 MB at most. It is stored block
+// by block, each (rows, K) block contiguous exactly as a freshly packed one would be, so that the
+// block in use is one compact 144 KB (A) or 512 KB (B) region that stays in L2.
 constexpr size_t kResidentFloats = size_t{1} << 21;
+
+// Where block (first row or column `offset` of the range, K block starting at pc) of a resident
+// operand starts: the earlier row blocks take offset * K floats, the earlier K blocks of this one
+// `width` (its rows or columns, rounded up to whole slivers) * pc.
+size_t resident_offset(int offset, int width, int sliver, int K, int pc) {
+  const size_t rounded = static_cast<size_t>((width + sliver - 1) / sliver) * sliver;
+  return static_cast<size_t>(offset) * K + rounded * pc;
+}
 
 // The loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
 void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const MatRef& A, const MatRef& B,
@@ -217,8 +248,9 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       for (int ic = i_begin; ic < i_end; ic += MC) {
         for (int kb = 0; kb < k_blocks; ++kb) {
           const int pc = kb * KC, kc = std::min(KC, K - pc);
-          pack_a(A, ic, std::min(MC, i_end - ic), pc, kc,
-                 a_res + static_cast<size_t>(ic - i_begin) * K + pc * kMR, static_cast<size_t>(kMR) * K);
+          const int mc = std::min(MC, i_end - ic);
+          pack_a(A, ic, mc, pc, kc, a_res + resident_offset(ic - i_begin, mc, kMR, K, pc),
+                 static_cast<size_t>(kMR) * kc);
         }
       }
     }
@@ -234,8 +266,7 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
           const int mc = std::min(MC, i_end - ic);
           Packed a{a_blk, static_cast<size_t>(kMR) * kc};
           if (a_resident) {
-            a = Packed{a_res + static_cast<size_t>(ic - i_begin) * K + pc * kMR,
-                       static_cast<size_t>(kMR) * K};
+            a.data = a_res + resident_offset(ic - i_begin, mc, kMR, K, pc);
           } else {
             pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
           }
@@ -249,8 +280,9 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
     for (int jc = j_begin; jc < j_end; jc += NC) {
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
-        pack_b(B, pc, kc, jc, std::min(NC, j_end - jc),
-               b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR, static_cast<size_t>(kNR) * K, simd);
+        const int nc = std::min(NC, j_end - jc);
+        pack_b(B, pc, kc, jc, nc, b_res + resident_offset(jc - j_begin, nc, kNR, K, pc),
+               static_cast<size_t>(kNR) * kc, simd);
       }
     }
     float* a_blk = buf.a.get(static_cast<size_t>(MC) * KC);
@@ -261,9 +293,10 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
         const Packed a{a_blk, static_cast<size_t>(kMR) * kc};
         pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
         for (int jc = j_begin; jc < j_end; jc += NC) {
-          const Packed b{b_res + static_cast<size_t>(jc - j_begin) * K + pc * kNR,
-                         static_cast<size_t>(kNR) * K};
-          block(ic, mc, jc, std::min(NC, j_end - jc), kb, a, b);
+          const int nc = std::min(NC, j_end - jc);
+          const Packed b{b_res + resident_offset(jc - j_begin, nc, kNR, K, pc),
+                         static_cast<size_t>(kNR) * kc};
+          block(ic, mc, jc, nc, kb, a, b);
         }
       }
     }
