@@ -43,6 +43,11 @@ const std::vector<std::string> kPathOptions = {"--data",      "--train", "--val"
 const std::vector<std::string> kShapeOptions = {"--config", "--n-layer", "--n-head",
                                                 "--n-embd", "--context", "--vocab-size"};
 
+// The schedule's length while the first steps are timed (its cosine barely moves in them), and
+// the fewest steps timed.
+constexpr int kProvisionalSteps = 1000000;
+constexpr int kMinProbeSteps = 20;
+
 bool contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
 }
@@ -156,7 +161,6 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   // ----- resume: the run's own options, plus the few that may change ---------------------------
   nlohmann::json run_json;
   std::vector<std::string> effective(args.begin(), args.end());
-  double calibration_seconds = 0;
   const bool resume = p.given("--resume");
   if (resume) {
     const fs::path run_dir = p.get("--resume");
@@ -174,7 +178,6 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
     try {
       run_json = nlohmann::json::parse(read_file(run_file));
       effective = run_json.at("args").get<std::vector<std::string>>();
-      calibration_seconds = run_json.value("calibration_seconds", 0.0);
     } catch (const nlohmann::json::exception& e) {
       fail(run_file.string(), ": not a valid run.json (", e.what(), ")");
     }
@@ -262,8 +265,8 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   tc.val_file = val_file;
   tc.seq_len = p.given("--seq-len") ? static_cast<int>(p.get_int("--seq-len", 1, config.n_positions))
                                     : config.n_positions;
-  // Check the data before any calibration, so that mistakes are reported at once.
-  DataLoader train_check = DataLoader::from_file(tc.train_file, tc.batch_size, tc.seq_len, false, tc.seed);
+  // Check the data now, so that mistakes are reported before anything is written.
+  DataLoader::from_file(tc.train_file, tc.batch_size, tc.seq_len, false, tc.seed);
   validate(tc);
 
   if (!resume) {
@@ -271,56 +274,79 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
                "gpt2 train: '", tc.out_dir.string(), "' already holds a run; continue it with --resume ",
                tc.out_dir.string(), ", or choose another --out (or delete it)");
   }
-  if (steps_option >= 0) {
-    tc.steps = steps_option;
-  } else if (time_budget > 0) {
-    // Size the schedule so its cosine decay ends when the budget does (step_budget.h).
-    Timer calibration;
-    const StepTiming timing = measure_step(*model, train_check, tc.grad_accum_steps);
-    calibration_seconds = calibration.seconds();
-    tc.steps = steps_for_budget(timing, time_budget - calibration_seconds, tc.eval_interval, tc.eval_steps);
-    char line[200];
-    std::snprintf(
-        line, sizeof line, "time budget %s: one step takes about %.3f s (forward %.3f s), so %d steps\n",
-        format_duration(time_budget).c_str(), timing.step_seconds, timing.forward_seconds, tc.steps);
-    io.err << line;
-  } else {
-    tc.steps = 1000;
-  }
+  // With a time budget and no --steps, the length of the schedule is planned from the pace of the
+  // first steps (step_budget.h): until then the run uses a provisional, very long schedule.
+  const bool plan_steps = steps_option < 0 && time_budget > 0;
+  tc.steps = steps_option >= 0 ? steps_option : plan_steps ? kProvisionalSteps : 1000;
   tc.title = cat("gpt2 train: ", to_string(config), ", B=", tc.batch_size, " T=", tc.seq_len);
 
+  // run.json: the options of a fresh run, and the planned number of steps once it is known.
+  const std::vector<std::string> stored =
+      resume ? run_json.at("args").get<std::vector<std::string>>() : stored_args(args, p);
+  auto write_run_json = [&](int steps) {  // steps < 0: not known yet
+    std::vector<std::string> a;
+    for (size_t i = 0; i < stored.size(); ++i) {
+      if (stored[i] == "--steps") {
+        ++i;
+        continue;
+      }
+      a.push_back(stored[i]);
+    }
+    if (steps >= 0) a.insert(a.end(), {"--steps", std::to_string(steps)});
+    run_json = {{"args", a}, {"config", nlohmann::json::parse(config_to_json(config))}};
+    write_file_atomic(tc.out_dir / "run.json", run_json.dump(2) + "\n");
+  };
   if (!resume) {
     gpt2::create_directories(tc.out_dir);
-    std::vector<std::string> stored = stored_args(args, p);
-    if (!p.given("--steps")) {  // the computed schedule belongs to the run
-      stored.push_back("--steps");
-      stored.push_back(std::to_string(tc.steps));
-    }
-    run_json = {{"args", stored},
-                {"calibration_seconds", calibration_seconds},
-                {"config", nlohmann::json::parse(config_to_json(config))}};
-    write_file_atomic(tc.out_dir / "run.json", run_json.dump(2) + "\n");
+    write_run_json(plan_steps ? -1 : tc.steps);
   }
 
   io.err << (resume ? "resuming " : "training ") << to_string(config) << " (" << model->num_parameters()
          << " parameters) on " << backend->name() << " with " << max_threads()
          << " thread(s): B=" << tc.batch_size << " T=" << tc.seq_len << " K=" << tc.grad_accum_steps << ", "
-         << tc.steps << " steps, lr " << tc.lr << "\n";
+         << (plan_steps ? "steps sized to the time budget" : cat(tc.steps, " steps")) << ", lr " << tc.lr
+         << "\n";
 
   // ----- train ---------------------------------------------------------------------------------
   const bool log_lines = p.given("--no-progress") || !isatty(fileno(stderr));
-  bool budget_hit = false;
-  const double budget_left = time_budget - calibration_seconds;
-  const TrainResult result = train(*model, tc, tokenizer_dir, [&](const StepMetrics& m) {
+  const int64_t tokens_per_step = int64_t{tc.batch_size} * tc.seq_len * tc.grad_accum_steps;
+  bool budget_hit = false, probing = plan_steps;
+  int probe_start = -1;  // the first step of this call (the probe measures from there)
+  const int probe_steps = std::max(tc.warmup_steps, kMinProbeSteps);
+  const StepCallback on_step = [&](const StepMetrics& m) {
     if (log_lines && (std::isfinite(m.val_loss) || m.step == 1)) log_line(io.err, m, tc.steps);
+    if (probe_start < 0) probe_start = m.step - 1;
     // Stop when the next step would end past the budget.
-    const double step_seconds =
-        m.tokens_per_sec > 0 ? tc.batch_size * tc.seq_len * tc.grad_accum_steps / m.tokens_per_sec : 0;
-    if (time_budget > 0 && m.elapsed_seconds + step_seconds > budget_left && m.step < tc.steps) {
+    const double step_seconds = m.tokens_per_sec > 0 ? tokens_per_step / m.tokens_per_sec : 0;
+    if (time_budget > 0 && m.elapsed_seconds + step_seconds > time_budget && m.step < tc.steps) {
       budget_hit = true;
       request_stop();
+    } else if (probing && m.step - probe_start >= probe_steps) {
+      request_stop();  // enough steps measured: plan the schedule, then continue (below)
     }
-  });
+  };
+  TrainResult result = train(*model, tc, tokenizer_dir, on_step);
+  if (probing && result.interrupted && !budget_hit && !result.history.empty()) {
+    // The pace of the later half of the probe (the first steps are slower: caches, memory).
+    const std::vector<StepMetrics> probe(
+        result.history.begin() + static_cast<std::ptrdiff_t>(result.history.size() / 2),
+        result.history.end());
+    const double step_seconds = median_step_seconds(probe, tokens_per_step);
+    const double elapsed = result.history.back().elapsed_seconds;
+    tc.steps = result.final_step + steps_for_budget({step_seconds, step_seconds / 3}, time_budget - elapsed,
+                                                    tc.eval_interval, tc.eval_steps);
+    char line[200];
+    std::snprintf(line, sizeof line, "time budget %s: a step takes %.3f s, so the schedule has %d steps\n",
+                  format_duration(time_budget).c_str(), step_seconds, tc.steps);
+    io.err << line;
+    write_run_json(tc.steps);
+    probing = false;
+    tc.resume = true;  // continues exactly: the learning rate of the steps so far did not depend on it
+    TrainResult rest = train(*model, tc, tokenizer_dir, on_step);
+    rest.history.insert(rest.history.begin(), result.history.begin(), result.history.end());
+    rest.start_step = result.start_step;
+    result = std::move(rest);
+  }
 
   // ----- the final validation loss, the model directory, the summary ----------------------------
   float val_loss = NAN;
@@ -351,7 +377,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
       {"stopped_by", result.interrupted ? (budget_hit ? "time budget" : "interrupt") : "steps"},
       {"train_loss_last20", std::isfinite(train_loss) ? nlohmann::json(train_loss) : nlohmann::json()},
       {"val_loss", std::isfinite(val_loss) ? nlohmann::json(val_loss) : nlohmann::json()},
-      {"training_seconds", elapsed + calibration_seconds},
+      {"training_seconds", elapsed},
       {"tokens_trained",
        static_cast<double>(result.final_step) * tc.batch_size * tc.seq_len * tc.grad_accum_steps},
       {"model_dir", model_dir.string()},
@@ -361,7 +387,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   write_file_atomic(tc.out_dir / "summary.json", summary.dump(2) + "\n");
   char line[300];
   std::snprintf(line, sizeof line, "%d/%d steps in %s%s; train loss %.4f (last 20 steps), val loss %.4f\n",
-                result.final_step, tc.steps, format_duration(elapsed + calibration_seconds).c_str(),
+                result.final_step, tc.steps, format_duration(elapsed).c_str(),
                 result.interrupted ? (budget_hit ? " (time budget reached)" : " (interrupted)") : "",
                 train_loss, val_loss);
   io.err << line << "saved " << model_dir.string() << "; metrics " << (tc.out_dir / "metrics.csv").string()

@@ -4,32 +4,15 @@
 #include <cmath>
 #include <vector>
 
-#include "common/timer.h"
-
 namespace gpt2 {
 
-StepTiming measure_step(GPT2& model, DataLoader& loader, int grad_accum_steps, int repeats) {
-  const int B = loader.B(), T = loader.T();
-  std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
-  loader.next_batch(inputs.data(), targets.data());
-  auto pass = [&](bool backward) {
-    Timer timer;
-    model.forward(inputs.data(), targets.data(), B, T);
-    if (backward) model.backward();
-    return timer.seconds();
-  };
-  model.zero_grad();
-  pass(true);  // warm-up: the activation arena and the backward scratch are allocated here
-  std::vector<double> fb, f;
-  for (int r = 0; r < std::max(1, repeats); ++r) {
-    fb.push_back(pass(true));
-    f.push_back(pass(false));
-  }
-  model.zero_grad();
-  loader.reset();
-  std::sort(fb.begin(), fb.end());
-  std::sort(f.begin(), f.end());
-  return {grad_accum_steps * fb[fb.size() / 2], f[f.size() / 2]};
+double median_step_seconds(std::span<const StepMetrics> rows, int64_t tokens_per_step) {
+  std::vector<double> seconds;
+  for (const StepMetrics& m : rows)
+    if (m.tokens_per_sec > 0) seconds.push_back(static_cast<double>(tokens_per_step) / m.tokens_per_sec);
+  if (seconds.empty()) return 0;
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
 }
 
 int steps_for_budget(const StepTiming& timing, double seconds, int eval_interval, int eval_steps) {

@@ -308,17 +308,34 @@ TEST_CASE("tokenizer train, prepare, train, eval, generate, resume on a slice of
   CHECK(gpt2::read_file(dir / "stopped" / "model" / "model.safetensors") ==
         gpt2::read_file(dir / "run" / "model" / "model.safetensors"));
 
-  // A time budget without --steps sizes the schedule from a measured step.
-  r = run({"train", "--data",        d + "/data", "--n-layer",       "1",  "--n-head",
-           "2",     "--n-embd",      "16",        "--context",       "32", "--batch-size",
-           "4",     "--time-budget", "0.5",       "--eval-interval", "0",  "--no-progress",
-           "--out", d + "/budget",   "--json"});
+  // A time budget without --steps: the first 20 steps (the warmup) are timed, then the schedule is
+  // sized to the budget. The run is the same as one given that many --steps from the start.
+  const std::vector<std::string> small = {
+      "train", "--data",   d + "/data", "--n-layer",       "1",  "--n-head",
+      "2",     "--n-embd", "16",        "--context",       "32", "--batch-size",
+      "4",     "--warmup", "20",        "--eval-interval", "0",  "--no-progress"};
+  std::vector<std::string> budget_args = small;
+  budget_args.insert(budget_args.end(), {"--time-budget", "1", "--out", d + "/budget", "--json"});
+  r = run(budget_args);
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(contains(r.err, "time budget"));
+  CHECK(contains(r.err, "time budget 1.0s: a step takes"));
   const json b = json::parse(r.out);
-  CHECK(b.at("steps").get<int>() >= 1);
-  CHECK(b.at("training_seconds").get<double>() < 5.0);
+  const int planned = b.at("steps").get<int>();
+  CHECK(planned > 20);
+  CHECK(b.at("training_seconds").get<double>() < 1.5);
+  std::vector<std::string> fixed_args = small;
+  fixed_args.insert(fixed_args.end(), {"--steps", std::to_string(planned), "--out", d + "/fixed"});
+  r = run(fixed_args);
+  REQUIRE(r.status == 0);
+  const auto planned_rows = gpt2::read_metrics_csv(dir / "budget" / "metrics.csv");
+  const auto fixed_rows = gpt2::read_metrics_csv(dir / "fixed" / "metrics.csv");
+  REQUIRE(planned_rows.size() >= 21);
+  for (size_t i = 0; i < std::min(planned_rows.size(), fixed_rows.size()); ++i) {
+    INFO("step " << i + 1);
+    CHECK(planned_rows[i].train_loss == fixed_rows[i].train_loss);
+    CHECK(planned_rows[i].lr == fixed_rows[i].lr);
+  }
 
   // Fine-tuning from the saved model keeps its shape and tokenizer.
   r = run({"train", "--data", d + "/data", "--init", d + "/run/model", "--batch-size", "4", "--steps", "2",
