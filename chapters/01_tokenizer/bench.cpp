@@ -70,7 +70,13 @@ std::string build_mixed_corpus(size_t target) {
     if (!any) break;
     text += run_command(batch + " 2>/dev/null");
   }
-  if (text.size() > target) text.resize(target);
+  if (text.size() > target) {
+    // Cut before a UTF-8 continuation byte never splits a character: node reads the file as
+    // UTF-8 and would turn a cut character into U+FFFD, so tiktoken's ids would differ at the end.
+    size_t cut = target;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+  }
   return text;
 }
 
