@@ -145,10 +145,12 @@ std::vector<std::string> stored_args(std::span<const std::string> args, const Ar
   return out;
 }
 
+// One line of progress for logs (when there is no progress bar). steps = 0: not known yet.
 void log_line(std::ostream& err, const StepMetrics& m, int steps) {
   char line[200];
-  std::snprintf(line, sizeof line, "step %5d/%d | loss %.4f | val %.4f | lr %.2e | %.0f tok/s | %s\n", m.step,
-                steps, m.train_loss, m.val_loss, m.lr, m.tokens_per_sec,
+  const std::string of = steps > 0 ? cat("/", steps) : "";
+  std::snprintf(line, sizeof line, "step %5d%s | loss %.4f | val %.4f | lr %.2e | %.0f tok/s | %s\n", m.step,
+                of.c_str(), m.train_loss, m.val_loss, m.lr, m.tokens_per_sec,
                 format_duration(m.elapsed_seconds).c_str());
   err << line;
   err.flush();
@@ -314,7 +316,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   int probe_start = -1;  // the first step of this call (the probe measures from there)
   const int probe_steps = std::max(tc.warmup_steps, kMinProbeSteps);
   const StepCallback on_step = [&](const StepMetrics& m) {
-    if (log_lines && (std::isfinite(m.val_loss) || m.step == 1)) log_line(io.err, m, tc.steps);
+    if (log_lines && (std::isfinite(m.val_loss) || m.step == 1)) log_line(io.err, m, probing ? 0 : tc.steps);
     if (probe_start < 0) probe_start = m.step - 1;
     // Stop when the next step would end past the budget.
     const double step_seconds = m.tokens_per_sec > 0 ? tokens_per_step / m.tokens_per_sec : 0;
@@ -325,7 +327,10 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
       request_stop();  // enough steps measured: plan the schedule, then continue (below)
     }
   };
+  const bool progress = tc.progress;
+  if (probing) tc.progress = false;  // the probe's steps take seconds; its schedule is provisional
   TrainResult result = train(*model, tc, tokenizer_dir, on_step);
+  tc.progress = progress;
   if (probing && result.interrupted && !budget_hit && !result.history.empty()) {
     // The pace of the later half of the probe (the first steps are slower: caches, memory).
     const std::vector<StepMetrics> probe(
