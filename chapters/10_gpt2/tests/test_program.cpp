@@ -2,6 +2,7 @@
 // reference for greedy generation and evaluation, the whole path on a slice of tiny Shakespeare,
 // exact resume, and the errors of every command.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <numbers>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/06_training/metrics.h"
 #include "chapters/10_gpt2/commands.h"
+#include "chapters/10_gpt2/model_dir.h"
 #include "chapters/10_gpt2/prepare.h"
 #include "chapters/10_gpt2/tests/cli_harness.h"
 #include "chapters/10_gpt2/text_eval.h"
@@ -77,6 +79,20 @@ TEST_CASE("gpt2 generate --greedy equals the PyTorch reference token for token",
   CHECK(j.at("prompt_tokens").get<std::vector<int>>() == ints(ref, "prompt_ids"));
   CHECK(j.at("tokens").get<std::vector<int>>() == ints(ref, "greedy_ids"));
   CHECK(j.at("text").is_string());
+}
+
+TEST_CASE("--model NAME finds a downloaded model by name", "[program]") {
+  // As `--model gpt2` finds models/gpt2: here GPT2_MODELS_DIR points at the fixtures.
+  ::setenv("GPT2_MODELS_DIR", gpt2::fixture_dir().c_str(), 1);
+  CHECK(gpt2::resolve_model_dir("10_tiny_model") == fs::path(gpt2::fixture_dir()) / "10_tiny_model");
+  Result r =
+      run({"generate", "--model", "10_tiny_model", "--prompt", "To be", "--max-new-tokens", "3", "--greedy"});
+  ::unsetenv("GPT2_MODELS_DIR");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("To be", 0) == 0);
+  CHECK(gpt2::resolve_model_dir(kTinyModel) == fs::path(kTinyModel));  // a directory is itself
+  CHECK_THROWS_WITH(gpt2::resolve_model_dir("gpt2-xl-missing"), Catch::Contains("neither a directory"));
 }
 
 // Tolerance: the reference sums float64 log-probabilities; ours come from float32 logits of a
