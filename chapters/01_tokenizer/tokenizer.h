@@ -36,6 +36,9 @@ namespace gpt2 {
 
 /// The text of GPT-2's end-of-text token, which separates documents in training data.
 inline constexpr std::string_view kEndOfText = "<|endoftext|>";
+/// Its id in GPT-2's vocabulary (the last one). A tokenizer trained by train_bpe gives it the
+/// last id of its own vocabulary instead: ask Tokenizer::eot_id() when the tokenizer is at hand.
+inline constexpr int kEndOfTextId = 50256;
 
 class Tokenizer {
  public:

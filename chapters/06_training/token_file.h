@@ -23,10 +23,9 @@
 #include <string>
 #include <vector>
 
-namespace gpt2 {
+#include "chapters/01_tokenizer/tokenizer.h"  // kEndOfTextId, the document separator
 
-/// GPT-2's `<|endoftext|>` token id, the document separator.
-inline constexpr int kEndOfText = 50256;
+namespace gpt2 {
 
 /// Bytes before the first id.
 inline constexpr size_t kTokenFileHeaderBytes = 24;
@@ -42,6 +41,6 @@ std::vector<int32_t> read_token_file(const std::filesystem::path& path);
 
 /// One stream from several documents: `<|endoftext|>` (eot) before each document's ids.
 std::vector<int32_t> join_documents(const std::vector<std::vector<int32_t>>& documents,
-                                    int32_t eot = kEndOfText);
+                                    int32_t eot = kEndOfTextId);
 
 }  // namespace gpt2

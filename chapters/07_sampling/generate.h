@@ -27,13 +27,11 @@
 #include <span>
 #include <vector>
 
+#include "chapters/01_tokenizer/tokenizer.h"  // kEndOfTextId
 #include "chapters/07_sampling/cached_forward.h"
 #include "chapters/07_sampling/sampler.h"
 
 namespace gpt2 {
-
-/// GPT-2's <|endoftext|> token id.
-inline constexpr int kEndOfTextId = 50256;
 
 /// What generate() does; the fields mirror `gpt2 generate`'s flags.
 struct GenerateOptions {

@@ -19,9 +19,7 @@ namespace gpt2 {
 /// validation text) when val_fraction <= 0.
 size_t split_point(std::string_view text, double val_fraction);
 
-/// Writes `ids` as chapter 06's token file (write_token_file). It lives here, in its own file,
-/// because chapter 01's tokenizer.h and chapter 06's token_file.h both define a `gpt2::kEndOfText`
-/// (the text and the id of the same token), so one file cannot include both.
+/// Writes `ids` as chapter 06's token file (write_token_file), converting int to the file's int32_t.
 void write_tokens(const std::filesystem::path& path, std::span<const int> ids);
 
 }  // namespace gpt2
