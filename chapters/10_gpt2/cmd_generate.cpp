@@ -38,6 +38,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   p.flag("--greedy", "always take the most probable token");
   p.flag("--no-stop", "do not stop at <|endoftext|>");
   p.flag("--plain-kernels", "use chapter 05's plain loops instead of chapter 08's fast kernels");
+  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
   p.flag("--json",
          "print {\"prompt_tokens\": [...], \"tokens\": [...], \"text\": \"...\"} instead of streaming");
   p.flag("--stats", "print the prefill and decode speed on stderr");
@@ -55,7 +56,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   options.greedy = p.given("--greedy");
   const std::string prompt = p.given("--prompt-file") ? read_file(p.get("--prompt-file")) : p.get("--prompt");
 
-  LoadedModel m = load_model(p.get("--model"), p.given("--plain-kernels"));
+  LoadedModel m = load_model(p.get("--model"), p.given("--plain-kernels"), p.get("--device"));
   const Tokenizer& tok = *m.tokenizer;
   options.eot_token = tok.eot_id();
   options.stop_at_eot = !p.given("--no-stop") && tok.eot_id() >= 0;

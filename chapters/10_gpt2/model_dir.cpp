@@ -7,6 +7,9 @@
 #include "chapters/08_cpu_parallel/fast_backend.h"
 #include "common/error.h"
 #include "common/testing.h"
+#ifdef GPT2_HAVE_CUDA
+#include "chapters/09_cuda/cuda_backend.h"
+#endif
 
 namespace gpt2 {
 
@@ -32,12 +35,25 @@ fs::path resolve_model_dir(const std::string& model) {
        openai ? cat("; download it with ./scripts/download_gpt2.sh ", model) : std::string());
 }
 
-LoadedModel load_model(const std::string& model, bool plain_kernels) {
+std::unique_ptr<Backend> make_backend(const std::string& device, bool plain_kernels) {
+  if (device == "cpu") return make_cpu_backend(plain_kernels);
+  GPT2_CHECK(device == "cuda", "--device: expected 'cpu' or 'cuda', got '", device, "'");
+  GPT2_CHECK(!plain_kernels, "--plain-kernels: the plain loops run on the CPU only, not with --device cuda");
+#ifdef GPT2_HAVE_CUDA
+  return std::make_unique<CudaBackend>();  // throws a readable gpt2::Error when there is no GPU
+#else
+  fail(
+      "--device cuda: this gpt2 was built without the CUDA backend (configure with -DGPT2_CUDA=ON, chapter "
+      "09)");
+#endif
+}
+
+LoadedModel load_model(const std::string& model, bool plain_kernels, const std::string& device) {
   LoadedModel m;
   m.dir = resolve_model_dir(model);
   GPT2_CHECK(has_tokenizer_files(m.dir), "model directory '", m.dir.string(),
              "' has no tokenizer files (vocab.json + merges.txt, or encoder.json + vocab.bpe)");
-  m.backend = make_cpu_backend(plain_kernels);
+  m.backend = make_backend(device, plain_kernels);
   m.model = std::make_unique<GPT2>(GPT2::load(m.dir, *m.backend));
   m.tokenizer.emplace(Tokenizer::load(m.dir));
   GPT2_CHECK(m.tokenizer->vocab_size() <= m.model->config().vocab_size, "model directory '", m.dir.string(),

@@ -38,7 +38,13 @@ struct LoadedModel {
 
 /// Resolves `model` (resolve_model_dir), loads weights and tokenizer, and checks that the
 /// tokenizer's ids fit the model's vocabulary. `plain_kernels` picks chapter 05's plain loops
-/// instead of chapter 08's fast kernels.
-LoadedModel load_model(const std::string& model, bool plain_kernels);
+/// instead of chapter 08's fast kernels; `device` is as for make_backend.
+LoadedModel load_model(const std::string& model, bool plain_kernels, const std::string& device = "cpu");
+
+/// The backend for `--device`: "cpu" (chapter 08's fast kernels, or chapter 05's plain loops
+/// when `plain_kernels`) or "cuda" (chapter 09's CudaBackend, in a build configured with
+/// -DGPT2_CUDA=ON on a machine with an NVIDIA GPU). Anything else, or "cuda" in a build without
+/// chapter 09, is a gpt2::Error that says so.
+std::unique_ptr<Backend> make_backend(const std::string& device, bool plain_kernels);
 
 }  // namespace gpt2

@@ -387,6 +387,15 @@ TEST_CASE("bad flags, missing files and invalid values: a clear message and exit
     std::string message;
   };
   const std::vector<Case> cases = {
+      // --device
+      {{"generate", "--model", tiny, "--prompt", "x", "--device", "tpu"},
+       "--device: expected 'cpu' or 'cuda', got 'tpu'"},
+      {{"eval", "--model", tiny, "--input", d + "/text.txt", "--device", "cuda", "--plain-kernels"},
+       "the plain loops run on the CPU only"},
+#ifndef GPT2_HAVE_CUDA
+      {{"generate", "--model", tiny, "--prompt", "x", "--device", "cuda"},
+       "--device cuda: this gpt2 was built without the CUDA backend"},
+#endif
       // prepare
       {{"prepare", "--out", d + "/p"}, "missing required option '--input FILE'"},
       {{"prepare", "--input", d + "/missing.txt", "--out", d + "/p"}, "missing.txt"},
