@@ -150,8 +150,11 @@ std::vector<std::string> stored_args(std::span<const std::string> args, const Ar
 void log_line(std::ostream& err, const StepMetrics& m, int steps) {
   char line[200];
   const std::string of = steps > 0 ? cat("/", steps) : "";
-  std::snprintf(line, sizeof line, "step %5d%s | loss %.4f | val %.4f | lr %.2e | %.0f tok/s | %s\n", m.step,
-                of.c_str(), m.train_loss, m.val_loss, m.lr, m.tokens_per_sec,
+  // A step without a validation pass has val_loss NaN: show "-" rather than "nan".
+  char val[32] = "-";
+  if (!std::isnan(m.val_loss)) std::snprintf(val, sizeof val, "%.4f", m.val_loss);
+  std::snprintf(line, sizeof line, "step %5d%s | loss %.4f | val %s | lr %.2e | %.0f tok/s | %s\n", m.step,
+                of.c_str(), m.train_loss, val, m.lr, m.tokens_per_sec,
                 format_duration(m.elapsed_seconds).c_str());
   err << line;
   err.flush();
