@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job (chapter 10's README walks through it): on the shipped data/tinyshakespeare.txt and
+# The main job (chapter 12's README walks through it): on the shipped data/tinyshakespeare.txt and
 # nothing else,
 #   1. prepare: split the text 90/10 at a line break, train a 1,024-token BPE on the training part,
 #      and write the token files;

@@ -38,7 +38,7 @@ class Gpt2Trainable : public TrainableModel {
   std::filesystem::path tokenizer_dir_;
 };
 
-/// train() for a GPT2 (what chapter 10's `gpt2 train` calls).
+/// train() for a GPT2 (what chapter 12's `gpt2 train` calls).
 TrainResult train(GPT2& model, const TrainConfig& config, const std::filesystem::path& tokenizer_dir = {},
                   const StepCallback& on_step = {});
 

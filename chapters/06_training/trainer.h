@@ -1,5 +1,5 @@
 /// @file trainer.h
-/// @brief The training loop: TrainConfig (every option) and train(), which chapter 10's
+/// @brief The training loop: TrainConfig (every option) and train(), which chapter 12's
 /// `gpt2 train` calls.
 ///
 /// One optimizer step s (0-based) of train():

@@ -8,7 +8,7 @@
 //      kernels, its peak memory, and the same step in PyTorch when /usr/bin/python3 has torch;
 //   5. generation tokens/s of GPT-2 124M with the KV cache (batch 1).
 //
-//   6. the main job's training step (chapter 10's default shape, or --main-job L,NH,C,V,B,T) on the
+//   6. the main job's training step (chapter 12's default shape, or --main-job L,NH,C,V,B,T) on the
 //      fast kernels and on chapter 05's plain ones.
 //
 // Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main] [--main-job L,NH,C,V,B,T]
@@ -209,7 +209,7 @@ struct MatmulShape {
 int main(int argc, char** argv) {
   bool quick = false, torch = true;
   std::string only;
-  // Chapter 10's default training shape (4 layers, 4 heads, 128 channels, context 256, batch 8)
+  // Chapter 12's default training shape (4 layers, 4 heads, 128 channels, context 256, batch 8)
   // with a 1024-token vocabulary.
   std::string main_job = "4,4,128,1024,8,256";
   for (int i = 1; i < argc; ++i) {

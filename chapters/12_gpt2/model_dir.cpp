@@ -1,4 +1,4 @@
-#include "chapters/10_gpt2/model_dir.h"
+#include "chapters/12_gpt2/model_dir.h"
 
 #include <cstdlib>
 #include <vector>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/10_gpt2/commands.h"
+#include "chapters/12_gpt2/commands.h"
 
 namespace gpt2_test {
 

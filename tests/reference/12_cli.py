@@ -1,4 +1,4 @@
-"""Fixtures for chapter 10 (the gpt2 program): greedy generation and the sliding-window evaluation of a
+"""Fixtures for chapter 12 (the gpt2 program): greedy generation and the sliding-window evaluation of a
 tiny model, computed by an independent PyTorch GPT-2, for the CLI tests to reproduce through
 `gpt2 generate --greedy --json` and `gpt2 eval --json`.
 
@@ -13,16 +13,16 @@ positions restart at 0) and stopping at <|endoftext|>. The script checks that no
 (top-2 logit gap >= 1e-3), so float32 and float64 choose the same tokens.
 
 Evaluation: the text's ids x_0..x_{N-1}; each x_t (t >= 1) is scored once, by the window that
-chapters/10_gpt2/text_eval.h describes: the first window predicts x_1..x_{e0} (e0 = min(N-1, maxT))
+chapters/12_gpt2/text_eval.h describes: the first window predicts x_1..x_{e0} (e0 = min(N-1, maxT))
 from x_0..x_{e0-1}; window k predicts x_{e_{k-1}+1}..x_{e_k} (e_k = min(e_{k-1} + S, N-1)) from the
 maxT tokens before x_{e_k}. The total of -ln p is stored for three strides.
 
 Writes:
-  tests/fixtures/10_tiny_model/      config.json, model.safetensors (F32), vocab.json, merges.txt
-  tests/fixtures/10_cli.safetensors  prompt_ids, greedy_ids, eval_ids (I64); eval_nats_s16, eval_nats_s32,
+  tests/fixtures/12_tiny_model/      config.json, model.safetensors (F32), vocab.json, merges.txt
+  tests/fixtures/12_cli.safetensors  prompt_ids, greedy_ids, eval_ids (I64); eval_nats_s16, eval_nats_s32,
       eval_nats_s5 (F64, the summed cross-entropy with strides 16, 32, 5); metadata: prompt, eval_text
 
-Usage: /usr/bin/python3 tests/reference/10_cli.py
+Usage: /usr/bin/python3 tests/reference/12_cli.py
 """
 import importlib
 import json
@@ -136,10 +136,10 @@ def main():
     nats = {s: sliding_nats(W64, cfg, eval_ids, s) for s in (16, 32, 5)}
     print(f"eval: {len(eval_ids)} tokens, nats per stride {nats}")
 
-    m05.write_hf_dir("10_tiny_model", W, cfg, torch.float32, "")
-    write_tokenizer(fixture_path("10_tiny_model"))
+    m05.write_hf_dir("12_tiny_model", W, cfg, torch.float32, "")
+    write_tokenizer(fixture_path("12_tiny_model"))
     as_ids = lambda xs: torch.tensor(xs, dtype=torch.int64)  # noqa: E731
-    save(fixture_path("10_cli.safetensors"),
+    save(fixture_path("12_cli.safetensors"),
          {"prompt_ids": as_ids(prompt_ids), "greedy_ids": as_ids(greedy_ids), "eval_ids": as_ids(eval_ids),
           "eval_nats_s16": torch.tensor([nats[16]], dtype=torch.float64),
           "eval_nats_s32": torch.tensor([nats[32]], dtype=torch.float64),

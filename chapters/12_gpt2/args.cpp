@@ -1,4 +1,4 @@
-#include "chapters/10_gpt2/args.h"
+#include "chapters/12_gpt2/args.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "chapters/10_gpt2/text_eval.h"
+#include "chapters/12_gpt2/text_eval.h"
 
 #include <algorithm>
 #include <cmath>

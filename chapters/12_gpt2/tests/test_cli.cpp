@@ -2,9 +2,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "chapters/10_gpt2/args.h"
-#include "chapters/10_gpt2/commands.h"
-#include "chapters/10_gpt2/tests/cli_harness.h"
+#include "chapters/12_gpt2/args.h"
+#include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/tests/cli_harness.h"
 #include "common/file_io.h"
 #include "common/testing.h"
 #include "tests/catch.h"
@@ -75,7 +75,7 @@ TEST_CASE("gpt2 --help everywhere", "[cli]") {
 
 TEST_CASE("gpt2 tokenizer train, then encode and decode with it", "[cli]") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "gpt2_test_10_cli";
+  const fs::path dir = fs::temp_directory_path() / "gpt2_test_12_cli";
   fs::remove_all(dir);
   gpt2::create_directories(dir);
   const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 50000);

@@ -1,4 +1,4 @@
-#include "chapters/10_gpt2/step_budget.h"
+#include "chapters/12_gpt2/step_budget.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <iostream>
 
-#include "chapters/10_gpt2/commands.h"
+#include "chapters/12_gpt2/commands.h"
 #include "common/error.h"
 #include "common/testing.h"
 

@@ -6,8 +6,8 @@
 
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/01_tokenizer/train_bpe.h"
-#include "chapters/10_gpt2/args.h"
-#include "chapters/10_gpt2/commands.h"
+#include "chapters/12_gpt2/args.h"
+#include "chapters/12_gpt2/commands.h"
 #include "common/error.h"
 #include "common/file_io.h"
 #include "common/progress.h"

@@ -12,11 +12,11 @@
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/06_training/metrics.h"
-#include "chapters/10_gpt2/commands.h"
-#include "chapters/10_gpt2/model_dir.h"
-#include "chapters/10_gpt2/prepare.h"
-#include "chapters/10_gpt2/tests/cli_harness.h"
-#include "chapters/10_gpt2/text_eval.h"
+#include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/model_dir.h"
+#include "chapters/12_gpt2/prepare.h"
+#include "chapters/12_gpt2/tests/cli_harness.h"
+#include "chapters/12_gpt2/text_eval.h"
 #include "common/file_io.h"
 #include "common/safetensors.h"
 #include "common/testing.h"
@@ -36,7 +36,7 @@ Result run(std::vector<std::string> args, const std::string& input = "") {
 
 // A fresh, empty directory under the system's temporary directory.
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gpt2_test_10_" + name);
+  const fs::path dir = fs::temp_directory_path() / ("gpt2_test_12_" + name);
   fs::remove_all(dir);
   gpt2::create_directories(dir);
   return dir;
@@ -48,10 +48,10 @@ std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
   return out;
 }
 
-const std::string kTinyModel = gpt2::fixture_dir() + "/10_tiny_model";
+const std::string kTinyModel = gpt2::fixture_dir() + "/12_tiny_model";
 
 gpt2::SafetensorsFile reference() {
-  return gpt2::SafetensorsFile::open(gpt2::fixture_dir() + "/10_cli.safetensors");
+  return gpt2::SafetensorsFile::open(gpt2::fixture_dir() + "/12_cli.safetensors");
 }
 
 // Relative difference, for the checks against the float64 reference.
@@ -61,7 +61,7 @@ double rel(double ours, double ref) {
 
 }  // namespace
 
-// ----- against PyTorch (tests/reference/10_cli.py) -------------------------------------------------
+// ----- against PyTorch (tests/reference/12_cli.py) -------------------------------------------------
 
 TEST_CASE("gpt2 generate --greedy equals the PyTorch reference token for token", "[program][parity]") {
   const auto ref = reference();
@@ -84,9 +84,9 @@ TEST_CASE("gpt2 generate --greedy equals the PyTorch reference token for token",
 TEST_CASE("--model NAME finds a downloaded model by name", "[program]") {
   // As `--model gpt2` finds models/gpt2: here GPT2_MODELS_DIR points at the fixtures.
   ::setenv("GPT2_MODELS_DIR", gpt2::fixture_dir().c_str(), 1);
-  CHECK(gpt2::resolve_model_dir("10_tiny_model") == fs::path(gpt2::fixture_dir()) / "10_tiny_model");
+  CHECK(gpt2::resolve_model_dir("12_tiny_model") == fs::path(gpt2::fixture_dir()) / "12_tiny_model");
   Result r =
-      run({"generate", "--model", "10_tiny_model", "--prompt", "To be", "--max-new-tokens", "3", "--greedy"});
+      run({"generate", "--model", "12_tiny_model", "--prompt", "To be", "--max-new-tokens", "3", "--greedy"});
   ::unsetenv("GPT2_MODELS_DIR");
   INFO(r.err);
   CHECK(r.status == 0);

@@ -6,9 +6,9 @@
 
 #include "chapters/07_sampling/generate.h"
 #include "chapters/07_sampling/utf8_stream.h"
-#include "chapters/10_gpt2/args.h"
-#include "chapters/10_gpt2/commands.h"
-#include "chapters/10_gpt2/model_dir.h"
+#include "chapters/12_gpt2/args.h"
+#include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/model_dir.h"
 #include "common/error.h"
 #include "common/file_io.h"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/10_gpt2/commands.h"
+#include "chapters/12_gpt2/commands.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);

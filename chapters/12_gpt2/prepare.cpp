@@ -1,4 +1,4 @@
-#include "chapters/10_gpt2/prepare.h"
+#include "chapters/12_gpt2/prepare.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
-// Exercises 10 (student version): replace each `throw` with your code, then run
-//   ./build-student/bin/exercise_10_gpt2
-// (see exercises/10_gpt2/README.md).
+// Exercises 12 (student version): replace each `throw` with your code, then run
+//   ./build-student/bin/exercise_12_gpt2
+// (see exercises/12_gpt2/README.md).
 #include "common/error.h"
 #include "exercise.h"
 

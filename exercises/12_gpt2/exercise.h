@@ -1,5 +1,5 @@
-/// @file exercises/10_gpt2/exercise.h
-/// @brief Exercises 10: the numbers `gpt2 eval` prints, its sliding window, and sizing a run to a
+/// @file exercises/12_gpt2/exercise.h
+/// @brief Exercises 12: the numbers `gpt2 eval` prints, its sliding window, and sizing a run to a
 /// time budget.
 #pragma once
 
@@ -31,7 +31,7 @@ struct Window {
 };
 
 /// 10.2: the sliding windows for N tokens, a context of max_T positions and a stride S
-/// (chapters/10_gpt2/text_eval.h): the first window predicts x_1 .. x_e with e = min(N - 1, max_T);
+/// (chapters/12_gpt2/text_eval.h): the first window predicts x_1 .. x_e with e = min(N - 1, max_T);
 /// each next one the next S tokens, up to e' = min(e + S, N - 1), from the max_T tokens before x_e'.
 /// Empty when N < 2. Example: N = 10, max_T = 4, S = 2 ->
 /// {0, 4, 1}, {2, 4, 5}, {4, 4, 7}, {5, 4, 9}.

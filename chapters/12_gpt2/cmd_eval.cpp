@@ -5,10 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "chapters/10_gpt2/args.h"
-#include "chapters/10_gpt2/commands.h"
-#include "chapters/10_gpt2/model_dir.h"
-#include "chapters/10_gpt2/text_eval.h"
+#include "chapters/12_gpt2/args.h"
+#include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/model_dir.h"
+#include "chapters/12_gpt2/text_eval.h"
 #include "common/error.h"
 #include "common/file_io.h"
 #include "common/progress.h"
@@ -26,7 +26,7 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
               "exp(loss), and bits per byte = total nats / (ln 2 * bytes of the predicted tokens, i.e. the\n"
               "text's bytes minus those of its first token). A text longer than the context is scored\n"
               "with a sliding window: each window predicts the next --stride tokens from the --context\n"
-              "tokens before them (see chapters/10_gpt2/text_eval.h).");
+              "tokens before them (see chapters/12_gpt2/text_eval.h).");
   p.option("--model", "DIR", "model directory, or a downloaded model's name such as gpt2", "", true);
   p.option("--input", "FILE", "the text to score", "", true);
   p.option("--context", "N", "positions per window (default: the model's context)");

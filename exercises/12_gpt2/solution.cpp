@@ -1,9 +1,9 @@
-// Exercises 10 (solution): the answers are what chapters/10_gpt2 does.
+// Exercises 12 (solution): the answers are what chapters/12_gpt2 does.
 #include <cmath>
 #include <numbers>
 
-#include "chapters/10_gpt2/step_budget.h"
-#include "chapters/10_gpt2/text_eval.h"
+#include "chapters/12_gpt2/step_budget.h"
+#include "chapters/12_gpt2/text_eval.h"
 #include "exercise.h"
 
 namespace exercise {
