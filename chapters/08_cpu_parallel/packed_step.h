@@ -9,7 +9,7 @@
 ///     pack the (M, KC) block of a into slivers of 6 rows     a_packed[sliver][k][6]
 ///     for each panel of NC = 512 columns of b:
 ///       pack the (KC, NC) panel into slivers of 16 columns   b_packed[sliver][k][16]
-///       #pragma omp parallel for: for each b sliver (16 columns)
+///       \#pragma omp parallel for: for each b sliver (16 columns)
 ///         for each a sliver (6 rows):
 ///           tile (6 x 16) = a sliver @ b sliver, in registers   <- the micro-kernel
 ///           out[those rows, those columns] += tile
