@@ -71,7 +71,7 @@ TEST_CASE("07.4 attention_decode_step: token by token equals attention over the 
         att(static_cast<size_t>(NH) * T * T);
     gpt2::multihead_attention_forward(expected.data(), qkvh.data(), att.data(), qkv.data(), 1, T, C, NH);
 
-    // NaN everywhere: reading a row that was not written yet (s > pos) shows up in the output.
+    // NaN everywhere: reading a row before it is written (s > pos) shows up in the output.
     std::vector<float> k(static_cast<size_t>(NH) * maxT * HS, NAN), v(k.size(), NAN);
     const exercise::LayerKVCache cache{k.data(), v.data(), NH, maxT, HS};
     std::vector<float> out(static_cast<size_t>(T) * C, NAN);
