@@ -15,12 +15,14 @@ function(gpt2_add_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()
 
-# gpt2_add_exercise(NAME ex01_tokenizer SOLUTION sol.cpp STUB stub.cpp TESTS test.cpp LIBS ch01_tokenizer)
+# gpt2_add_exercise(NAME ex01_tokenizer SOLUTION sol.cpp STUB stub.cpp TESTS test.cpp LIBS ch01_tokenizer
+#                   [TEST_PROPERTIES prop value ...])
 # Solution mode: the tests link SOLUTION (which calls the chapter's reference code) and must pass.
 # Student mode: the tests link STUB (the TODOs) and every test case is registered as expected to fail,
-# so CI proves that no test passes on an unfinished stub.
+# so CI proves that no test passes on an unfinished stub. TEST_PROPERTIES are added to every test
+# (chapter 09's exercises: SKIP_RETURN_CODE 77, so that a machine without a GPU reports Skipped).
 function(gpt2_add_exercise)
-  cmake_parse_arguments(E "" "NAME" "SOLUTION;STUB;TESTS;LIBS" ${ARGN})
+  cmake_parse_arguments(E "" "NAME" "SOLUTION;STUB;TESTS;LIBS;TEST_PROPERTIES" ${ARGN})
   if(GPT2_EXERCISES STREQUAL "student")
     set(impl ${E_STUB})
   else()
@@ -33,8 +35,8 @@ function(gpt2_add_exercise)
   if(GPT2_EXERCISES STREQUAL "student")
     # Each TEST_CASE becomes one CTest test that must fail (WILL_FAIL) on the stubs.
     catch_discover_tests(${E_NAME} TEST_PREFIX "${E_NAME}: "
-      PROPERTIES LABELS student WILL_FAIL TRUE)
+      PROPERTIES LABELS student WILL_FAIL TRUE ${E_TEST_PROPERTIES})
   else()
-    catch_discover_tests(${E_NAME} TEST_PREFIX "${E_NAME}: " PROPERTIES LABELS "exercise")
+    catch_discover_tests(${E_NAME} TEST_PREFIX "${E_NAME}: " PROPERTIES LABELS "exercise" ${E_TEST_PROPERTIES})
   endif()
 endfunction()

@@ -1,7 +1,11 @@
 #include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "common/rng.h"
+#include "common/safetensors.h"
 #include "common/testing.h"
 #include "exercise.h"
 #include "tests/catch.h"
@@ -70,4 +74,92 @@ TEST_CASE("05.3 tied_embedding_backward adds the head's and the embedding's grad
   exercise::tied_embedding_backward(dwte.data(), dlogits.data(), lnf.data(), dx0.data(), tokens.data(), BT, C,
                                     V);
   for (int i = 0; i < V * C; ++i) CHECK(std::fabs((dwte[i] - 0.25f) - numeric[i]) < 1e-5);
+}
+
+namespace {
+
+// The fixture's tensors by name, one vector each, and Weights views of them.
+struct Tensors {
+  std::map<std::string, std::vector<float>> by_name;
+  std::vector<float>& at(const std::string& name) { return by_name.at(name); }
+};
+
+template <typename F>
+exercise::Weights<F> view(Tensors& t, const std::string& prefix, int L) {
+  auto p = [&](const std::string& name) -> F* { return t.at(prefix + name).data(); };
+  exercise::Weights<F> w;
+  w.wte = p("wte.weight");
+  w.wpe = p("wpe.weight");
+  for (int l = 0; l < L; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    w.blocks.push_back({p(h + "ln_1.weight"), p(h + "ln_1.bias"), p(h + "attn.c_attn.weight"),
+                        p(h + "attn.c_attn.bias"), p(h + "attn.c_proj.weight"), p(h + "attn.c_proj.bias"),
+                        p(h + "ln_2.weight"), p(h + "ln_2.bias"), p(h + "mlp.c_fc.weight"),
+                        p(h + "mlp.c_fc.bias"), p(h + "mlp.c_proj.weight"), p(h + "mlp.c_proj.bias")});
+  }
+  w.lnf_w = p("ln_f.weight");
+  w.lnf_b = p("ln_f.bias");
+  return w;
+}
+
+std::vector<std::string> param_names(int L) {
+  std::vector<std::string> names = {"wte.weight", "wpe.weight"};
+  for (int l = 0; l < L; ++l)
+    for (const char* part : gpt2::kBlockParamNames) names.push_back("h." + std::to_string(l) + "." + part);
+  names.push_back("ln_f.weight");
+  names.push_back("ln_f.bias");
+  return names;
+}
+
+std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
+  std::vector<int> out;
+  for (int64_t x : f.get_int(name)) out.push_back(static_cast<int>(x));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("05.4 model_backward gives PyTorch's gradient of every parameter, added", "[exercise]") {
+  // tests/reference/05_model_backward.py: chapter 05's independent PyTorch GPT-2, autograd in float64.
+  const auto f = gpt2::SafetensorsFile::open(std::filesystem::path(gpt2::fixture_dir()) /
+                                             "05_model_backward.safetensors");
+  const auto& meta = f.metadata();
+  exercise::TinyConfig cfg;
+  cfg.L = std::stoi(meta.at("n_layer"));
+  cfg.NH = std::stoi(meta.at("n_head"));
+  cfg.C = std::stoi(meta.at("n_embd"));
+  cfg.V = std::stoi(meta.at("vocab_size"));
+  cfg.maxT = std::stoi(meta.at("n_positions"));
+  const int B = std::stoi(meta.at("B")), T = std::stoi(meta.at("T"));
+
+  Tensors t;
+  for (const std::string& name : param_names(cfg.L)) {
+    t.by_name[name] = f.get_vector(name);
+    t.by_name["grad." + name] = std::vector<float>(t.at(name).size(), 0.5f);  // starts at 0.5: must add
+  }
+  const exercise::Weights<const float> w = view<const float>(t, "", cfg.L);
+  const exercise::Weights<float> g = view<float>(t, "grad.", cfg.L);
+
+  // The given forward agrees with PyTorch (so the state the backward reads is right).
+  const exercise::ForwardState s = model_forward(w, cfg, ints(f, "tokens"), ints(f, "targets"), B, T);
+  REQUIRE(s.n_targets == 11);  // 3 of the 14 targets are -1
+  CHECK(s.loss == Approx(f.get_vector("loss")[0]).epsilon(1e-5));
+  {
+    auto r = gpt2::rel_close(s.logits, f.get_vector("logits"), 1e-5, "logits");
+    INFO(r.message);
+    REQUIRE(r.ok);
+  }
+
+  const std::vector<float> logits_before = s.logits;
+  exercise::model_backward(g, w, s, cfg);
+  CHECK(s.logits == logits_before);  // the state is read, not changed
+
+  for (const std::string& name : param_names(cfg.L)) {
+    std::vector<float> added = t.at("grad." + name);
+    for (float& x : added) x -= 0.5f;
+    auto r = gpt2::rel_close(added, f.get_vector("grad." + name), 1e-4,
+                             "gradient of " + name + " (minus its 0.5 start)");
+    INFO(r.message);
+    CHECK(r.ok);
+  }
 }

@@ -1,5 +1,6 @@
 /// @file exercises/08_cpu_parallel/exercise.h
-/// @brief Exercises 08: loop order, a register-tiled micro-kernel, a deterministic parallel sum.
+/// @brief Exercises 08: loop order, a register-tiled micro-kernel, a deterministic parallel sum,
+/// and a packed matrix multiply built on the micro-kernel.
 #pragma once
 
 #include <cstddef>
@@ -17,5 +18,10 @@ void microkernel_6x16(int kc, const float* a, const float* b, float* c, int ldc)
 /// 08.3: sum of x[0 .. n-1] in parallel that gives the same bits with any number of threads:
 /// chunks of 4096 elements summed left to right, then the chunk sums added in chunk order.
 float sum_deterministic(const float* x, size_t n);
+
+/// 08.4: out (M, N) = a (M, K) @ b (K, N), row-major, any sizes >= 1: a packed into slivers of 6
+/// rows and b into slivers of 16 columns (zero-padded at the edges), every 6 x 16 tile of out
+/// computed by microkernel_6x16 (08.2) from one a sliver and one b sliver.
+void matmul_packed(float* out, const float* a, const float* b, int M, int K, int N);
 
 }  // namespace exercise

@@ -1,22 +1,78 @@
-// Exercises 08 (solution): the chapter's own code.
-#include "chapters/08_cpu_parallel/matmul_steps.h"
-#include "chapters/08_cpu_parallel/microkernel.h"
-#include "chapters/08_cpu_parallel/reduce.h"
+// Exercises 08 (solution). Chapter 08 has the same ideas in matmul_steps.cpp, packed_step.cpp,
+// microkernel.cpp and reduce.cpp.
+#include <algorithm>
+#include <vector>
+
 #include "exercise.h"
 
 namespace exercise {
 
 void matmul_ikj(float* out, const float* a, const float* b, int M, int K, int N) {
-  gpt2::matmul_loop_order(out, a, b, M, K, N);
+  for (int i = 0; i < M; ++i) {
+    float* row = out + static_cast<size_t>(i) * N;
+    std::fill(row, row + N, 0.0f);
+    for (int k = 0; k < K; ++k) {
+      const float aik = a[static_cast<size_t>(i) * K + k];
+      const float* bk = b + static_cast<size_t>(k) * N;   // row k of b: contiguous
+      for (int j = 0; j < N; ++j) row[j] += aik * bk[j];  // row i of out: contiguous
+    }
+  }
 }
 
 void microkernel_6x16(int kc, const float* a, const float* b, float* c, int ldc) {
-  gpt2::microkernel(gpt2::Simd::portable, kc, a, b, c, static_cast<size_t>(ldc), 6, 16, nullptr,
-                    /*load_c=*/true);
+  float acc[6][16];  // with constant bounds the compiler keeps this tile in vector registers
+  for (int r = 0; r < 6; ++r)
+    for (int j = 0; j < 16; ++j) acc[r][j] = c[r * ldc + j];
+  for (int k = 0; k < kc; ++k) {
+    const float* ak = a + k * 6;   // column k of the a sliver: its 6 rows side by side
+    const float* bk = b + k * 16;  // row k of the b sliver: its 16 columns side by side
+    for (int r = 0; r < 6; ++r)
+      for (int j = 0; j < 16; ++j) acc[r][j] += ak[r] * bk[j];  // one rank-1 update per k
+  }
+  for (int r = 0; r < 6; ++r)
+    for (int j = 0; j < 16; ++j) c[r * ldc + j] = acc[r][j];
 }
 
 float sum_deterministic(const float* x, size_t n) {
-  return gpt2::sum_deterministic(x, n);
+  constexpr size_t kChunk = 4096;
+  const size_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<float> partial(chunks);
+  // Who sums a chunk depends on the thread count; how it is summed does not.
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < chunks; ++c) {
+    float s = 0.0f;
+    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) s += x[i];
+    partial[c] = s;
+  }
+  float total = 0.0f;
+  for (float s : partial) total += s;  // chunk order, on one thread
+  return total;
+}
+
+void matmul_packed(float* out, const float* a, const float* b, int M, int K, int N) {
+  // Pack a into slivers of 6 rows (a_packed[s][k][r]) and b into slivers of 16 columns
+  // (b_packed[s][k][j]); rows and columns past the edge stay 0, so every tile is a full 6 x 16.
+  const int a_slivers = (M + 5) / 6, b_slivers = (N + 15) / 16;
+  std::vector<float> a_packed(static_cast<size_t>(a_slivers) * K * 6, 0.0f);
+  std::vector<float> b_packed(static_cast<size_t>(b_slivers) * K * 16, 0.0f);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k)
+      a_packed[(static_cast<size_t>(i / 6) * K + k) * 6 + i % 6] = a[static_cast<size_t>(i) * K + k];
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < N; ++j)
+      b_packed[(static_cast<size_t>(j / 16) * K + k) * 16 + j % 16] = b[static_cast<size_t>(k) * N + j];
+
+  for (int sb = 0; sb < b_slivers; ++sb) {
+    for (int sa = 0; sa < a_slivers; ++sa) {
+      float tile[6 * 16] = {};  // the kernel adds, so start from 0
+      microkernel_6x16(K, a_packed.data() + static_cast<size_t>(sa) * K * 6,
+                       b_packed.data() + static_cast<size_t>(sb) * K * 16, tile, 16);
+      // Copy the part of the tile that lies inside out (edge tiles are cut).
+      for (int r = 0; r < 6 && sa * 6 + r < M; ++r)
+        for (int j = 0; j < 16 && sb * 16 + j < N; ++j)
+          out[static_cast<size_t>(sa * 6 + r) * N + sb * 16 + j] = tile[r * 16 + j];
+    }
+  }
 }
 
 }  // namespace exercise

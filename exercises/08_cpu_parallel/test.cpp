@@ -21,6 +21,22 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
   return v;
 }
 
+// out (M, N) against the exact a (M, K) @ b (K, N), within the float bound of the file comment.
+void check_product(const std::vector<float>& out, const std::vector<float>& a, const std::vector<float>& b,
+                   int M, int K, int N) {
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double exact = 0, scale = 0;
+      for (int k = 0; k < K; ++k) {
+        exact += static_cast<double>(a[i * K + k]) * b[k * N + j];
+        scale += std::fabs(static_cast<double>(a[i * K + k]) * b[k * N + j]);
+      }
+      INFO("M=" << M << " K=" << K << " N=" << N << " element " << i << "," << j);
+      CHECK(std::fabs(out[i * N + j] - exact) <= (K + 1) * FLT_EPSILON * scale);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("08.1 matmul_ikj computes a @ b", "[exercise]") {
@@ -29,17 +45,7 @@ TEST_CASE("08.1 matmul_ikj computes a @ b", "[exercise]") {
                b = random_vector(static_cast<size_t>(K) * N, 2);
     std::vector<float> out(static_cast<size_t>(M) * N, NAN);
     exercise::matmul_ikj(out.data(), a.data(), b.data(), M, K, N);
-    for (int i = 0; i < M; ++i) {
-      for (int j = 0; j < N; ++j) {
-        double exact = 0, scale = 0;
-        for (int k = 0; k < K; ++k) {
-          exact += static_cast<double>(a[i * K + k]) * b[k * N + j];
-          scale += std::fabs(static_cast<double>(a[i * K + k]) * b[k * N + j]);
-        }
-        INFO("M=" << M << " K=" << K << " N=" << N << " element " << i << "," << j);
-        CHECK(std::fabs(out[i * N + j] - exact) <= (K + 1) * FLT_EPSILON * scale);
-      }
-    }
+    check_product(out, a, b, M, K, N);
   }
 }
 
@@ -89,5 +95,17 @@ TEST_CASE("08.3 sum_deterministic: chunked order, same bits with 1 and 2 threads
     INFO("n = " << n);
     CHECK(with1 == expected);
     CHECK(with2 == expected);
+  }
+}
+
+TEST_CASE("08.4 matmul_packed computes a @ b for any shape", "[exercise]") {
+  // Shapes below, at and past the 6 x 16 tile, so that edge slivers are padded and cut.
+  for (auto [M, K, N] : {std::tuple{1, 1, 1}, std::tuple{6, 4, 16}, std::tuple{7, 5, 17},
+                         std::tuple{13, 40, 50}, std::tuple{30, 3, 33}}) {
+    const auto a = random_vector(static_cast<size_t>(M) * K, 7),
+               b = random_vector(static_cast<size_t>(K) * N, 8);
+    std::vector<float> out(static_cast<size_t>(M) * N, NAN);  // every element must be written
+    exercise::matmul_packed(out.data(), a.data(), b.data(), M, K, N);
+    check_product(out, a, b, M, K, N);
   }
 }
