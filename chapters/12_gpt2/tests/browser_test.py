@@ -201,7 +201,9 @@ def main():
             expected = json.load(r)["count"]
         browser.type_into("tok-text", text)
         browser.wait_for(f"document.querySelectorAll('#tok-out .tok').length === {expected}", f"{expected} tokens")
-        browser.click("#tok-out .tok:last-child")
+        # Click the longest token: its merge tree is the deepest.
+        browser.evaluate("[...document.querySelectorAll('#tok-out .tok')]"
+                         ".reduce((a, b) => b.textContent.length > a.textContent.length ? b : a).click()")
         browser.wait_for("document.querySelectorAll('#tok-detail li').length > 0", "the merge tree")
         print(f"tokenizer view: {expected} tokens")
         browser.screenshot(os.path.join(args.out_dir, "serve_tokenizer.png"))

@@ -94,9 +94,10 @@ function tokenColour(i) {
   return `hsl(${(i * 137.5) % 360}, 70%, 85%)`;
 }
 
-// Probability p in [0, 1] from red (unlikely) to green (likely).
+// Probability p in [0, 1] from red (unlikely) to green (likely); the square root spreads the
+// small probabilities that most tokens get.
 function probColour(p) {
-  return `hsla(${Math.round(120 * p)}, 75%, 70%, 0.75)`;
+  return `hsla(${Math.round(120 * Math.sqrt(p))}, 75%, 70%, 0.75)`;
 }
 
 const hex = (bytes) => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
@@ -233,7 +234,7 @@ $("tok-text").addEventListener("input", () => {
 function mergeTree(node) {
   const li = document.createElement("li");
   const code = document.createElement("code");
-  code.appendChild(tokenNode(node.text));
+  code.appendChild(tokenNode(node.text, true));
   li.appendChild(code);
   li.appendChild(
     document.createTextNode(node.rank === null ? `  id ${node.id}, byte ${hex(node.bytes)}` : `  id ${node.id}, merge rank ${node.rank}`),
