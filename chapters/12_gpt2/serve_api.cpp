@@ -256,6 +256,7 @@ void read_sampling(const Fields& f, SamplingRequest& s, const ServeLimits& limit
     }
   }
   s.stream = f.boolean("stream").value_or(false);
+  s.ignore_eos = f.boolean("ignore_eos").value_or(false);
   if (const json* v = f.get("stream_options")) {
     if (!v->is_object()) wrong_type("stream_options", "an object", *v);
     if (!s.stream)
@@ -302,9 +303,9 @@ json parse_json_object(std::string_view body) {
 CompletionRequest parse_completion_request(std::string_view body, const ServeLimits& limits) {
   const json j = parse_json_object(body);
   const Fields f(j);
-  f.only({"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream",
-          "stream_options", "logprobs", "n", "echo", "best_of", "presence_penalty", "frequency_penalty",
-          "logit_bias", "user", "suffix"});
+  f.only({"model",   "prompt",           "max_tokens",        "temperature", "top_p",      "top_k", "seed",
+          "stop",    "stream",           "stream_options",    "logprobs",    "ignore_eos", "n",     "echo",
+          "best_of", "presence_penalty", "frequency_penalty", "logit_bias",  "user",       "suffix"});
   CompletionRequest r;
   read_sampling(f, r.sampling, limits, /*chat=*/false);
   r.model = f.string("model").value_or("");
@@ -347,8 +348,8 @@ ChatRequest parse_chat_request(std::string_view body, const ServeLimits& limits)
   const json j = parse_json_object(body);
   const Fields f(j);
   f.only({"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed",
-          "stop", "stream", "stream_options", "logprobs", "top_logprobs", "n", "presence_penalty",
-          "frequency_penalty", "logit_bias", "user"});
+          "stop", "stream", "stream_options", "logprobs", "top_logprobs", "ignore_eos", "n",
+          "presence_penalty", "frequency_penalty", "logit_bias", "user"});
   ChatRequest r;
   read_sampling(f, r.sampling, limits, /*chat=*/true);
   r.model = f.string("model").value_or("");

@@ -10,6 +10,8 @@
 /// wrong type (`"max_tokens": "10"`), a value out of range (`"temperature": 5`), a field we do not
 /// know (OpenAI answers `unrecognized request argument`, and so do we), or a known OpenAI field at
 /// a value we do not implement (`"n": 2`). Every field may also be `null`, meaning "not given".
+/// Besides OpenAI's fields we take two that llama.cpp's and vLLM's servers take: `top_k`, and
+/// `ignore_eos` (generate exactly `max_tokens` tokens, as benchmarks and load tests want).
 ///
 /// **Responses.** OpenAI's objects: `text_completion` (the legacy completions endpoint, streamed
 /// as a sequence of the same object with `choices[0].text` holding each new piece),
@@ -71,6 +73,7 @@ struct SamplingRequest {
   std::vector<std::string> stop;  ///< up to 4 non-empty strings
   bool stream = false;
   bool include_usage = false;  ///< stream_options.include_usage
+  bool ignore_eos = false;     ///< go on past <|endoftext|> (vLLM's name): exactly max_tokens tokens
   int logprobs = -1;           ///< -1: none; else how many alternatives to report per token (0 to 5)
 };
 

@@ -20,7 +20,12 @@ bool Job::run(const std::function<std::string(const std::string&)>& on_error) {
 }
 
 void Job::send(std::string piece) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  // A client that reads more slowly than the model writes holds the worker here, instead of
+  // making the output grow without bound (a client that stops reading is cut off by the HTTP
+  // write timeout, which cancels the job).
+  changed_.wait(lock, [&] { return out_.size() < kMaxPending || cancelled_; });
+  if (cancelled_) return;  // nobody will read it
   out_.push_back(std::move(piece));
   changed_.notify_all();
 }
@@ -28,6 +33,7 @@ void Job::send(std::string piece) {
 void Job::cancel() {
   std::lock_guard lock(mutex_);
   if (!finished_) cancelled_ = true;  // a finished job stays "completed", not "cancelled"
+  changed_.notify_all();
 }
 
 void Job::next(std::deque<std::string>& pieces, bool& done, int timeout_ms) {
@@ -36,6 +42,7 @@ void Job::next(std::deque<std::string>& pieces, bool& done, int timeout_ms) {
   pieces.clear();
   pieces.swap(out_);
   done = finished_;
+  changed_.notify_all();  // room again for a worker waiting in send()
 }
 
 JobQueue::JobQueue(int max_waiting, std::function<std::string(const std::string&)> on_error)

@@ -37,8 +37,11 @@ class Job {
   /// was cancelled before it finished.
   bool run(const std::function<std::string(const std::string&)>& on_error);
 
-  /// Called by the work: appends a piece of output for the client.
+  /// Called by the work: appends a piece of output for the client. Waits while kMaxPending
+  /// pieces are not yet taken by the HTTP thread; drops the piece once the job is cancelled.
   void send(std::string piece);
+  /// Pieces of output that may wait for the HTTP thread (one per token in a stream).
+  static constexpr size_t kMaxPending = 64;
   /// Called by the work while it runs: stop early when this is true.
   bool cancelled() const { return cancelled_.load(); }
 

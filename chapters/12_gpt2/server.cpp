@@ -200,6 +200,7 @@ struct Server::Impl {
     sampling.top_p = s.top_p;
     sampling.seed = seed_of(s);
     sampling.top_n = std::max(s.logprobs, 0);
+    sampling.stop_at_eot = !s.ignore_eos;
     const bool want_logprobs = s.logprobs >= 0;
     const char* object = chat ? "chat.completion.chunk" : "text_completion";
 

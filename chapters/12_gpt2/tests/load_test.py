@@ -109,7 +109,7 @@ def main():
         i = 0
         while time.perf_counter() < stop_at:
             body = {"prompt": args.prompt, "max_tokens": args.max_tokens, "temperature": 0.8, "top_k": 40,
-                    "seed": 1000 * k + i, "stream": True, "logprobs": 0}
+                    "seed": 1000 * k + i, "stream": True, "logprobs": 0, "ignore_eos": True}
             try:
                 results[k].append(one_request(host, port, body))
             except Exception as e:  # noqa: BLE001 -- every failure is reported
@@ -142,6 +142,9 @@ def main():
         if not rs:
             failures.append(f"client {k} completed no request")
             continue
+        short = [r[2] for r in rs if r[2] != args.max_tokens]
+        if short:
+            failures.append(f"client {k}: {len(short)} requests streamed other than {args.max_tokens} tokens")
         ttft = [r[0] for r in rs]
         tokens = sum(r[2] for r in rs)
         decode = sum(r[1] for r in rs)

@@ -103,7 +103,7 @@ std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
   return out;
 }
 
-// `gpt2 generate ... --json`'s new token ids.
+// `gpt2 generate ... --json`'s new token ids (with --no-stop: the server's `ignore_eos`).
 std::vector<int> cli_tokens(std::vector<std::string> args) {
   args.insert(args.begin(), {"generate", "--model", kTinyModel, "--prompt", kPrompt, "--json", "--no-stop"});
   const gpt2_test::Result r = gpt2_test::gpt2_run(args);
@@ -194,7 +194,7 @@ TEST_CASE("serve: sampling with a seed equals gpt2 generate with that seed", "[s
   const std::vector<int> expected = cli_tokens(
       {"--seed", "7", "--temperature", "0.9", "--top-k", "20", "--top-p", "0.95", "--max-new-tokens", "30"});
   const json body = {{"prompt", kPrompt}, {"max_tokens", 30}, {"temperature", 0.9}, {"top_k", 20},
-                     {"top_p", 0.95},     {"seed", 7},        {"logprobs", 0}};
+                     {"top_p", 0.95},     {"seed", 7},        {"logprobs", 0},      {"ignore_eos", true}};
   const json a = s.post_json("/v1/completions", body);
   const json b = s.post_json("/v1/completions", body);
   CHECK(a["choices"][0]["logprobs"]["token_ids"].get<std::vector<int>>() == expected);
@@ -477,6 +477,7 @@ TEST_CASE("serve: every bad request gets its 4xx and a named field; the server g
       {"/v1/completions", R"({"prompt": "a", "max_tokens": 5.5})", 400, "max_tokens"},
       {"/v1/completions", R"({"prompt": "a", "temperature": "hot"})", 400, "temperature"},
       {"/v1/completions", R"({"prompt": "a", "stream": "yes"})", 400, "stream"},
+      {"/v1/completions", R"({"prompt": "a", "ignore_eos": 1})", 400, "ignore_eos"},
       {"/v1/completions", R"({"prompt": "a", "stop": 5})", 400, "stop"},
       {"/v1/completions", R"({"prompt": "a", "stop": ["x", 5]})", 400, "stop[1]"},
       {"/v1/completions", R"({"prompt": {"text": "a"}})", 400, "prompt"},
@@ -584,7 +585,7 @@ TEST_CASE("serve: requests beyond one wait their turn; a full queue answers 503"
     req.method = "POST";
     req.path = "/v1/completions";
     req.set_header("Content-Type", "application/json");
-    req.body = json{{"prompt", "a"}, {"max_tokens", 1 << 20}, {"stream", true}}.dump();
+    req.body = json{{"prompt", "a"}, {"max_tokens", 1 << 20}, {"ignore_eos", true}, {"stream", true}}.dump();
     req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
       started = true;
       return !hang_up.load();  // false closes the connection

@@ -59,6 +59,28 @@ TEST_CASE("JobQueue: first come first served, a bounded line, cancellation", "[s
   done = false;
   while (!done) second->next(pieces, done, 100);  // the skipped job still finishes for its reader
   CHECK(pieces.empty());
+  // A job that writes faster than its reader reads waits for the reader: at most kMaxPending
+  // pieces are ever held, and all arrive, in order.
+  auto chatty = std::make_shared<gpt2::Job>([](gpt2::Job& j) {
+    for (int i = 0; i < 200; ++i) j.send(std::to_string(i));
+  });
+  REQUIRE(queue.submit(chatty));
+  while (!chatty->started()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  done = false;
+  chatty->next(pieces, done, 0);
+  CHECK(pieces.size() <= gpt2::Job::kMaxPending);
+  CHECK(!done);  // 200 pieces cannot all be out before we read them
+  int expected = 0;
+  bool in_order = true;
+  while (true) {
+    for (const std::string& p : pieces) in_order &= p == std::to_string(expected++);
+    if (done) break;
+    chatty->next(pieces, done, 100);
+  }
+  CHECK(expected == 200);
+  CHECK(in_order);
+
   // A job that throws answers with its error and the worker goes on.
   auto bad = std::make_shared<gpt2::Job>([](gpt2::Job&) { throw std::runtime_error("boom"); });
   REQUIRE(queue.submit(bad));
