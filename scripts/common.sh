@@ -7,7 +7,9 @@ GPT2_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 # What building and testing needs (the compiler itself is assumed: g++ 12 or newer).
-GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev"
+GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev libcpp-httplib-dev"
+# What the browser test of `gpt2 serve`'s page needs (it is skipped without them).
+GPT2_BROWSER_PACKAGES="chromium python3"
 # What the HTML docs need.
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
 

@@ -43,6 +43,8 @@ void register_train_commands(std::vector<Command>& commands);
 void register_generate_commands(std::vector<Command>& commands);
 /// `eval` (cmd_eval.cpp).
 void register_eval_commands(std::vector<Command>& commands);
+/// `serve` (cmd_serve.cpp).
+void register_serve_commands(std::vector<Command>& commands);
 
 /// Every command of the program, in the order `gpt2 --help` lists them.
 std::vector<Command> all_commands();
