@@ -7,7 +7,8 @@ GPT2_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 # What building and testing needs (the compiler itself is assumed: g++ 12 or newer).
-GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev"
+# openmpi-bin and libopenmpi-dev: chapter 11 (mpirun and the MPI library; the build works without them).
+GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev openmpi-bin libopenmpi-dev"
 # What the HTML docs need.
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
 
