@@ -15,29 +15,12 @@
 
 namespace {
 
+using ch11_test::buffer_of;
+using ch11_test::rank_order_sum;
 using ch11_test::same_bits;
 using ch11_test::world;
 using gpt2::Partition;
 using gpt2::Range;
-
-// Rank q's buffer in a test: n normal floats of widely varying size (so that the order of the
-// additions shows in the bits).
-std::vector<float> buffer_of(int q, size_t n, uint64_t seed) {
-  gpt2::Rng rng(seed * 1000 + q);
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.normal() * std::exp2(static_cast<float>(rng.below(20)) - 10.0f);
-  return v;
-}
-
-// What one process computes: ((b_0 + b_1) + b_2) + ... in float, rank by rank.
-std::vector<float> rank_order_sum(int N, size_t n, uint64_t seed) {
-  std::vector<float> sum = buffer_of(0, n, seed);
-  for (int q = 1; q < N; ++q) {
-    const std::vector<float> b = buffer_of(q, n, seed);
-    for (size_t i = 0; i < n; ++i) sum[i] += b[i];
-  }
-  return sum;
-}
 
 }  // namespace
 
