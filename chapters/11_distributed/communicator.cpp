@@ -15,12 +15,12 @@ class Done : public PendingCollective {
   void wait() override {}
 };
 
-void check_one_rank(const Partition& pieces, const char* what) {
-  GPT2_CHECK(pieces.ranks() == 1, "LocalCommunicator::", what, ": the partition is for ", pieces.ranks(),
-             " ranks, this job has 1");
-}
-
 }  // namespace
+
+void check_pieces(const Communicator& comm, const Partition& pieces, const char* what) {
+  GPT2_CHECK(pieces.ranks() == comm.size(), what, " on ", comm.where(), ": the partition has ",
+             pieces.ranks(), " pieces for ", comm.size(), " ranks");
+}
 
 void add_term(float* acc, const float* x, size_t n, bool accumulate) {
   if (accumulate) {
@@ -33,7 +33,7 @@ void add_term(float* acc, const float* x, size_t n, bool accumulate) {
 
 std::unique_ptr<PendingCollective> LocalCommunicator::start_reduce(const float* buf, const Partition& pieces,
                                                                    float* acc, bool accumulate) {
-  check_one_rank(pieces, "start_reduce");
+  check_pieces(*this, pieces, "LocalCommunicator::start_reduce");
   const Range mine = pieces.piece(0);
   add_term(acc, buf + mine.begin, mine.size(), accumulate);
   return std::make_unique<Done>();
@@ -41,7 +41,7 @@ std::unique_ptr<PendingCollective> LocalCommunicator::start_reduce(const float* 
 
 std::unique_ptr<PendingCollective> LocalCommunicator::start_all_gather(float* buf, const Partition& pieces,
                                                                        const float* mine) {
-  check_one_rank(pieces, "start_all_gather");
+  check_pieces(*this, pieces, "LocalCommunicator::start_all_gather");
   const Range piece = pieces.piece(0);
   add_term(buf + piece.begin, mine, piece.size(), /*accumulate=*/false);
   return std::make_unique<Done>();

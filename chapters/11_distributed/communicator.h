@@ -127,6 +127,10 @@ class LocalCommunicator : public Communicator {
   void all_gather_bytes(const void* mine, size_t bytes, void* all) override;
 };
 
+/// Throws gpt2::Error unless `pieces` is cut for the communicator's size(): "<what> on <where>:
+/// the partition has 3 pieces for 2 ranks".
+void check_pieces(const Communicator& comm, const Partition& pieces, const char* what);
+
 /// acc[i] = (accumulate ? acc[i] + x[i] : x[i]) for i < n: one term of the rank-order sum, the
 /// loop every host-memory communicator uses.
 void add_term(float* acc, const float* x, size_t n, bool accumulate);

@@ -240,16 +240,14 @@ int MpiCommunicator::next_tag() {
 
 std::unique_ptr<PendingCollective> MpiCommunicator::start_reduce(const float* buf, const Partition& pieces,
                                                                  float* acc, bool accumulate) {
-  GPT2_CHECK(pieces.ranks() == size_, "MpiCommunicator::start_reduce on ", where_, ": the partition has ",
-             pieces.ranks(), " pieces for ", size_, " ranks");
+  check_pieces(*this, pieces, "MpiCommunicator::start_reduce");
   return std::make_unique<MpiReduce>(comm_, *watchdog_, where_, rank_, buf, pieces, acc, accumulate,
                                      next_tag());
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::start_all_gather(float* buf, const Partition& pieces,
                                                                      const float* mine) {
-  GPT2_CHECK(pieces.ranks() == size_, "MpiCommunicator::start_all_gather on ", where_, ": the partition has ",
-             pieces.ranks(), " pieces for ", size_, " ranks");
+  check_pieces(*this, pieces, "MpiCommunicator::start_all_gather");
   return std::make_unique<MpiAllGather>(comm_, *watchdog_, where_, rank_, buf, pieces, mine);
 }
 

@@ -161,8 +161,7 @@ std::unique_ptr<PendingCollective> NcclCommunicator::start_reduce(const float* b
                                                                   float* acc, bool accumulate) {
   const std::string where_ = where();
   const int N = size(), me = rank();
-  GPT2_CHECK(pieces.ranks() == N, "NcclCommunicator::start_reduce on ", where_, ": the partition has ",
-             pieces.ranks(), " pieces for ", N, " ranks");
+  check_pieces(*this, pieces, "NcclCommunicator::start_reduce");
   cudaStream_t stream = state_->stream;
   follow_default_stream(stream);
   const Range mine = pieces.piece(me);
@@ -208,8 +207,7 @@ std::unique_ptr<PendingCollective> NcclCommunicator::start_all_gather(float* buf
                                                                       const float* mine) {
   const std::string where_ = where();
   const int N = size(), me = rank();
-  GPT2_CHECK(pieces.ranks() == N, "NcclCommunicator::start_all_gather on ", where_, ": the partition has ",
-             pieces.ranks(), " pieces for ", N, " ranks");
+  check_pieces(*this, pieces, "NcclCommunicator::start_all_gather");
   cudaStream_t stream = state_->stream;
   follow_default_stream(stream);
   const Range own = pieces.piece(me);

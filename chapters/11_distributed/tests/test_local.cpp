@@ -41,7 +41,7 @@ TEST_CASE("LocalCommunicator: a reduce copies or adds, an all-gather copies", "[
   local.all_gather(out.data(), all, acc.data());
   CHECK(out == acc);
   CHECK_THROWS_WITH(local.reduce(buf.data(), gpt2::Partition::split({0, 4}, 2), acc.data(), false),
-                    Catch::Contains("partition is for 2 ranks"));
+                    Catch::Contains("the partition has 2 pieces for 1 ranks"));
 }
 
 TEST_CASE("GradientSync adds the micro-batch gradients in order into an accumulator", "[local]") {
