@@ -95,15 +95,11 @@ class MpiReduce : public PendingCollective {
   }
 
   ~MpiReduce() override {
-    // A reduce dropped before it finished (an exception on the way) still owns MPI requests whose
-    // buffers are about to go away: finish them. (On a job being aborted this may not return;
-    // the abort kills the process.)
-    if (!done_) {
-      try {
-        wait();
-      } catch (...) {
-      }
-    }
+    // Destroyed before it finished: only on the way out of an error, while the job is being
+    // aborted (run_rank). Waiting here could hang (the peers may be waiting for something else),
+    // hiding the error; so the requests are left to the abort, and the staging memory MPI may
+    // still write into is deliberately not freed.
+    if (!done_) new std::vector<float>(std::move(staging_));
   }
 
   bool test() override { return advance(/*block=*/false); }
@@ -175,9 +171,6 @@ class MpiAllGather : public PendingCollective {
     // until the collective completes, so they are members.
     GPT2_MPI_CHECK(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf + base, counts_.data(),
                                    offsets_.data(), MPI_FLOAT, comm, &request_));
-  }
-  ~MpiAllGather() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   bool test() override {
     int done = 0;

@@ -157,6 +157,14 @@ TEST_CASE("A rank failing on a missing file ends the job, naming the rank and th
              Catch::Contains("error: rank 1 of 2") && Catch::Contains("no/such/dir/train.bin"));
 }
 
+TEST_CASE("A rank failing with a reduce of its own in flight still ends the job with its error", "[faults]") {
+  const Job job = run_fault("error_in_flight");
+  check_ended(job);
+  CHECK(job.outcome.status == 1);
+  CHECK_THAT(job.outcome.output,
+             Catch::Contains("error: rank 1 of 2") && Catch::Contains("no/such/dir/train.bin"));
+}
+
 TEST_CASE("A rank that hangs is found by the watchdog of the rank waiting for it", "[faults]") {
   const Job job = run_fault("stuck");
   check_ended(job);
