@@ -14,8 +14,16 @@ GradientSync::GradientSync(Communicator& comm, size_t n, const DataParallelOptio
     offset_.push_back(at);
     at += layout_.bucket(b).piece(comm.rank()).size();
   }
-  acc_.assign(at, 0.0f);
+  host_acc_.assign(at, 0.0f);
+  shard_ = host_acc_;
   in_flight_.resize(layout_.num_buckets());
+}
+
+void GradientSync::use_accumulator(std::span<float> memory) {
+  GPT2_CHECK(memory.size() == host_acc_.size(), "GradientSync::use_accumulator: rank ", comm_->rank(),
+             " owns ", host_acc_.size(), " floats, the memory given has ", memory.size());
+  shard_ = memory;
+  host_acc_ = {};
 }
 
 void GradientSync::begin_step(int K) {
@@ -31,7 +39,7 @@ void GradientSync::grads_ready(std::span<const float> grads, size_t first_ready)
   for (; started_ < complete; ++started_) {
     // The first micro-batch of a step starts each sum afresh; later ones add to it (the rule).
     in_flight_[started_] =
-        comm_->start_reduce(grads.data(), layout_.bucket(started_), acc_.data() + offset_[started_],
+        comm_->start_reduce(grads.data(), layout_.bucket(started_), shard_.data() + offset_[started_],
                             /*accumulate=*/micro_batch_ > 0);
   }
   // Give the buckets in flight a chance to move on (MPI progresses only inside MPI calls).
@@ -55,7 +63,7 @@ void GradientSync::gather(std::span<float> grads) {
              " floats, the layout ", layout_.size());
   std::vector<std::unique_ptr<PendingCollective>> gathers;
   for (size_t b = 0; b < layout_.num_buckets(); ++b) {
-    gathers.push_back(comm_->start_all_gather(grads.data(), layout_.bucket(b), acc_.data() + offset_[b]));
+    gathers.push_back(comm_->start_all_gather(grads.data(), layout_.bucket(b), shard_.data() + offset_[b]));
   }
   for (auto& g : gathers) g->wait();
 }

@@ -72,15 +72,19 @@ class GradientSync {
   void end_micro_batch(std::span<const float> grads);
   /// This rank's pieces of the sum (BucketLayout::owned(rank) order, one after another), complete
   /// after the last end_micro_batch().
-  std::span<float> shard() { return acc_; }
+  std::span<float> shard() { return shard_; }
+  /// Keeps the sum in `memory` (layout().owned_floats(rank) floats) instead of host memory of its
+  /// own: device memory for a communicator that works on device buffers (NCCL).
+  void use_accumulator(std::span<float> memory);
   /// grads ← the whole sum on every rank (all-gather of every rank's shard()).
   void gather(std::span<float> grads);
 
  private:
   Communicator* comm_;
   BucketLayout layout_;
-  std::vector<size_t> offset_;  // [buckets] where bucket b's piece starts in acc_
-  std::vector<float> acc_;      // this rank's pieces of the sum
+  std::vector<size_t> offset_;   // [buckets] where bucket b's piece starts in acc_
+  std::vector<float> host_acc_;  // the sum's memory unless use_accumulator() gave other memory
+  std::span<float> shard_;       // this rank's pieces of the sum
   std::vector<std::unique_ptr<PendingCollective>> in_flight_;
   int micro_batch_ = 0;  // micro-batches already added in this step
   size_t started_ = 0;   // buckets of the current micro-batch started so far

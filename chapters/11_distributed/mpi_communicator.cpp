@@ -44,7 +44,8 @@ MpiSession::~MpiSession() {
 }
 
 bool MpiSession::launched_by_mpirun() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_NTASKS"}) {
+  // OpenMPI's mpirun, MPICH's Hydra, and PMIx launchers (Slurm's srun --mpi=pmix) set these.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
     if (std::getenv(var) != nullptr) return true;
   }
   return false;

@@ -56,7 +56,7 @@ class MpiSession {
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
-  /// True when this process was started by mpirun (OpenMPI, MPICH or Slurm's launcher), so a
+  /// True when this process was started by mpirun (OpenMPI, MPICH) or a PMIx launcher, so a
   /// program can decide whether to initialise MPI at all.
   static bool launched_by_mpirun();
 };

@@ -49,6 +49,8 @@ TEST_CASE("GradientSync adds the micro-batch gradients in order into an accumula
   const size_t n = 1000;
   for (size_t bucket : {size_t{0}, size_t{128}}) {
     gpt2::GradientSync sync(local, n, {false, bucket});
+    std::vector<float> memory(n);  // the sum in memory of the caller's (the backend's, on a GPU)
+    if (bucket > 0) sync.use_accumulator(memory);
     std::vector<std::vector<float>> g;
     gpt2::Rng rng(5);
     for (int k = 0; k < 3; ++k) {
@@ -66,7 +68,11 @@ TEST_CASE("GradientSync adds the micro-batch gradients in order into an accumula
     std::vector<float> out(n);
     sync.gather(out);
     CHECK(same_bits(out, expected));
+    if (bucket > 0) CHECK(sync.shard().data() == memory.data());
   }
+  gpt2::GradientSync sync(local, n, {});
+  std::vector<float> too_small(n - 1);
+  CHECK_THROWS_WITH(sync.use_accumulator(too_small), Catch::Contains("owns 1000 floats"));
 }
 
 TEST_CASE("One rank, one micro-batch: the data-parallel step is chapter 06's train_step, bit for bit",
