@@ -96,6 +96,11 @@ TEST_CASE("Bigram: N ranks x K micro-batches equal one process x N*K, bit for bi
       check_same(train(again, comm, {zero1, 0}, K, B, T, steps, N * K), ours);
     }
   }
+  // Ranks that start from different weights: broadcast_parameters() gives everyone rank 0's.
+  gpt2::testing::BigramModel mine(V, 100 + comm.rank()), rank0(V, 100);
+  gpt2::DataParallel(comm, mine, kAdam).broadcast_parameters();
+  CHECK(same_bits(mine.params(), rank0.params()));
+
   // ZeRO-1 keeps about 1/N of the moments on each rank.
   gpt2::testing::BigramModel model(V, 11);
   gpt2::DataParallel sharded(comm, model, kAdam, {true, 0});
