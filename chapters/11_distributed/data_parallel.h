@@ -1,0 +1,128 @@
+/// @file data_parallel.h
+/// @brief One data-parallel optimizer step: N ranks, each with the whole model and its share of
+/// the global batch, that train exactly like one process.
+///
+/// **The global batch.** A step of one process with gradient accumulation over M micro-batches
+/// g_0, ..., g_{M−1} (each the gradient of a mean loss over B·T positions) uses the mean
+/// gradient (1/M) Σ_j g_j. With N ranks and K micro-batches per rank (M = N·K), rank r takes the
+/// micro-batches j = k·N + r, k = 0 .. K−1 (so with K = 1, rank r takes window r of every global
+/// batch). The mean over the global batch is the mean of the ranks' means, so the ranks only have
+/// to sum their gradients and divide by N·K.
+///
+/// **The rule for the same bits.** One process must add the micro-batch gradients in the order
+/// j = 0, 1, ..., M − 1, each computed on its own (backward into zeroed gradients), into an
+/// accumulator: acc = g_0, acc = acc + g_1, and so on. The ranks do the same additions in the
+/// same order: after micro-batch k, the owner of every piece adds the N ranks' gradients into its
+/// accumulator in rank order (communicator.h's reduce with `accumulate`), which continues the
+/// sequence j = k·N, k·N + 1, ..., k·N + N − 1. So N ranks × K micro-batches of B give the same
+/// gradient, loss, norm and weights, bit for bit, as one process × N·K micro-batches of B.
+/// (The cheaper habit of summing the K local micro-batches first and reducing once per step,
+/// PyTorch DDP's no_sync, groups the additions differently; it is as correct, and differs in the
+/// last bits.) The price is one reduce per micro-batch instead of one per step; with K = 1, the
+/// usual setting, there is no difference.
+///
+/// After the last micro-batch each rank holds the summed gradient of its shard. Then either
+///  - plain data parallelism: all-gather the shards (every rank has the whole gradient), scale,
+///    clip and update everything with a full AdamW, the same on every rank; or
+///  - ZeRO-1 (zero1.h): scale, norm, clip and update the shard, then all-gather the parameters.
+///
+/// **Overlap.** grads_ready() lets the model report, during backward, that every gradient from
+/// some offset to the end of the buffer is final (buckets.h); the buckets it completes start
+/// their reduce at once, and later calls poll the ones in flight, so communication runs while
+/// backward computes the earlier layers. end_micro_batch() starts what is left and waits.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "chapters/06_training/adamw.h"
+#include "chapters/06_training/trainable.h"
+#include "chapters/06_training/trainer.h"
+#include "chapters/11_distributed/buckets.h"
+#include "chapters/11_distributed/communicator.h"
+#include "chapters/11_distributed/zero1.h"
+
+namespace gpt2 {
+
+/// How the ranks share the work.
+struct DataParallelOptions {
+  bool zero1 = false;        ///< shard the AdamW moments and the update (zero1.h)
+  size_t bucket_floats = 0;  ///< bucket size for overlap (buckets.h); 0: one bucket
+};
+
+/// The gradient side of a step: the sum over every rank and micro-batch, in one process's order.
+class GradientSync {
+ public:
+  /// For a gradient buffer of n floats. The buckets are aligned to chapter 06's norm chunks when
+  /// `options.zero1` (so sharded_grad_norm is exact).
+  GradientSync(Communicator& comm, size_t n, const DataParallelOptions& options);
+
+  const BucketLayout& layout() const { return layout_; }
+  Communicator& comm() { return *comm_; }
+
+  /// Starts a step of K micro-batches on this rank.
+  void begin_step(int K);
+  /// During backward, optional: every gradient at offset >= first_ready is final for the current
+  /// micro-batch. Starts the reduce of the buckets this completes and polls those in flight.
+  /// `grads` must stay untouched until end_micro_batch() has returned.
+  void grads_ready(std::span<const float> grads, size_t first_ready);
+  /// After the micro-batch's backward: starts the buckets not started yet and waits for all of
+  /// them. Afterwards the gradient buffer may be zeroed for the next micro-batch.
+  void end_micro_batch(std::span<const float> grads);
+  /// This rank's pieces of the sum (BucketLayout::owned(rank) order, one after another), complete
+  /// after the last end_micro_batch().
+  std::span<float> shard() { return shard_; }
+  /// Keeps the sum in `memory` (layout().owned_floats(rank) floats) instead of host memory of its
+  /// own: device memory for a communicator that works on device buffers (NCCL).
+  void use_accumulator(std::span<float> memory);
+  /// grads ← the whole sum on every rank (all-gather of every rank's shard()).
+  void gather(std::span<float> grads);
+
+ private:
+  Communicator* comm_;
+  BucketLayout layout_;
+  std::vector<size_t> offset_;   // [buckets] where bucket b's piece starts in acc_
+  std::vector<float> host_acc_;  // the sum's memory unless use_accumulator() gave other memory
+  std::span<float> shard_;       // this rank's pieces of the sum
+  std::vector<std::unique_ptr<PendingCollective>> in_flight_;
+  int micro_batch_ = 0;  // micro-batches already added in this step
+  size_t started_ = 0;   // buckets of the current micro-batch started so far
+};
+
+/// A data-parallel run's optimizer step: gradient sync and AdamW (full, or sharded with ZeRO-1).
+class DataParallel {
+ public:
+  /// For `model` on this rank; AdamW with `config` and the model's decay ranges. The model's
+  /// parameters must already be the same on every rank (same seed, or broadcast_parameters()).
+  DataParallel(Communicator& comm, TrainableModel& model, const AdamWConfig& config,
+               const DataParallelOptions& options = {});
+
+  /// Rank 0's parameters to every rank.
+  void broadcast_parameters();
+
+  /// One optimizer step over this rank's K micro-batches (`inputs`, `targets`: K·B·T ids,
+  /// micro-batch k at offset k·B·T, being global micro-batch k·N + rank): forward and backward
+  /// of each, the rank-order sum, the mean over all N·K, clipping to grad_clip (<= 0: none), and
+  /// AdamW at learning rate lr. Returns the mean loss over all N·K micro-batches and the norm
+  /// before clipping: the same on every rank, and the same bits as one process stepping over the
+  /// N·K micro-batches by the rule of the file comment.
+  StepOutcome step(const int* inputs, const int* targets, int B, int T, int K, float lr, float grad_clip);
+
+  GradientSync& sync() { return sync_; }
+  /// Floats of optimizer state (m and v) held by this rank: 2n, or about 2n/N with ZeRO-1.
+  size_t optimizer_floats() const;
+  /// The full AdamW (plain data parallelism), or nullptr with ZeRO-1.
+  const AdamW* adamw() const { return adamw_.get(); }
+  /// The sharded AdamW (ZeRO-1), or nullptr.
+  const ShardedAdamW* sharded_adamw() const { return sharded_.get(); }
+
+ private:
+  Communicator* comm_;
+  TrainableModel* model_;
+  GradientSync sync_;
+  std::unique_ptr<AdamW> adamw_;
+  std::unique_ptr<ShardedAdamW> sharded_;
+};
+
+}  // namespace gpt2
