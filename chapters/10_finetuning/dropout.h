@@ -44,12 +44,20 @@ namespace gpt2 {
 
 /// The key of one dropout site: the run's `seed`, the number of the training forward pass
 /// `pass` (0, 1, 2, ... over the run, micro-batches included) and the site's index in the model
-/// (`site`, e.g. 0 for the embedding, then three per block). Each argument goes through one
+/// (`site`: 0 for the embedding, dropout_site_index() for a block's). Each argument goes through one
 /// round of SplitMix64 (Rng's seeding), so nearby values give unrelated keys.
 inline uint64_t dropout_key(uint64_t seed, uint64_t pass, uint64_t site) {
   uint64_t key = Rng(seed).state();
   key = Rng(key ^ pass).state();
   return Rng(key ^ site).state();
+}
+
+/// The sites of a GPT-2, numbered in the order of the forward pass: 0 is the embedding's output,
+/// then three per block: the attention weights, the attention branch's output, the MLP
+/// branch's output.
+enum class DropoutSite { attention_weights = 1, attention_output = 2, mlp_output = 3 };
+inline uint64_t dropout_site_index(int layer, DropoutSite site) {
+  return 3 * static_cast<uint64_t>(layer) + static_cast<uint64_t>(site);
 }
 
 /// The uniform number in [0, 1) that decides element i of the site with key `key`.
