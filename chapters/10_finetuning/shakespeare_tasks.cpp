@@ -103,7 +103,7 @@ double majority_baseline(const std::vector<LabeledText>& train, const std::vecto
 
 namespace {
 
-constexpr size_t kMaxPassageChars = 160;
+constexpr size_t kMaxPassageChars = 120;
 
 enum class Task { last_speaker, who_says, count_lines };
 

@@ -9,6 +9,7 @@
 
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/10_finetuning/chat_template.h"
+#include "chapters/10_finetuning/classification_batch.h"
 #include "chapters/10_finetuning/jsonl.h"
 #include "chapters/10_finetuning/sft_batch.h"
 #include "chapters/10_finetuning/shakespeare_tasks.h"
@@ -339,7 +340,7 @@ TEST_CASE("the instruction set: answers follow from the passages; held-out passa
     std::set<std::string> prompts;
     for (size_t k = 0; k < split->size(); ++k) {
       const gpt2::InstructionExample& e = (*split)[k];
-      CHECK(e.input.size() <= 160);
+      CHECK(e.input.size() <= 120);
       CHECK(prompts.insert(e.instruction + "|" + e.input).second);  // no repeats
       // Where the passage is: wholly before the cut for training, after it for held-out.
       const size_t at =
@@ -390,4 +391,24 @@ TEST_CASE("data/finetune holds exactly what ch10_make_datasets writes", "[shakes
         1500);
   CHECK(gpt2::read_labeled_texts(fs::path(gpt2::data_dir()) / "finetune" / "speakers_test.jsonl").size() ==
         96);
+}
+
+TEST_CASE("labelled texts into (B, T): first T tokens, the last position, empty rows ignored", "[batch]") {
+  const gpt2::Tokenizer& tok = byte_tokenizer();  // one token per byte
+  std::vector<gpt2::EncodedText> texts = {gpt2::encode_labeled_text(tok, "abc", 1, 5),
+                                          gpt2::encode_labeled_text(tok, "abcdefgh", 0, 5),
+                                          gpt2::encode_labeled_text(tok, "x", 2, 5)};
+  CHECK(!texts[0].truncated);
+  CHECK(texts[1].truncated);
+  CHECK(tok.decode(texts[1].tokens) == "abcde");
+  auto batches = gpt2::make_classification_batches(texts, 2, 5, 0);
+  REQUIRE(batches.size() == 2);
+  CHECK(batches[0].last == std::vector<int>{2, 4});
+  CHECK(batches[0].labels == std::vector<int>{1, 0});
+  CHECK(std::vector<int>(batches[0].tokens.begin(), batches[0].tokens.begin() + 5) ==
+        std::vector<int>{texts[0].tokens[0], texts[0].tokens[1], texts[0].tokens[2], 0, 0});
+  CHECK(batches[1].num_examples == 1);
+  CHECK(batches[1].last == std::vector<int>{0, 0});
+  CHECK(batches[1].labels == std::vector<int>{2, -1});  // the empty row has no label
+  CHECK_THROWS_WITH(gpt2::encode_labeled_text(tok, "", 0, 5), Contains("an empty text"));
 }
