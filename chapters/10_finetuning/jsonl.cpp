@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chapters/01_tokenizer/utf8.h"
+#include "chapters/10_finetuning/json_message.h"
 #include "common/error.h"
 #include "common/file_io.h"
 
@@ -45,7 +46,7 @@ void for_each_record(std::string_view bytes, const std::string& name,
     try {
       all = json::parse(bytes.begin(), bytes.end());
     } catch (const json::exception& e) {
-      fail(name, ": not valid JSON (", e.what(), ")");
+      fail(name, ": not valid JSON (", json_error_for_message(e.what()), ")");
     }
     GPT2_CHECK(all.is_array(), name, ": expected a JSON array of records");
     int n = 0;
@@ -72,16 +73,10 @@ void for_each_record(std::string_view bytes, const std::string& name,
     try {
       r = json::parse(line.begin(), line.end());
     } catch (const json::exception& e) {
-      fail(where, ": not valid JSON (", e.what(), ")");
+      fail(where, ": not valid JSON (", json_error_for_message(e.what()), ")");
     }
     record(where, line_number, r);
   }
-}
-
-// A JSON value for a message, cut short.
-std::string short_dump(const json& v) {
-  std::string s = v.dump();
-  return s.size() <= 40 ? s : s.substr(0, 37) + "...";
 }
 
 // Field `key` of record `r`: a string, non-empty unless `may_be_empty`; "" if absent and optional.
@@ -92,7 +87,7 @@ std::string string_field(const json& r, const char* key, bool required, bool may
     return "";
   }
   const json& v = r[key];
-  GPT2_CHECK(v.is_string(), where, ": field '", key, "' must be a string, got ", short_dump(v));
+  GPT2_CHECK(v.is_string(), where, ": field '", key, "' must be a string, got ", json_for_message(v));
   std::string s = v.get<std::string>();
   GPT2_CHECK(may_be_empty || !s.empty(), where, ": field '", key, "' is empty");
   return s;

@@ -49,7 +49,7 @@ struct InstructionExample {
 struct LabeledText {
   std::string text;   ///< never empty
   std::string label;  ///< the class's name, never empty
-  int line = 0;
+  int line = 0;       ///< where it was in its file (1-based line, or record in an array)
 };
 
 /// The instruction examples of a JSONL text (or JSON array) `bytes`; `name` is used in messages.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "chapters/10_finetuning/json_message.h"
 #include "common/error.h"
 #include "common/file_io.h"
 
@@ -41,12 +42,6 @@ namespace {
 constexpr LoraModule kModules[] = {LoraModule::attn_c_attn, LoraModule::attn_c_proj, LoraModule::mlp_c_fc,
                                    LoraModule::mlp_c_proj};
 
-// A JSON value for a message, cut short so that a hostile file cannot make the message huge.
-std::string short_dump(const ordered_json& v) {
-  std::string s = v.dump();
-  return s.size() <= 60 ? s : s.substr(0, 57) + "...";
-}
-
 bool present(const ordered_json& j, const char* key) {
   return j.contains(key) && !j[key].is_null();
 }
@@ -64,13 +59,13 @@ bool is_plain_name(const std::string& s) {
 }
 
 std::vector<std::string> string_list(const ordered_json& v, const char* key, const std::string& name) {
-  GPT2_CHECK(v.is_array(), name, ": '", key, "' must be a list of module names, got ", short_dump(v));
+  GPT2_CHECK(v.is_array(), name, ": '", key, "' must be a list of module names, got ", json_for_message(v));
   std::vector<std::string> out;
   for (const ordered_json& e : v) {
     GPT2_CHECK(e.is_string(), name, ": '", key, "' must be a list of module names, got the entry ",
-               short_dump(e));
+               json_for_message(e));
     std::string s = e.get<std::string>();
-    GPT2_CHECK(is_plain_name(s), name, ": '", key, "' entry ", short_dump(e),
+    GPT2_CHECK(is_plain_name(s), name, ": '", key, "' entry ", json_for_message(e),
                " is not a module name (letters, digits, '_' and '.'; regular expressions are not supported)");
     out.push_back(std::move(s));
   }
@@ -78,7 +73,9 @@ std::vector<std::string> string_list(const ordered_json& v, const char* key, con
 }
 
 int positive_int(const ordered_json& v, const std::string& what, const std::string& name) {
-  GPT2_CHECK(v.is_number_integer(), name, ": ", what, " must be an integer, got ", short_dump(v));
+  GPT2_CHECK(v.is_number_integer(), name, ": ", what, " must be an integer, got ", json_for_message(v));
+  GPT2_CHECK(!v.is_number_unsigned() || v.template get<uint64_t>() < (uint64_t{1} << 31), name, ": ", what,
+             " = ", json_for_message(v), " is out of range");
   const int64_t x = v.get<int64_t>();
   GPT2_CHECK(x >= 1, name, ": ", what, " must be at least 1, got ", x);
   GPT2_CHECK(x < (int64_t{1} << 31), name, ": ", what, " = ", x, " is out of range");
@@ -86,15 +83,17 @@ int positive_int(const ordered_json& v, const std::string& what, const std::stri
 }
 
 double positive_number(const ordered_json& v, const std::string& what, const std::string& name) {
-  GPT2_CHECK(v.is_number(), name, ": ", what, " must be a number, got ", short_dump(v));
+  GPT2_CHECK(v.is_number(), name, ": ", what, " must be a number, got ", json_for_message(v));
   const double x = v.get<double>();
-  GPT2_CHECK(std::isfinite(x) && x > 0, name, ": ", what, " must be a positive number, got ", short_dump(v));
+  GPT2_CHECK(std::isfinite(x) && x > 0, name, ": ", what, " must be a positive number, got ",
+             json_for_message(v));
   return x;
 }
 
 bool bool_field(const ordered_json& j, const char* key, bool fallback, const std::string& name) {
   if (!present(j, key)) return fallback;
-  GPT2_CHECK(j[key].is_boolean(), name, ": '", key, "' must be true or false, got ", short_dump(j[key]));
+  GPT2_CHECK(j[key].is_boolean(), name, ": '", key, "' must be true or false, got ",
+             json_for_message(j[key]));
   return j[key].get<bool>();
 }
 
@@ -109,31 +108,35 @@ bool matches_module(const std::string& path, const std::string& entry) {
 }  // namespace
 
 LoraConfig parse_adapter_config(std::string_view text, const std::string& name) {
+  // PEFT's files are about 1 KB. The limit keeps a hostile file cheap: an ordered_json object
+  // finds its keys by linear search, so parsing costs the square of the number of keys.
+  GPT2_CHECK(text.size() <= kMaxAdapterConfigBytes, name, ": ", text.size(),
+             " bytes; an adapter_config.json has at most ", kMaxAdapterConfigBytes);
   ordered_json j;
   try {
     j = ordered_json::parse(text.begin(), text.end());
   } catch (const ordered_json::exception& e) {
-    fail(name, ": not valid JSON (", e.what(), ")");
+    fail(name, ": not valid JSON (", json_error_for_message(e.what()), ")");
   }
   GPT2_CHECK(j.is_object(), name, ": expected a JSON object, got ", j.type_name());
   LoraConfig c;
 
   GPT2_CHECK(present(j, "peft_type"), name, ": missing 'peft_type' (expected \"LORA\")");
-  GPT2_CHECK(j["peft_type"] == "LORA", name, ": peft_type is ", short_dump(j["peft_type"]),
+  GPT2_CHECK(j["peft_type"] == "LORA", name, ": peft_type is ", json_for_message(j["peft_type"]),
              "; only LoRA adapters (\"LORA\") can be read");
   if (present(j, "r")) c.r = positive_int(j["r"], "'r' (the rank)", name);
   if (present(j, "lora_alpha")) c.lora_alpha = positive_number(j["lora_alpha"], "'lora_alpha'", name);
   if (present(j, "lora_dropout")) {
     const ordered_json& v = j["lora_dropout"];
     GPT2_CHECK(v.is_number() && v.get<double>() >= 0 && v.get<double>() < 1, name,
-               ": 'lora_dropout' must be a number in [0, 1), got ", short_dump(v));
+               ": 'lora_dropout' must be a number in [0, 1), got ", json_for_message(v));
     c.lora_dropout = v.get<double>();
   }
 
   if (present(j, "target_modules")) {
     const ordered_json& v = j["target_modules"];
     if (v.is_string()) {
-      GPT2_CHECK(v == "all-linear", name, ": target_modules ", short_dump(v),
+      GPT2_CHECK(v == "all-linear", name, ": target_modules ", json_for_message(v),
                  " is a regular expression, which is not supported; give the list of module names, e.g. "
                  "[\"c_attn\", \"c_proj\"]");
       c.target_modules = {"c_attn", "c_proj", "c_fc"};
@@ -149,7 +152,7 @@ LoraConfig parse_adapter_config(std::string_view text, const std::string& name) 
     auto layer_index = [&](const ordered_json& e) {
       GPT2_CHECK(e.is_number_integer() && e.get<int64_t>() >= 0 && e.get<int64_t>() < (int64_t{1} << 31),
                  name, ": 'layers_to_transform' must hold block indices (integers >= 0), got ",
-                 short_dump(e));
+                 json_for_message(e));
       return static_cast<int>(e.get<int64_t>());
     };
     if (v.is_array()) {
@@ -162,15 +165,15 @@ LoraConfig parse_adapter_config(std::string_view text, const std::string& name) 
     // GPT-2's blocks live under "h"; any other pattern would match no block.
     const ordered_json& v = j["layers_pattern"];
     const bool ok = v == "" || v == "h" || (v.is_array() && (v.empty() || (v.size() == 1 && v[0] == "h")));
-    GPT2_CHECK(ok, name, ": layers_pattern ", short_dump(v),
+    GPT2_CHECK(ok, name, ": layers_pattern ", json_for_message(v),
                " names no block of a GPT-2 (its blocks are \"h\")");
   }
   for (const char* key : {"rank_pattern", "alpha_pattern"}) {
     if (!present(j, key)) continue;
     const ordered_json& v = j[key];
-    GPT2_CHECK(v.is_object(), name, ": '", key, "' must be an object, got ", short_dump(v));
+    GPT2_CHECK(v.is_object(), name, ": '", key, "' must be an object, got ", json_for_message(v));
     for (const auto& [pattern, value] : v.items()) {
-      GPT2_CHECK(is_plain_name(pattern), name, ": '", key, "' key ", short_dump(ordered_json(pattern)),
+      GPT2_CHECK(is_plain_name(pattern), name, ": '", key, "' key ", json_for_message(ordered_json(pattern)),
                  " is not a module name (regular expressions are not supported)");
       const std::string what = cat("'", key, "' of '", pattern, "'");
       if (std::string_view(key) == "rank_pattern") {
@@ -186,13 +189,13 @@ LoraConfig parse_adapter_config(std::string_view text, const std::string& name) 
   // false), and the tensors are the same either way, so false is accepted.
 
   if (present(j, "bias")) {
-    GPT2_CHECK(j["bias"] == "none", name, ": bias is ", short_dump(j["bias"]),
+    GPT2_CHECK(j["bias"] == "none", name, ": bias is ", json_for_message(j["bias"]),
                "; only \"none\" is supported (the base model's biases stay frozen and are not saved)");
   }
   if (present(j, "task_type")) {
     const ordered_json& v = j["task_type"];
     GPT2_CHECK(v == "CAUSAL_LM" || v == "SEQ_CLS" || v == "FEATURE_EXTRACTION", name, ": task_type is ",
-               short_dump(v), "; expected \"CAUSAL_LM\", \"SEQ_CLS\" or \"FEATURE_EXTRACTION\"");
+               json_for_message(v), "; expected \"CAUSAL_LM\", \"SEQ_CLS\" or \"FEATURE_EXTRACTION\"");
     c.task_type = v.get<std::string>();
   } else {
     c.task_type = "";
@@ -218,7 +221,7 @@ LoraConfig parse_adapter_config(std::string_view text, const std::string& name) 
   for (const char* key :
        {"trainable_token_indices", "target_parameters", "layer_replication", "alora_invocation_tokens"}) {
     const bool unused = !present(j, key) || (j[key].is_array() && j[key].empty());
-    GPT2_CHECK(unused, name, ": '", key, "' is not supported (got ", short_dump(j[key]), ")");
+    GPT2_CHECK(unused, name, ": '", key, "' is not supported (got ", json_for_message(j[key]), ")");
   }
   return c;
 }

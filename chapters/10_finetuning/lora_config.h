@@ -34,6 +34,7 @@
 /// The parser works on a string, so that tests and fuzzers can call it without files.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -86,8 +87,13 @@ struct LoraConfig {
   bool has_score_head() const;
 };
 
+/// The largest adapter_config.json we read (PEFT writes about 1 KB).
+inline constexpr size_t kMaxAdapterConfigBytes = 64 * 1024;
+
 /// Parses the text of an adapter_config.json (`name` is used in messages). Checks each field's
 /// type and value (see the file comment); which layers exist is checked by lora_targets().
+/// The order of rank_pattern and alpha_pattern is kept: the first pattern that matches a layer
+/// gives its value, as in PEFT.
 LoraConfig parse_adapter_config(std::string_view text, const std::string& name);
 /// Reads `path` (an adapter_config.json) with parse_adapter_config.
 LoraConfig read_adapter_config(const std::filesystem::path& path);

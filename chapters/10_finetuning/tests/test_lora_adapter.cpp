@@ -261,6 +261,7 @@ TEST_CASE("bad adapters get one clear error naming the file and the problem", "[
   };
   config_error(R"(, "r": 0)", "'r' (the rank) must be at least 1, got 0");
   config_error(R"(, "r": 2.5)", "'r' (the rank) must be an integer");
+  config_error(R"(, "r": 18446744073709551615)", "'r' (the rank) = 18446744073709551615 is out of range");
   config_error(R"(, "r": 65)", "r = 65 is larger than the layer h.0.attn.c_attn (64 -> 192)");
   config_error(R"(, "rank_pattern": {"h.1.attn.c_attn": 100})",
                "r = 100 is larger than the layer h.1.attn.c_attn");
