@@ -29,11 +29,21 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "chapters/05_gpt2_model/lm_head.h"
+#include "common/rng.h"
 
 namespace gpt2 {
+
+/// The head's initialisation, as transformers initialises `score`: weight (K, C) drawn from
+/// normal(0, 0.02) by gpt2::Rng(seed). Small, so every class starts near probability 1 / K.
+inline void classifier_head_init(float* weight, int K, int C, uint64_t seed) {
+  Rng rng(seed);
+  rng.fill_normal(std::span<float>(weight, static_cast<size_t>(K) * C), 0.0f, 0.02f);
+}
 
 /// pooled (B, C) = hidden[b, last[b]] for each row b of hidden (B, T, C), then
 /// logits (B, K) = pooled @ weight (K, C)^T. Each last[b] is in [0, T).

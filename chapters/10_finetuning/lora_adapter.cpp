@@ -5,6 +5,7 @@
 #include <set>
 
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
+#include "chapters/10_finetuning/classifier_head.h"
 #include "chapters/10_finetuning/lora.h"
 #include "common/error.h"
 #include "common/file_io.h"
@@ -86,7 +87,7 @@ LoraAdapter LoraAdapter::create(const LoraConfig& config, const GPT2Config& base
     GPT2_CHECK(num_labels > 0, "LoRA configuration: a ", a.config.task_type,
                " adapter needs a classification head: give the number of labels");
     a.score = Tensor({num_labels, base.n_embd});
-    rng.fill_normal(a.score.span(), 0.0f, 0.02f);
+    classifier_head_init(a.score.data(), num_labels, base.n_embd, rng.next_u32());
   }
   return a;
 }

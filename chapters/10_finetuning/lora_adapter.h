@@ -56,7 +56,8 @@ struct LoraAdapter {
   /// A fresh adapter for a model of shape `base`, initialised as PEFT does: every A uniform in
   /// [-1/sqrt(in), 1/sqrt(in)] (kaiming_uniform with a = sqrt(5)), every B zero, drawn from
   /// gpt2::Rng(seed) layer by layer in model order. With `num_labels` > 0 the adapter also gets a
-  /// classification head (K = num_labels), normal(0, 0.02) as transformers initialises `score`.
+  /// classification head (K = num_labels), classifier_head_init() with a seed drawn from the same
+  /// generator after the layers.
   static LoraAdapter create(const LoraConfig& config, const GPT2Config& base, uint64_t seed,
                             int num_labels = 0);
 

@@ -205,6 +205,26 @@ TEST_CASE("classifier head backward matches finite differences and adds", "[clas
         if (t != last[b]) CHECK(dh[(b * T + t) * C + c] == 0.0);
 }
 
+TEST_CASE("classifier head init: small, so the loss starts near ln K", "[classifier]") {
+  const int K = 4, C = 64, B = 8;
+  std::vector<float> w(K * C), again(K * C);
+  gpt2::classifier_head_init(w.data(), K, C, 7);
+  gpt2::classifier_head_init(again.data(), K, C, 7);
+  CHECK(w == again);
+  double sq = 0;
+  for (float v : w) sq += static_cast<double>(v) * v;
+  CHECK(std::sqrt(sq / (K * C)) == Approx(0.02).epsilon(0.15));
+  // Hidden states of LayerNorm scale (unit variance): logits of size 0.02 sqrt(C) = 0.16, loss ~ ln 4.
+  gpt2::Rng rng(8);
+  std::vector<float> hidden(B * C), logits(B * K), pooled(B * C), losses(B), lse(B);
+  rng.fill_normal(hidden);
+  std::vector<int> last(B, 0), labels = {0, 1, 2, 3, 0, 1, 2, 3};
+  gpt2::classifier_forward(logits.data(), pooled.data(), hidden.data(), last.data(), w.data(), B, 1, C, K);
+  const float loss =
+      gpt2::masked_cross_entropy_forward(losses.data(), lse.data(), logits.data(), labels.data(), B, K);
+  CHECK(std::fabs(loss - std::log(4.0f)) < 0.1f);
+}
+
 // ----- masked SFT loss ------------------------------------------------------------------------
 
 TEST_CASE("SFT targets and masked loss match transformers' labels = -100 convention", "[sft][parity]") {
