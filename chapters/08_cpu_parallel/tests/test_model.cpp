@@ -8,6 +8,7 @@
 
 #include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/06_training/gpt2_trainable.h"
+#include "chapters/06_training/tests/train_parity.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
 #include "chapters/08_cpu_parallel/tests/test_util.h"
 #include "common/rng.h"
@@ -52,6 +53,11 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
       }
     });
   }
+}
+
+TEST_CASE("08 model on FastCpuBackend: 10 training steps match PyTorch", "[ch08][model][parity]") {
+  gpt2::FastCpuBackend fast;
+  gpt2::testing::check_train_parity(fast);
 }
 
 TEST_CASE("08 model: three training steps give the same bits with 1 and 2 threads",

@@ -9,6 +9,7 @@
 #include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/06_training/adamw.h"
 #include "chapters/06_training/gpt2_trainable.h"
+#include "chapters/06_training/tests/train_parity.h"
 #include "chapters/06_training/trainer.h"
 #include "chapters/07_sampling/generate.h"
 #include "chapters/09_cuda/cuda_backend.h"
