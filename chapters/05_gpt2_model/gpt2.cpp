@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "chapters/02_embeddings/embedding.h"
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
@@ -28,9 +29,18 @@ void GPT2::bind_weights() {
 }
 
 GPT2 GPT2::load(const std::filesystem::path& dir, Backend& backend) {
+  if (backend.host_memory()) {
+    // Read the weights straight into the backend's buffer: no second copy of them.
+    std::optional<GPT2> model;
+    read_hf_model_dir(dir, [&](const GPT2Config& config) {
+      model.emplace(config, backend);
+      return model->params();
+    });
+    return std::move(*model);
+  }
   HFModel m = read_hf_model_dir(dir);
   GPT2 model(m.config, backend);
-  model.set_params(m.params.span());
+  model.set_params(m.params.span());  // uploaded once
   return model;
 }
 
