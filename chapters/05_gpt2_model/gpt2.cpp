@@ -177,6 +177,8 @@ std::span<const float> GPT2::forward(KVCache& cache, const int* tokens, int B, i
                  cache.head_size() == config_.head_size(),
              "forward: the KV cache was made for another model (L=", cache.n_layer(), " NH=", cache.n_head(),
              " HS=", cache.head_size(), ", this one is ", to_string(config_), ")");
+  GPT2_CHECK(&cache.backend() == backend_, "forward: the KV cache is in the memory of backend '",
+             cache.backend().name(), "', the model computes on '", backend_->name(), "'");
   GPT2_CHECK(B == cache.batch(), "forward: the KV cache holds ", cache.batch(), " sequence(s), got B=", B);
   GPT2_CHECK(T > 0, "forward: no tokens to run");
   GPT2_CHECK(cache.size() + T <= cache.capacity(), "forward: ", cache.size(), " cached + ", T,

@@ -17,7 +17,8 @@ KVCache::KVCache(const GPT2Config& config, Backend& backend, int batch, int capa
       NH_(config.n_head),
       HS_(config.head_size()),
       B_(batch),
-      maxT_(cache_positions(config, capacity)) {
+      maxT_(cache_positions(config, capacity)),
+      backend_(&backend) {
   GPT2_CHECK(batch > 0, "KVCache: the batch must be > 0 sequences, got ", batch);
   buffer_ = BackendBuffer(backend, static_cast<size_t>(kv_cache_bytes(config, batch, maxT_)));
 }

@@ -76,6 +76,8 @@ class KVCache {
 
   /// Bytes held (keys and values of every layer).
   size_t bytes() const { return buffer_.bytes(); }
+  /// The backend whose memory holds the cache.
+  Backend& backend() const { return *backend_; }
 
  private:
   friend class GPT2;  // advances size() after a forward pass has written the new positions
@@ -84,6 +86,7 @@ class KVCache {
 
   int L_, NH_, HS_, B_, maxT_;
   int size_ = 0;
+  Backend* backend_;
   BackendBuffer buffer_;  // [L][keys, values][B][NH][maxT][HS]
 };
 

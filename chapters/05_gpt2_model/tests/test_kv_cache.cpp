@@ -199,4 +199,8 @@ TEST_CASE("05 KV cache: mistakes are clear errors and change nothing", "[model][
   GPT2 other(GPT2Config::make(3, 4, 32, 24, 61), cpu);
   CHECK_THROWS_WITH(other.forward(cache, tokens.data() + 1, 1, 1), Catch::Contains("made for another model"));
   CHECK_THROWS_WITH(gpt2::KVCache(model.config(), cpu, 0), "KVCache: the batch must be > 0 sequences, got 0");
+  gpt2::CpuBackend another;
+  gpt2::KVCache elsewhere(model.config(), another);
+  CHECK_THROWS_WITH(model.forward(elsewhere, tokens.data() + 1, 1, 1),
+                    Catch::Contains("the KV cache is in the memory of backend"));
 }
