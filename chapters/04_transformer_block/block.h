@@ -16,8 +16,10 @@
 /// PyTorch: transformers' GPT2Block (with dropout off), or nanoGPT's Block:
 /// `x = x + self.attn(self.ln_1(x)); x = x + self.mlp(self.ln_2(x))`.
 ///
-/// Chapter 05 stacks L of these; it may also call the individual ops directly on views of its
-/// own parameter and activation buffers, which is the same computation.
+/// This file is the readable template. Chapter 05's GPT2 runs the same sequence of ops for each
+/// of its L blocks, as calls on a Backend (so that chapter 08's and chapter 09's kernels can
+/// replace the plain loops), on views of its own parameter and activation buffers that carry the
+/// names of BlockActivations below.
 #pragma once
 
 #include <cstddef>

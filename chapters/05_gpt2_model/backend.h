@@ -2,22 +2,27 @@
 /// @brief The one interface through which the model computes: memory and every operation.
 ///
 /// The GPT-2 forward and backward passes (gpt2.cpp) are written once, as calls on a Backend.
-/// CpuBackend, below, implements each call with the plain loops of chapters 02-05; chapter 08
-/// subclasses it with fast CPU kernels and chapter 09 with CUDA kernels, and the model does not
-/// change. This is the shape of gemma.cpp's or ggml's backends, cut down to what GPT-2 needs.
+/// CpuBackend, below, implements each call with the plain loops of chapters 02-05 (and of
+/// chapter 07 for the attention over a KV cache); chapter 08 subclasses it with fast CPU kernels
+/// and chapter 09 implements it with CUDA kernels, and the model does not change. This is the
+/// shape of gemma.cpp's or ggml's backends, cut down to what GPT-2 needs.
 ///
 /// Conventions are those of the ops: raw float pointers into the backend's own memory, `int`
 /// sizes, row-major shapes given in the comments, and every `*_backward` ADDS into its gradient
 /// outputs (the model zeroes them with `zero`). Token and target ids are `int`.
 ///
-/// Memory: a backend allocates the buffers the model computes on. CpuBackend's memory is
-/// ordinary host memory (host_memory() is true), so the model computes directly on its
-/// parameter and gradient Tensors. A device backend returns device pointers; the model then
-/// keeps device copies of the parameters and moves data with copy_to_device / copy_to_host.
+/// Memory: the backend allocates every buffer the model computes on, and the model's numbers
+/// stay there: the parameters (uploaded once, when they are loaded or initialised), the
+/// gradients and the optimizer's moments (chapter 06), the activations and the KV cache. A
+/// training step sends only token ids to the backend and reads back only the loss (and the
+/// gradient norm). CpuBackend's memory is ordinary host memory (host_memory() is true, and the
+/// copies are memcpy); a device backend returns device pointers, which only its own operations
+/// and copy_to_host may touch.
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace gpt2 {
 
@@ -33,13 +38,19 @@ class Backend {
   virtual void* allocate(size_t bytes) = 0;
   /// Frees what allocate returned (nullptr is allowed).
   virtual void free(void* p) = 0;
-  /// True if the memory is the host's (the model then needs no copies).
+  /// True if the memory is the host's (pointers into it may be read and written directly).
   virtual bool host_memory() const { return true; }
   /// Copies host memory to backend memory and back.
   virtual void copy_to_device(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  /// Copies `bytes` bytes from backend memory to backend memory.
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
   /// Sets n floats to 0.
   virtual void zero(float* p, size_t n) = 0;
+  /// The sum of n floats, accumulated in double in an order fixed by n alone, so the same bits
+  /// come out on every run and for any number of threads. The model's loss is this sum of the
+  /// per-position losses: one number comes back to the host, not B T of them.
+  virtual double sum(const float* x, size_t n) = 0;
 
   // ----- embeddings (chapter 02) --------------------------------------------------------------
   /// out (B, T, C) = wte[tokens] + wpe[0:T]; tokens (B, T).
@@ -78,6 +89,17 @@ class Backend {
   virtual void attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att, int B,
                                   int T, int C, int NH) = 0;
 
+  // ----- attention over a KV cache (chapter 07) -----------------------------------------------
+  /// The attention of T new positions pos0 .. pos0 + T - 1 of each of B sequences, with the keys
+  /// and values of the earlier positions kept in a cache (kv_cache.h). First the new keys and
+  /// values, the k and v parts of qkv (B, T, 3C), are written into rows pos0 .. pos0 + T - 1 of
+  /// k_cache and v_cache, (B, NH, maxT, HS) each; then the query of position pos0 + t attends to
+  /// rows 0 .. pos0 + t (causal: every row it reads is its past or itself), giving out (B, T, C),
+  /// the heads merged as attention_forward merges them. Nothing is kept for a backward pass.
+  /// With pos0 = 0 this is attention_forward's `out` for the same qkv. pos0 + T <= maxT.
+  virtual void attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B,
+                                        int T, int pos0, int maxT, int C, int NH) = 0;
+
   // ----- element-wise (chapter 04) -----------------------------------------------------------
   /// out (n) = GELU(inp), tanh form.
   virtual void gelu_forward(float* out, const float* inp, int n) = 0;
@@ -95,6 +117,9 @@ class Backend {
   virtual void cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
                                       const int* targets, float dloss, int N, int V) = 0;
 };
+
+/// A host copy of n floats of `backend`'s memory (for tests, checkpoints, looking inside).
+std::vector<float> to_host(Backend& backend, const float* p, size_t n);
 
 /// Memory from a Backend, freed when this goes out of scope (move-only).
 class BackendBuffer {
@@ -145,7 +170,9 @@ class CpuBackend : public Backend {
   void free(void* p) override;
   void copy_to_device(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
   void zero(float* p, size_t n) override;
+  double sum(const float* x, size_t n) override;
 
   void encoder_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B, int T,
                        int C) override;
@@ -166,6 +193,8 @@ class CpuBackend : public Backend {
                          int NH) override;
   void attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att, int B, int T,
                           int C, int NH) override;
+  void attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B, int T,
+                                int pos0, int maxT, int C, int NH) override;
   void gelu_forward(float* out, const float* inp, int n) override;
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;

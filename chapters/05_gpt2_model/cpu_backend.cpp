@@ -11,10 +11,17 @@
 #include "chapters/04_transformer_block/residual.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/cross_entropy.h"
+#include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/05_gpt2_model/lm_head.h"
 #include "common/error.h"
 
 namespace gpt2 {
+
+std::vector<float> to_host(Backend& backend, const float* p, size_t n) {
+  std::vector<float> host(n);
+  backend.copy_to_host(host.data(), p, n * sizeof(float));
+  return host;
+}
 
 void* CpuBackend::allocate(size_t bytes) {
   // 64-byte alignment (a cache line; what chapter 08's SIMD loads like); aligned_alloc wants
@@ -38,8 +45,18 @@ void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
   std::memcpy(dst, src, bytes);
 }
 
+void CpuBackend::copy(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+
 void CpuBackend::zero(float* p, size_t n) {
   std::memset(p, 0, n * sizeof(float));
+}
+
+double CpuBackend::sum(const float* x, size_t n) {
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) total += x[i];  // in index order: fixed by n alone
+  return total;
 }
 
 void CpuBackend::encoder_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B,
@@ -90,6 +107,11 @@ void CpuBackend::attention_forward(float* out, float* qkvh, float* att, const fl
 void CpuBackend::attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att,
                                     int B, int T, int C, int NH) {
   gpt2::multihead_attention_backward(dqkv, dout, qkvh, att, B, T, C, NH);
+}
+
+void CpuBackend::attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B,
+                                          int T, int pos0, int maxT, int C, int NH) {
+  gpt2::attention_forward_cached(out, k_cache, v_cache, qkv, B, T, pos0, maxT, C, NH);
 }
 
 void CpuBackend::gelu_forward(float* out, const float* inp, int n) {

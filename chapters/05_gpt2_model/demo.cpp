@@ -46,12 +46,23 @@ void memory(const std::string& name, int B, int T, bool allocate) {
   gpt2::MemoryReport r = gpt2::memory_report(config, B, T);
   std::printf("%s", r.to_string().c_str());
   if (!allocate) return;
+  auto mib = [](int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+  const double before = peak_rss_mib();  // the program itself
   gpt2::CpuBackend cpu;
-  gpt2::GPT2 model(config, cpu);
-  model.reserve(B, T, /*training=*/true);
+  gpt2::GPT2 model(config, cpu);  // inference mode: parameters only
+  {
+    gpt2::KVCache cache(config, cpu, B, T);
+    model.reserve(cache, T);  // the arena of a prefill of T tokens
+    std::printf(
+        "generation: allocated and zeroed the parameters, the KV cache and the arena: %.1f MiB "
+        "(report: %.1f MiB)\n",
+        peak_rss_mib() - before, mib(r.inference_bytes()));
+  }
+  model.set_mode(gpt2::GPT2::Mode::training);  // the gradients
+  model.reserve(B, T);                         // every block's activations and the backward scratch
   gpt2::Tensor m({model.num_parameters()}), v({model.num_parameters()});  // what AdamW will hold
-  std::printf("allocated and zeroed all of it: peak resident memory %.1f MiB (report: %.1f MiB)\n",
-              peak_rss_mib(), static_cast<double>(r.training_bytes()) / (1024.0 * 1024.0));
+  std::printf("training:   allocated and zeroed all of it: peak %.1f MiB (report: %.1f MiB)\n",
+              peak_rss_mib() - before, mib(r.training_bytes()));
 }
 
 // The configuration of the parity tests: 2 layers, 4 heads, 64 channels, context 32, 97 tokens.
@@ -63,6 +74,7 @@ void tiny_demo() {
   gpt2::CpuBackend cpu;
   gpt2::GPT2 model(tiny(), cpu);
   model.init_random(1337);
+  model.set_mode(gpt2::GPT2::Mode::training);  // the gradients, for the backward pass below
   std::printf("a tiny random GPT-2 (%s): %lld parameters\n", gpt2::to_string(model.config()).c_str(),
               static_cast<long long>(model.num_parameters()));
   std::vector<int> tokens = {5, 17, 42, 8, 96, 0, 33, 61};
@@ -80,7 +92,7 @@ void tiny_demo() {
   model.zero_grad();
   model.backward();
   double norm = 0;
-  for (float g : model.grads().span()) norm += static_cast<double>(g) * g;
+  for (float g : model.grads()) norm += static_cast<double>(g) * g;
   std::printf("  gradient norm %.4f over %lld parameters\n\n", std::sqrt(norm),
               static_cast<long long>(model.num_parameters()));
   memory("gpt2", 4, 64, false);

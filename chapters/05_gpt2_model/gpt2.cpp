@@ -2,6 +2,8 @@
 
 #include <climits>
 #include <cmath>
+#include <cstring>
+#include <optional>
 
 #include "chapters/02_embeddings/embedding.h"
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
@@ -14,49 +16,59 @@ namespace gpt2 {
 // Construction, loading, saving
 // ============================================================================================
 
-GPT2::GPT2(const GPT2Config& config, Backend& backend) : GPT2(config, backend, Tensor()) {}
-
-GPT2::GPT2(const GPT2Config& config, Backend& backend, Tensor params)
+GPT2::GPT2(const GPT2Config& config, Backend& backend)
     : config_(config), backend_(&backend), layout_(config) {
-  const int64_t n = layout_.num_parameters();
-  params_ = params.numel() == n ? std::move(params) : Tensor({n});
-  grads_ = Tensor({n});
-  if (backend.host_memory()) {
-    // Compute in place on the host buffers: no copies at all.
-    w_ = layout_.bind(static_cast<const float*>(params_.data()));
-    g_ = layout_.bind(grads_.data());
-  } else {
-    device_params_ = BackendBuffer(backend, static_cast<size_t>(n) * sizeof(float));
-    device_grads_ = BackendBuffer(backend, static_cast<size_t>(n) * sizeof(float));
-    w_ = layout_.bind(static_cast<const float*>(device_params_.floats()));
-    g_ = layout_.bind(device_grads_.floats());
-  }
+  // Backend::allocate returns zeroed memory: every parameter starts at 0.
+  params_ = BackendBuffer(backend, n_params() * sizeof(float));
+  bind_weights();
+}
+
+void GPT2::bind_weights() {
+  w_ = layout_.bind(static_cast<const float*>(params_.floats()));
+  g_ = grads_.bytes() ? layout_.bind(grads_.floats()) : ModelParams<float>{};
 }
 
 GPT2 GPT2::load(const std::filesystem::path& dir, Backend& backend) {
+  if (backend.host_memory()) {
+    // Read the weights straight into the backend's buffer: no second copy of them.
+    std::optional<GPT2> model;
+    read_hf_model_dir(dir, [&](const GPT2Config& config) {
+      model.emplace(config, backend);
+      return model->params();
+    });
+    return std::move(*model);
+  }
   HFModel m = read_hf_model_dir(dir);
-  return GPT2(m.config, backend, std::move(m.params));
+  GPT2 model(m.config, backend);
+  model.set_params(m.params.span());  // uploaded once
+  return model;
 }
 
 void GPT2::save(const std::filesystem::path& dir, const std::filesystem::path& tokenizer_dir) const {
-  write_hf_model_dir(dir, config_, params_.span(), tokenizer_dir);
+  if (backend_->host_memory()) {
+    write_hf_model_dir(dir, config_, params(), tokenizer_dir);
+  } else {
+    write_hf_model_dir(dir, config_, params_to_host().span(), tokenizer_dir);
+  }
 }
 
 void GPT2::read_weights(const std::filesystem::path& dir) {
   HFModel m = read_hf_model_dir(dir);
   GPT2_CHECK(m.config == config_, (dir / "config.json").string(), ": the model there is ",
              to_string(m.config), ", this one is ", to_string(config_));
-  params_.copy_from(m.params);
+  set_params(m.params.span());
 }
 
 void GPT2::init_random(uint64_t seed) {
   // GPT-2 (and nanoGPT, llm.c): weights ~ N(0, 0.02). The projections that write into the
   // residual stream get 0.02 / sqrt(2 L): the stream is a sum of 2L such contributions, and
   // scaling each by 1/sqrt(2L) keeps its variance at initialisation independent of depth.
+  // Drawn on the host (gpt2::Rng: the same numbers everywhere), then uploaded once.
+  Tensor host({layout_.num_parameters()});
   Rng rng(seed);
   const float std_residual = 0.02f / std::sqrt(2.0f * static_cast<float>(config_.n_layer));
   for (const ParamSpec& s : layout_.specs()) {
-    std::span<float> p = params_.span().subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel));
+    std::span<float> p = host.span().subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel));
     if (s.is_matrix()) {
       bool residual = s.name.ends_with("attn.c_proj.weight") || s.name.ends_with("mlp.c_proj.weight");
       rng.fill_normal(p, 0.0f, residual ? std_residual : 0.02f);
@@ -67,51 +79,119 @@ void GPT2::init_random(uint64_t seed) {
       std::fill(p.begin(), p.end(), 0.0f);  // biases and LayerNorm shifts
     }
   }
+  set_params(host.span());
 }
 
-void GPT2::upload_params() {
-  if (backend_->host_memory()) return;
-  backend_->copy_to_device(device_params_.floats(), params_.data(), static_cast<size_t>(params_.numel()) * 4);
+void GPT2::set_params(std::span<const float> values) {
+  GPT2_CHECK(values.size() == n_params(), "set_params: got ", values.size(), " floats, the model has ",
+             n_params(), " parameters");
+  backend_->copy_to_device(params_.floats(), values.data(), n_params() * sizeof(float));
+}
+
+void GPT2::set_mode(Mode mode) {
+  if (mode == Mode::training && grads_.bytes() == 0) {
+    grads_ = BackendBuffer(*backend_, n_params() * sizeof(float));  // zeroed
+    bind_weights();
+  }
+  mode_ = mode;
+  backward_ready_ = false;  // what the last forward kept was for the old mode
+}
+
+Tensor GPT2::params_to_host() const {
+  return Tensor::from({layout_.num_parameters()}, to_host(*backend_, params_.floats(), n_params()));
+}
+
+Tensor GPT2::grads_to_host() const {
+  GPT2_CHECK(grads_.bytes() != 0, "grads_to_host(): the model has no gradients outside training mode");
+  return Tensor::from({layout_.num_parameters()}, to_host(*backend_, grads_.floats(), n_params()));
+}
+
+Tensor GPT2::param(std::string_view name) const {
+  const ParamSpec& s = layout_.find(name);
+  return Tensor::from(s.shape, to_host(*backend_, params_.floats() + s.offset, static_cast<size_t>(s.numel)));
+}
+
+Tensor GPT2::grad(std::string_view name) const {
+  GPT2_CHECK(grads_.bytes() != 0, "grad(", name, "): the model has no gradients outside training mode");
+  const ParamSpec& s = layout_.find(name);
+  return Tensor::from(s.shape, to_host(*backend_, grads_.floats() + s.offset, static_cast<size_t>(s.numel)));
 }
 
 // ============================================================================================
 // Forward
 // ============================================================================================
 
-void GPT2::prepare_batch(int B, int T) {
-  GPT2_CHECK(B > 0, "forward: batch size B must be positive, got ", B);
-  GPT2_CHECK(T > 0 && T <= config_.n_positions, "forward: sequence length T must be in [1, ",
-             config_.n_positions, "] (the model's context), got ", T);
+void GPT2::prepare(const ActivationPlan& plan) {
+  GPT2_CHECK(plan.B > 0, "forward: batch size B must be positive, got ", plan.B);
+  GPT2_CHECK(plan.T > 0 && plan.T <= config_.n_positions, "forward: sequence length T must be in [1, ",
+             config_.n_positions, "] (the model's context), got ", plan.T);
   // The ops take int sizes; the largest element count they see is B T max(4C, V).
-  const int64_t widest = int64_t{B} * T * std::max<int64_t>(4 * int64_t{config_.n_embd}, config_.vocab_size);
-  GPT2_CHECK(widest <= INT_MAX, "forward: B=", B, " T=", T, " is too large a batch for this model");
-  if (B == B_ && T == T_) return;
-  // A new shape: (re)allocate the arena. The backward scratch follows on the next backward().
-  acts_buffer_ = BackendBuffer();
-  scratch_buffer_ = BackendBuffer();
-  acts_buffer_ =
-      BackendBuffer(*backend_, static_cast<size_t>(activation_floats(config_, B, T)) * sizeof(float));
-  acts_ = bind_activations(acts_buffer_.floats(), config_, B, T);
-  tokens_buffer_ = BackendBuffer(*backend_, static_cast<size_t>(B) * T * sizeof(int));
-  targets_buffer_ = BackendBuffer(*backend_, static_cast<size_t>(B) * T * sizeof(int));
-  B_ = B;
-  T_ = T;
+  const int64_t widest =
+      int64_t{plan.B} * plan.T * std::max<int64_t>(4 * int64_t{config_.n_embd}, config_.vocab_size);
+  GPT2_CHECK(widest <= INT_MAX, "forward: B=", plan.B, " T=", plan.T, " is too large a batch for this model");
+  // The arena only grows: a buffer that held a bigger pass holds this one too.
+  const size_t floats = static_cast<size_t>(activation_floats(config_, plan));
+  if (acts_buffer_.bytes() < floats * sizeof(float)) {
+    acts_buffer_ = BackendBuffer();  // free the old one first
+    acts_buffer_ = BackendBuffer(*backend_, floats * sizeof(float));
+  }
+  const size_t ids = static_cast<size_t>(plan.B) * plan.T * sizeof(int);
+  if (tokens_buffer_.bytes() < ids) {
+    tokens_buffer_ = BackendBuffer(*backend_, ids);
+    targets_buffer_ = BackendBuffer(*backend_, ids);
+  }
+  acts_ = bind_activations(acts_buffer_.floats(), config_, plan);
+  plan_ = plan;
+  B_ = plan.B;
+  T_ = plan.T;
 }
 
 void GPT2::ensure_scratch() {
-  if (scratch_buffer_.bytes() != 0) return;
-  scratch_buffer_ =
-      BackendBuffer(*backend_, static_cast<size_t>(backward_scratch_floats(config_, B_, T_)) * sizeof(float));
+  if (scratch_B_ == B_ && scratch_T_ == T_) return;
+  const size_t floats = static_cast<size_t>(backward_scratch_floats(config_, B_, T_));
+  if (scratch_buffer_.bytes() < floats * sizeof(float)) {
+    scratch_buffer_ = BackendBuffer();
+    scratch_buffer_ = BackendBuffer(*backend_, floats * sizeof(float));
+  }
   scratch_ = bind_backward_scratch(scratch_buffer_.floats(), config_, B_, T_);
+  scratch_B_ = B_;
+  scratch_T_ = T_;
 }
 
-void GPT2::reserve(int B, int T, bool training) {
-  prepare_batch(B, T);
-  if (training) ensure_scratch();
+void GPT2::reserve(int B, int T) {
+  const bool keep = mode_ != Mode::inference;
+  prepare({B, T, keep, false, true});
+  if (mode_ == Mode::training) ensure_scratch();
+}
+
+void GPT2::reserve(const KVCache& cache, int T) {
+  prepare(ActivationPlan::generation(cache.batch(), T));
 }
 
 float GPT2::forward(const int* tokens, const int* targets, int B, int T) {
-  prepare_batch(B, T);
+  return run_forward(tokens, targets, B, T, nullptr, true);
+}
+
+std::span<const float> GPT2::forward(KVCache& cache, const int* tokens, int B, int T, bool all_logits) {
+  GPT2_CHECK(cache.n_layer() == config_.n_layer && cache.n_head() == config_.n_head &&
+                 cache.head_size() == config_.head_size(),
+             "forward: the KV cache was made for another model (L=", cache.n_layer(), " NH=", cache.n_head(),
+             " HS=", cache.head_size(), ", this one is ", to_string(config_), ")");
+  GPT2_CHECK(&cache.backend() == backend_, "forward: the KV cache is in the memory of backend '",
+             cache.backend().name(), "', the model computes on '", backend_->name(), "'");
+  GPT2_CHECK(B == cache.batch(), "forward: the KV cache holds ", cache.batch(), " sequence(s), got B=", B);
+  GPT2_CHECK(T > 0, "forward: no tokens to run");
+  GPT2_CHECK(cache.size() + T <= cache.capacity(), "forward: ", cache.size(), " cached + ", T,
+             " new positions exceed the context of ", cache.capacity(), " positions");
+  run_forward(tokens, nullptr, B, T, &cache, all_logits);
+  return logits();
+}
+
+float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache,
+                        bool all_logits) {
+  const int pos0 = cache ? cache->size() : 0;  // the position of the first new token
+  // Training and looking inside keep every block's activations; inference reuses one block's.
+  prepare({B, T, mode_ != Mode::inference && !cache, cache != nullptr, all_logits});
   const int BT = B * T, C = config_.n_embd, NH = config_.n_head, V = config_.vocab_size;
   const float eps = config_.layer_norm_epsilon;
   // Validate at the boundary; the ops trust their inputs.
@@ -126,56 +206,73 @@ float GPT2::forward(const int* tokens, const int* targets, int B, int T) {
     GPT2_CHECK(num_targets_ > 0, "forward: every target is -1, there is no loss to compute");
   }
   have_targets_ = targets != nullptr;
+  backward_ready_ = false;
 
   Backend& be = *backend_;
-  upload_params();
-  // Our own copies: backward() needs the ids after the caller's buffers may be gone.
+  // The only data that goes to the backend: the token ids (our own copies: backward() needs them
+  // after the caller's buffers may be gone).
   be.copy_to_device(tokens_buffer_.ints(), tokens, static_cast<size_t>(BT) * sizeof(int));
   if (targets) be.copy_to_device(targets_buffer_.ints(), targets, static_cast<size_t>(BT) * sizeof(int));
   const int* d_tokens = tokens_buffer_.ints();
   const int* d_targets = targets_buffer_.ints();
   const Activations& a = acts_;
 
-  // x0 = wte[tokens] + wpe[0:T]
-  be.encoder_forward(a.encoded, d_tokens, w_.wte, w_.wpe, B, T, C);
+  // x0 = wte[tokens] + wpe[pos0 : pos0 + T]: chapter 02's encoder with the position table
+  // starting pos0 rows down.
+  be.encoder_forward(a.encoded, d_tokens, w_.wte, w_.wpe + static_cast<size_t>(pos0) * C, B, T, C);
 
   // The blocks (chapter 04's block_forward, written against the backend).
   for (int l = 0; l < config_.n_layer; ++l) {
     const BlockParams<const float>& w = w_.blocks[static_cast<size_t>(l)];
     const LayerActivations& x = a.blocks[static_cast<size_t>(l)];
-    const float* residual = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].residual3;
-    // residual2 = residual + attn.c_proj(attention(attn.c_attn(ln_1(residual))))
-    be.layernorm_forward(x.ln1, x.ln1_mean, x.ln1_rstd, residual, w.ln_1_w, w.ln_1_b, BT, C, eps);
-    be.linear_forward(x.qkv, x.ln1, w.c_attn_w, w.c_attn_b, BT, C, 3 * C);
-    be.attention_forward(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH);
-    be.linear_forward(x.attproj, x.atty, w.attn_c_proj_w, w.attn_c_proj_b, BT, C, C);
-    be.residual_forward(x.residual2, residual, x.attproj, BT * C);
-    // residual3 = residual2 + mlp.c_proj(gelu(mlp.c_fc(ln_2(residual2))))
-    be.layernorm_forward(x.ln2, x.ln2_mean, x.ln2_rstd, x.residual2, w.ln_2_w, w.ln_2_b, BT, C, eps);
-    be.linear_forward(x.fch, x.ln2, w.c_fc_w, w.c_fc_b, BT, C, 4 * C);
+    const float* inp = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].out;
+    // res_1 = inp + attn.c_proj(attention(attn.c_attn(ln_1(inp))))
+    be.layernorm_forward(x.ln_1, x.ln_1_mean, x.ln_1_rstd, inp, w.ln_1_w, w.ln_1_b, BT, C, eps);
+    be.linear_forward(x.qkv, x.ln_1, w.c_attn_w, w.c_attn_b, BT, C, 3 * C);
+    if (cache) {
+      // The new keys and values go into the cache; the queries attend over all cached positions.
+      be.attention_forward_cached(x.atty, cache->keys(l), cache->values(l), x.qkv, B, T, pos0,
+                                  cache->capacity(), C, NH);
+    } else {
+      be.attention_forward(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH);
+    }
+    be.linear_forward(x.attn_proj, x.atty, w.attn_c_proj_w, w.attn_c_proj_b, BT, C, C);
+    be.residual_forward(x.res_1, inp, x.attn_proj, BT * C);
+    // out = res_1 + mlp.c_proj(gelu(mlp.c_fc(ln_2(res_1))))
+    be.layernorm_forward(x.ln_2, x.ln_2_mean, x.ln_2_rstd, x.res_1, w.ln_2_w, w.ln_2_b, BT, C, eps);
+    be.linear_forward(x.fch, x.ln_2, w.c_fc_w, w.c_fc_b, BT, C, 4 * C);
     be.gelu_forward(x.fch_gelu, x.fch, BT * 4 * C);
-    be.linear_forward(x.fcproj, x.fch_gelu, w.mlp_c_proj_w, w.mlp_c_proj_b, BT, 4 * C, C);
-    be.residual_forward(x.residual3, x.residual2, x.fcproj, BT * C);
+    be.linear_forward(x.mlp_proj, x.fch_gelu, w.mlp_c_proj_w, w.mlp_c_proj_b, BT, 4 * C, C);
+    be.residual_forward(x.out, x.res_1, x.mlp_proj, BT * C);
   }
+  if (cache) cache->size_ = pos0 + T;  // the new positions' keys and values are in the cache
 
-  // logits = ln_f(x_L) @ wte^T
-  const float* last = a.blocks.back().residual3;
-  be.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, last, w_.lnf_w, w_.lnf_b, BT, C, eps);
-  be.lm_head_forward(a.logits, a.lnf, w_.wte, BT, C, V);
+  // logits = ln_f(x_L) @ wte^T, for every position or for the last position of each sequence
+  // (the head is the largest single product of the model: generation needs one row of it).
+  const float* last = a.blocks.back().out;
+  int rows = BT;
+  if (!all_logits && T > 1) {
+    for (int b = 0; b < B; ++b) {
+      be.copy(a.final_rows + static_cast<size_t>(b) * C, last + (static_cast<size_t>(b) * T + T - 1) * C,
+              static_cast<size_t>(C) * sizeof(float));
+    }
+    last = a.final_rows;
+  }
+  if (!all_logits) rows = B;
+  be.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, last, w_.lnf_w, w_.lnf_b, rows, C, eps);
+  be.lm_head_forward(a.logits, a.lnf, w_.wte, rows, C, V);
+  backward_ready_ = mode_ == Mode::training && !cache;
   if (!targets) return -1.0f;
 
-  // loss = mean of the per-position cross-entropies, summed on the host in a fixed order (in
-  // double) so the result does not depend on the backend's threading.
+  // loss = mean of the per-position cross-entropies. The sum is the backend's (in double, in a
+  // fixed order): one number comes back, and it does not depend on the backend's threading.
   be.cross_entropy_forward(a.losses, a.lse, a.logits, d_targets, BT, V);
-  std::span<const float> losses = this->losses();
-  double sum = 0;
-  for (float x : losses) sum += x;
-  return static_cast<float>(sum / num_targets_);
+  return static_cast<float>(be.sum(a.losses, static_cast<size_t>(BT)) / num_targets_);
 }
 
 std::span<const float> GPT2::logits() const {
   GPT2_CHECK(B_ > 0, "logits(): call forward() first");
-  const size_t n = static_cast<size_t>(B_) * T_ * config_.vocab_size;
+  const size_t n = static_cast<size_t>(plan_.logit_rows()) * config_.vocab_size;
   if (backend_->host_memory()) return {acts_.logits, n};
   host_logits_.resize(n);
   backend_->copy_to_host(host_logits_.data(), acts_.logits, n * sizeof(float));
@@ -196,69 +293,77 @@ std::span<const float> GPT2::losses() const {
 // ============================================================================================
 
 void GPT2::zero_grad() {
-  grads_.fill(0.0f);
-  if (!backend_->host_memory()) backend_->zero(device_grads_.floats(), static_cast<size_t>(grads_.numel()));
+  GPT2_CHECK(grads_.bytes() != 0,
+             "zero_grad(): the model has no gradients; call set_mode(GPT2::Mode::training) first");
+  backend_->zero(grads_.floats(), n_params());
 }
 
 void GPT2::backward() {
   GPT2_CHECK(have_targets_, "backward(): needs a forward() with targets first");
-  const int B = B_, T = T_, BT = B * T, C = config_.n_embd, NH = config_.n_head, V = config_.vocab_size;
+  GPT2_CHECK(backward_ready_,
+             "backward(): the last forward() ran outside training mode and kept nothing for the backward "
+             "pass; call set_mode(GPT2::Mode::training) before forward()");
+  const int BT = B_ * T_, C = config_.n_embd, V = config_.vocab_size;
+  Backend& be = *backend_;
+  ensure_scratch();
+  const Activations& a = acts_;
+  const BackwardScratch& s = scratch_;
+  // loss = (1/n) sum_i loss_i  =>  dloss_i = 1/n for each position with a target.
+  be.zero(s.dlogits, static_cast<size_t>(BT) * V);
+  be.zero(s.dlnf, static_cast<size_t>(BT) * C);
+  be.cross_entropy_backward(s.dlogits, a.logits, a.lse, targets_buffer_.ints(), 1.0f / num_targets_, BT, V);
+  // The tied head: the first of wte's two gradients, and the gradient of the final hidden state.
+  be.lm_head_backward(s.dlnf, g_.wte, s.dlogits, a.lnf, w_.wte, BT, C, V);
+  backward_from_hidden(s.dlnf);
+}
+
+void GPT2::backward_from_hidden(const float* dhidden) {
+  GPT2_CHECK(backward_ready_,
+             "backward: the last forward() ran outside training mode and kept nothing for the backward "
+             "pass; call set_mode(GPT2::Mode::training) before forward()");
+  const int B = B_, T = T_, BT = B * T, C = config_.n_embd, NH = config_.n_head;
   const size_t btc = static_cast<size_t>(BT) * C;
   Backend& be = *backend_;
   ensure_scratch();
   const Activations& a = acts_;
   const BackwardScratch& s = scratch_;
-  // Every backward adds: clear the gradients of the activations first (not the parameters':
-  // those accumulate until zero_grad()).
-  be.zero(scratch_buffer_.floats(), scratch_buffer_.bytes() / sizeof(float));
-
-  // loss = (1/n) sum_i loss_i  =>  dloss_i = 1/n for each position with a target.
-  be.cross_entropy_backward(s.dlogits, a.logits, a.lse, targets_buffer_.ints(), 1.0f / num_targets_, BT, V);
-  // The tied head: the first of wte's two gradients.
-  be.lm_head_backward(s.dlnf, g_.wte, s.dlogits, a.lnf, w_.wte, BT, C, V);
   float* dout = s.dres_a;  // d(output of the current block)
   float* dinp = s.dres_b;  // d(input of the current block), filled by the block's backward
-  be.layernorm_backward(dout, g_.lnf_w, g_.lnf_b, s.dlnf, a.blocks.back().residual3, w_.lnf_w, a.lnf_mean,
+  // Every backward adds: this block's activation gradients start at zero (not the parameters':
+  // those accumulate until zero_grad()).
+  be.zero(dout, btc);
+  be.layernorm_backward(dout, g_.lnf_w, g_.lnf_b, dhidden, a.blocks.back().out, w_.lnf_w, a.lnf_mean,
                         a.lnf_rstd, BT, C);
 
   for (int l = config_.n_layer - 1; l >= 0; --l) {
     const BlockParams<const float>& w = w_.blocks[static_cast<size_t>(l)];
     const BlockParams<float>& g = g_.blocks[static_cast<size_t>(l)];
     const LayerActivations& x = a.blocks[static_cast<size_t>(l)];
-    const float* residual = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].residual3;
-    // This block's activation gradients start at zero (the previous block used the same scratch).
-    if (l != config_.n_layer - 1) {
-      for (float* p : {s.dres2, s.dfcproj, s.dln2, s.dattproj, s.datty, s.dln1}) be.zero(p, btc);
-      be.zero(s.dfch_gelu, 4 * btc);
-      be.zero(s.dfch, 4 * btc);
-      be.zero(s.dqkv, 3 * btc);
-      be.zero(dinp, btc);
-    }
-    // MLP sub-layer, last op first: residual3 = residual2 + fcproj.
-    be.residual_backward(s.dres2, s.dfcproj, dout, BT * C);
-    be.linear_backward(s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, s.dfcproj, x.fch_gelu, w.mlp_c_proj_w, BT,
-                       4 * C, C);
+    const float* inp = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].out;
+    for (float* p : {s.dres_1, s.dmlp_proj, s.dln_2, s.dattn_proj, s.datty, s.dln_1, dinp}) be.zero(p, btc);
+    be.zero(s.dfch_gelu, 4 * btc);
+    be.zero(s.dfch, 4 * btc);
+    be.zero(s.dqkv, 3 * btc);
+    // MLP sub-layer, last op first: out = res_1 + mlp_proj.
+    be.residual_backward(s.dres_1, s.dmlp_proj, dout, BT * C);
+    be.linear_backward(s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, s.dmlp_proj, x.fch_gelu, w.mlp_c_proj_w,
+                       BT, 4 * C, C);
     be.gelu_backward(s.dfch, x.fch, s.dfch_gelu, BT * 4 * C);
-    be.linear_backward(s.dln2, g.c_fc_w, g.c_fc_b, s.dfch, x.ln2, w.c_fc_w, BT, C, 4 * C);
-    be.layernorm_backward(s.dres2, g.ln_2_w, g.ln_2_b, s.dln2, x.residual2, w.ln_2_w, x.ln2_mean, x.ln2_rstd,
+    be.linear_backward(s.dln_2, g.c_fc_w, g.c_fc_b, s.dfch, x.ln_2, w.c_fc_w, BT, C, 4 * C);
+    be.layernorm_backward(s.dres_1, g.ln_2_w, g.ln_2_b, s.dln_2, x.res_1, w.ln_2_w, x.ln_2_mean, x.ln_2_rstd,
                           BT, C);
-    // Attention sub-layer: residual2 = residual + attproj.
-    be.residual_backward(dinp, s.dattproj, s.dres2, BT * C);
-    be.linear_backward(s.datty, g.attn_c_proj_w, g.attn_c_proj_b, s.dattproj, x.atty, w.attn_c_proj_w, BT, C,
-                       C);
+    // Attention sub-layer: res_1 = inp + attn_proj.
+    be.residual_backward(dinp, s.dattn_proj, s.dres_1, BT * C);
+    be.linear_backward(s.datty, g.attn_c_proj_w, g.attn_c_proj_b, s.dattn_proj, x.atty, w.attn_c_proj_w, BT,
+                       C, C);
     be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
-    be.linear_backward(s.dln1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln1, w.c_attn_w, BT, C, 3 * C);
-    be.layernorm_backward(dinp, g.ln_1_w, g.ln_1_b, s.dln1, residual, w.ln_1_w, x.ln1_mean, x.ln1_rstd, BT,
-                          C);
+    be.linear_backward(s.dln_1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln_1, w.c_attn_w, BT, C, 3 * C);
+    be.layernorm_backward(dinp, g.ln_1_w, g.ln_1_b, s.dln_1, inp, w.ln_1_w, x.ln_1_mean, x.ln_1_rstd, BT, C);
     std::swap(dout, dinp);  // this block's input is the output of the block below
   }
 
   // The embeddings: the second of wte's gradients (the rows of the tokens seen), and wpe's.
   be.encoder_backward(g_.wte, g_.wpe, dout, tokens_buffer_.ints(), B, T, C);
-
-  if (!backend_->host_memory()) {
-    backend_->copy_to_host(grads_.data(), device_grads_.floats(), static_cast<size_t>(grads_.numel()) * 4);
-  }
 }
 
 }  // namespace gpt2

@@ -2,29 +2,44 @@
 /// @brief The whole GPT-2: embeddings, L pre-LN blocks, the final LayerNorm, the head tied to
 /// the token embedding, the fused cross-entropy, and the full backward pass.
 ///
-///     x0      = wte[tokens] + wpe[0:T]                               (B, T, C)   chapter 02
+///     x0      = wte[tokens] + wpe[pos0 : pos0 + T]                   (B, T, C)   chapter 02
 ///     x_{l+1} = block_l(x_l)              for l = 0 .. L-1           (B, T, C)   chapter 04
 ///     logits  = ln_f(x_L) @ wte^T                                    (B, T, V)   lm_head.h
 ///     loss    = mean over positions with a target of
 ///               -log softmax(logits)[target]                                     cross_entropy.h
 ///
-/// The model is wiring: it owns one parameter buffer and one gradient buffer of the same layout
-/// (parameters.h), an activation arena sized from (B, T) (activations.h), and calls a Backend
-/// (backend.h) for every operation, so the same code runs on the plain CPU loops, chapter 08's
-/// fast kernels or chapter 09's GPU.
+/// The model is wiring: it owns one parameter buffer and (in training mode) one gradient buffer
+/// of the same layout (parameters.h) and an activation arena (activations.h), all allocated by a
+/// Backend (backend.h), and calls the backend for every operation, so the same code runs on the
+/// plain CPU loops, chapter 08's fast kernels or chapter 09's GPU. The numbers stay on the
+/// backend: the parameters are uploaded once (load, init_random, set_params) and downloaded only
+/// to be saved or looked at (params_to_host, param).
+///
+/// ONE block loop serves every use: a forward pass runs B sequences of T new positions starting
+/// at position pos0. Training and evaluation run whole sequences (pos0 = 0) and keep what the
+/// backward pass needs; generation passes a KVCache (kv_cache.h, chapter 07): the prompt is one
+/// forward over its T tokens (the "prefill"), each new token one forward with T = 1 at position
+/// cache.size(), and the attention reads the earlier positions' keys and values from the cache
+/// (Backend::attention_forward_cached) instead of recomputing them.
 ///
 /// Usage:
 /// @code
 ///   gpt2::CpuBackend cpu;
 ///   gpt2::GPT2 model(gpt2::GPT2Config::from_name("gpt2"), cpu);
 ///   model.init_random(1337);                 // or: auto model = gpt2::GPT2::load("models/gpt2", cpu);
+///   model.set_mode(gpt2::GPT2::Mode::training);         // allocates the gradients
 ///   float loss = model.forward(tokens, targets, B, T);  // tokens, targets: B*T ints
 ///   model.zero_grad();
 ///   model.backward();                        // model.grads() now holds dloss/dparams
+///
+///   gpt2::KVCache cache(model.config(), cpu);          // generation: one sequence
+///   auto logits = model.forward(cache, prompt, 1, n);  // (1, V): the last position's logits
+///   logits = model.forward(cache, &next, 1, 1);        // one more token
 /// @endcode
 ///
-/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` in training mode with dropout off,
-/// `loss = model(tokens, labels=...)` (which shifts the labels itself; we take targets as given).
+/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` with dropout off,
+/// `loss = model(tokens, labels=...)` (which shifts the labels itself; we take targets as given),
+/// and `model(next, past_key_values=cache, use_cache=True)` for generation.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +50,7 @@
 #include "chapters/05_gpt2_model/activations.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/config.h"
+#include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/05_gpt2_model/parameters.h"
 #include "common/tensor.h"
 
@@ -42,11 +58,20 @@ namespace gpt2 {
 
 class GPT2 {
  public:
-  /// A model with every parameter 0 (call init_random or load weights). Allocates the
-  /// parameters and gradients; activations are allocated by the first forward().
+  /// What forward() keeps, and whether the model has gradients.
+  enum class Mode {
+    inference,  ///< the default: no gradients; a forward pass reuses one block's buffers for every block
+    inspect,    ///< no gradients; a forward pass keeps every block's activations (to look inside)
+    training,   ///< gradients allocated; a forward pass keeps every block's activations for backward()
+  };
+
+  /// A model with every parameter 0 (call init_random or load weights), in inference mode.
+  /// Allocates the parameters on `backend`, which must outlive the model; activations are
+  /// allocated by the first forward().
   GPT2(const GPT2Config& config, Backend& backend);
 
-  /// Reads a Hugging Face model directory (config.json + model.safetensors), see hf_checkpoint.h.
+  /// Reads a Hugging Face model directory (config.json + model.safetensors, see hf_checkpoint.h)
+  /// and uploads the weights to `backend`.
   static GPT2 load(const std::filesystem::path& dir, Backend& backend);
   /// Writes a complete model directory that transformers loads: model.safetensors (F32),
   /// config.json and, if `tokenizer_dir` is given, its vocab.json/merges.txt (or OpenAI's
@@ -60,72 +85,112 @@ class GPT2 {
   /// block (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm gains 1.
   void init_random(uint64_t seed);
 
-  /// Runs the model on tokens (B, T) (ids in [0, V), T <= n_positions). With targets (B, T),
-  /// each in [0, V) or -1 for "no target", returns the mean cross-entropy over the positions that
-  /// have one, and keeps what backward() needs; with targets == nullptr returns -1 (only logits).
-  float forward(const int* tokens, const int* targets, int B, int T);
-  /// Allocates the activation arena for batches of (B, T) now, and the backward scratch too if
-  /// `training`, instead of on the first forward()/backward(): fails early when memory is short.
-  void reserve(int B, int T, bool training = true);
+  /// Switches the mode (see Mode). Entering training mode allocates the gradients (zeroed) once;
+  /// leaving it keeps them, so evaluation between training steps costs no reallocation.
+  void set_mode(Mode mode);
+  Mode mode() const { return mode_; }
 
+  // ----- forward -------------------------------------------------------------------------------
+  /// Training and evaluation: runs tokens (B, T) at positions 0 .. T - 1 (ids in [0, V),
+  /// T <= n_positions). With targets (B, T), each in [0, V) or -1 for "no target", returns the
+  /// mean cross-entropy over the positions that have one (and, in training mode, keeps what
+  /// backward() needs); with targets == nullptr returns -1 (only logits).
+  float forward(const int* tokens, const int* targets, int B, int T);
+  /// Generation: runs tokens (B, T) at positions cache.size() .. cache.size() + T - 1 of the
+  /// cache's B sequences, attending over the cached positions and appending the new ones.
+  /// Returns, on the host, the logits of the last new position of each sequence (B, V), or with
+  /// `all_logits` those of every new position (B, T, V); valid until the next forward. Throws
+  /// gpt2::Error (and leaves the cache as it was) if B is not cache.batch(), a token is outside
+  /// [0, V), or the positions would pass cache.capacity().
+  std::span<const float> forward(KVCache& cache, const int* tokens, int B, int T, bool all_logits = false);
+  /// Allocates the activation arena for forward(tokens, targets, B, T) in the current mode now
+  /// (and the backward scratch in training mode), instead of on the first forward()/backward():
+  /// fails early when memory is short.
+  void reserve(int B, int T);
+  /// The same for forward(cache, tokens, cache.batch(), T) (a prefill of T tokens).
+  void reserve(const KVCache& cache, int T);
+
+  // ----- backward (training mode) -------------------------------------------------------------
   /// Sets every gradient to 0.
   void zero_grad();
   /// ADDS the gradient of the last forward()'s loss into grads() (call zero_grad() first unless
-  /// you accumulate over micro-batches). Needs a forward() with targets.
+  /// you accumulate over micro-batches). Needs a forward() with targets, in training mode.
   void backward();
+  /// ADDS the gradients of another loss into grads(), given its gradient with respect to the
+  /// final hidden state (ln_f's output, activations().lnf): dhidden (B, T, C) in the backend's
+  /// memory, for the B, T of the last forward() in training mode (with or without targets).
+  /// backward() is this with the gradient that flows back through the tied head; a
+  /// classification head (chapter 10) computes its own.
+  void backward_from_hidden(const float* dhidden);
 
-  /// All parameters: one contiguous Tensor of num_parameters() floats, laid out as layout().
-  Tensor& params() { return params_; }
-  const Tensor& params() const { return params_; }
-  /// Their gradients, same layout.
-  Tensor& grads() { return grads_; }
-  const Tensor& grads() const { return grads_; }
-  /// A named view into params(), e.g. param("h.0.attn.c_attn.weight") of shape [C, 3C].
-  Tensor param(std::string_view name) const { return layout_.view(params_, name); }
-  /// The same view into grads().
-  Tensor grad(std::string_view name) const { return layout_.view(grads_, name); }
+  // ----- the numbers (in the backend's memory) ------------------------------------------------
+  /// All parameters: num_parameters() floats laid out as layout(), in the backend's memory (on a
+  /// device backend, device memory: pass it to the backend's operations, read it with
+  /// params_to_host()).
+  std::span<float> params() { return {params_.floats(), n_params()}; }
+  std::span<const float> params() const { return {params_.floats(), n_params()}; }
+  /// Their gradients, same layout, same memory; empty until training mode allocates them.
+  std::span<float> grads() { return {grads_.floats(), grads_.bytes() ? n_params() : 0}; }
+  std::span<const float> grads() const { return {grads_.floats(), grads_.bytes() ? n_params() : 0}; }
+  /// Host copies: all parameters, all gradients, or one named tensor (e.g.
+  /// param("h.0.attn.c_attn.weight"), of shape [C, 3C]).
+  Tensor params_to_host() const;
+  Tensor grads_to_host() const;
+  Tensor param(std::string_view name) const;
+  Tensor grad(std::string_view name) const;
+  /// Replaces every parameter with `values` (num_parameters() floats on the host), uploaded.
+  void set_params(std::span<const float> values);
+
   const ParameterLayout& layout() const { return layout_; }
   const GPT2Config& config() const { return config_; }
   int64_t num_parameters() const { return layout_.num_parameters(); }
   Backend& backend() const { return *backend_; }
 
-  /// The logits (B, T, V) of the last forward(), on the host.
+  /// The logits of the last forward(), on the host: (B, T, V), or (B, V) after a generation
+  /// forward without all_logits.
   std::span<const float> logits() const;
-  /// The per-position losses (B, T) of the last forward() with targets (0 where ignored).
+  /// The per-position losses (B, T) of the last forward() with targets (0 where ignored), on the host.
   std::span<const float> losses() const;
-  /// The saved activations of the last forward() (pointers into the backend's memory; on the
-  /// host for CpuBackend). For tests and for looking inside the model.
+  /// The activations of the last forward() (pointers into the backend's memory). In inference
+  /// mode every block's entry points at the same buffers (the last block's values); in inspect
+  /// and training mode each block has its own: its attention weights `att` (B, NH, T, T), its
+  /// output `out` (B, T, C), ... For tests and for looking inside the model.
   const Activations& activations() const { return acts_; }
   /// B and T of the last forward() (0 before the first).
   int batch_size() const { return B_; }
   int seq_len() const { return T_; }
 
-  /// What training at (B, T) costs in memory (see activations.h).
+  /// What training and generation at (B, T) cost in memory (see activations.h).
   MemoryReport memory_report(int B, int T) const { return gpt2::memory_report(config_, B, T); }
 
  private:
-  GPT2(const GPT2Config& config, Backend& backend, Tensor params);
-  void prepare_batch(int B, int T);
+  size_t n_params() const { return static_cast<size_t>(layout_.num_parameters()); }
+  // The one forward pass: B sequences of T positions starting at `pos0`, with or without a cache.
+  float run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache, bool all_logits);
+  void prepare(const ActivationPlan& plan);
   void ensure_scratch();
-  void upload_params();
+  void bind_weights();
 
   GPT2Config config_;
   Backend* backend_;
   ParameterLayout layout_;
-  Tensor params_;  // [num_parameters] on the host
-  Tensor grads_;   // [num_parameters] on the host
+  Mode mode_ = Mode::inference;
 
-  // Where the backend computes. For a host-memory backend these point into params_/grads_;
-  // otherwise into device copies.
-  BackendBuffer device_params_, device_grads_;
+  // The numbers, in the backend's memory, and named views of them.
+  BackendBuffer params_, grads_;
   ModelParams<const float> w_;  // weights
-  ModelParams<float> g_;        // gradients
+  ModelParams<float> g_;        // gradients (null pointers until training mode)
 
+  // The last forward pass and its arena (which only grows: generation alternates between a
+  // prefill and one-token steps without reallocating).
   int B_ = 0, T_ = 0;
+  ActivationPlan plan_;
   BackendBuffer acts_buffer_, scratch_buffer_, tokens_buffer_, targets_buffer_;
   Activations acts_{};
   BackwardScratch scratch_{};
+  int scratch_B_ = 0, scratch_T_ = 0;
   bool have_targets_ = false;
+  bool backward_ready_ = false;  // the last forward kept every block's activations (training mode)
   int num_targets_ = 0;
 
   // Host copies of logits and losses when the backend's memory is not the host's.

@@ -112,7 +112,8 @@ void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::
   writer.write(path);
 }
 
-HFModel read_hf_model_dir(const fs::path& dir) {
+GPT2Config read_hf_model_dir(const fs::path& dir,
+                             const std::function<std::span<float>(const GPT2Config&)>& weights_into) {
   GPT2_CHECK(fs::is_directory(dir), "model directory '", dir.string(), "' does not exist");
   fs::path config_path = dir / "config.json", weights_path = dir / "model.safetensors";
   GPT2_CHECK(fs::is_regular_file(config_path), "model directory '", dir.string(),
@@ -120,11 +121,19 @@ HFModel read_hf_model_dir(const fs::path& dir) {
              "files; scripts/download_gpt2.sh fetches OpenAI's)");
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
-  HFModel m{read_config_json(config_path), Tensor()};
-  ParameterLayout layout(m.config);
-  m.params = Tensor({layout.num_parameters()});
+  const GPT2Config config = read_config_json(config_path);
+  ParameterLayout layout(config);
   SafetensorsFile file = SafetensorsFile::open(weights_path);
-  read_hf_weights(file, layout, m.params.span(), config_path.string());
+  read_hf_weights(file, layout, weights_into(config), config_path.string());
+  return config;
+}
+
+HFModel read_hf_model_dir(const fs::path& dir) {
+  HFModel m;
+  m.config = read_hf_model_dir(dir, [&](const GPT2Config& config) {
+    m.params = Tensor({count_parameters(config)});
+    return m.params.span();
+  });
   return m;
 }
 

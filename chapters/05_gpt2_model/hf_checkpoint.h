@@ -22,6 +22,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <span>
 
 #include "chapters/05_gpt2_model/parameters.h"
@@ -50,6 +51,11 @@ struct HFModel {
 /// Reads `dir`/config.json and `dir`/model.safetensors, checking everything (see the file
 /// comment). The tokenizer files are not read here (chapter 01 reads them).
 HFModel read_hf_model_dir(const std::filesystem::path& dir);
+/// The same, reading the weights into the buffer `weights_into(config)` returns (num_parameters()
+/// floats on the host) once config.json has been read: a model in host memory loads without a
+/// second copy of its weights. Returns the configuration.
+GPT2Config read_hf_model_dir(const std::filesystem::path& dir,
+                             const std::function<std::span<float>(const GPT2Config&)>& weights_into);
 
 /// Writes a complete model directory: model.safetensors (F32), config.json and, when
 /// `tokenizer_dir` is not empty, the tokenizer files copied from there.

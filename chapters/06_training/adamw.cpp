@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "chapters/06_training/training_ops.h"
 #include "common/error.h"
 #include "common/safetensors.h"
 
@@ -44,8 +45,8 @@ std::vector<ParamRange> decay_ranges(const std::vector<ParamInfo>& params) {
   return ranges;
 }
 
-AdamW::AdamW(size_t n, std::vector<ParamRange> ranges, AdamWConfig config)
-    : config_(config), ranges_(std::move(ranges)), m_(n, 0.0f), v_(n, 0.0f) {
+AdamW::AdamW(Backend& backend, size_t n, std::vector<ParamRange> ranges, AdamWConfig config)
+    : backend_(&backend), config_(config), ranges_(std::move(ranges)), n_(n) {
   size_t expected = 0;
   for (const ParamRange& r : ranges_) {
     GPT2_CHECK(r.offset == expected,
@@ -54,24 +55,36 @@ AdamW::AdamW(size_t n, std::vector<ParamRange> ranges, AdamWConfig config)
     expected += r.size;
   }
   GPT2_CHECK(expected == n, "AdamW: parameter ranges cover ", expected, " elements, the buffer has ", n);
+  m_ = BackendBuffer(backend, n * sizeof(float));  // zeroed: the moments start at 0
+  v_ = BackendBuffer(backend, n * sizeof(float));
 }
 
 void AdamW::step(std::span<float> params, std::span<const float> grads, float lr) {
-  GPT2_CHECK(params.size() == m_.size() && grads.size() == m_.size(), "AdamW::step: expected ", m_.size(),
+  GPT2_CHECK(params.size() == n_ && grads.size() == n_, "AdamW::step: expected ", n_,
              " parameters and gradients, got ", params.size(), " and ", grads.size());
   ++step_;
+  TrainingOps& ops = training_ops(*backend_);
   for (const ParamRange& r : ranges_) {
-    adamw_update(params.data() + r.offset, grads.data() + r.offset, m_.data() + r.offset,
-                 v_.data() + r.offset, r.size, step_, lr, config_.beta1, config_.beta2, config_.eps,
-                 r.decay ? config_.weight_decay : 0.0f);
+    ops.adamw_update(params.data() + r.offset, grads.data() + r.offset, m_.floats() + r.offset,
+                     v_.floats() + r.offset, r.size, step_, lr, config_.beta1, config_.beta2, config_.eps,
+                     r.decay ? config_.weight_decay : 0.0f);
   }
+}
+
+std::vector<float> AdamW::m() const {
+  return to_host(*backend_, m_.floats(), n_);
+}
+
+std::vector<float> AdamW::v() const {
+  return to_host(*backend_, v_.floats(), n_);
 }
 
 void AdamW::save(const std::filesystem::path& path) const {
   SafetensorsWriter w;
-  const Shape shape{static_cast<int64_t>(m_.size())};
-  w.add("adamw.m", shape, m_);
-  w.add("adamw.v", shape, v_);
+  const Shape shape{static_cast<int64_t>(n_)};
+  const std::vector<float> m = this->m(), v = this->v();
+  w.add("adamw.m", shape, m);
+  w.add("adamw.v", shape, v);
   const int64_t step = step_;
   w.add_int64("adamw.step", {1}, std::span<const int64_t>(&step, 1));
   w.set_metadata("step", std::to_string(step_));
@@ -80,11 +93,15 @@ void AdamW::save(const std::filesystem::path& path) const {
 
 void AdamW::load(const std::filesystem::path& path) {
   SafetensorsFile f = SafetensorsFile::open(path);
-  const Shape shape{static_cast<int64_t>(m_.size())};
-  f.read_into("adamw.m", shape, m_);
-  f.read_into("adamw.v", shape, v_);
+  const Shape shape{static_cast<int64_t>(n_)};
+  std::vector<float> m(n_), v(n_);
+  f.read_into("adamw.m", shape, m);
+  f.read_into("adamw.v", shape, v);
   std::vector<int64_t> step = f.get_int("adamw.step");
   GPT2_CHECK(step.size() == 1 && step[0] >= 0, path.string(), ": 'adamw.step' must hold one step count >= 0");
+  // Everything was read and checked: only now replace the state.
+  backend_->copy_to_device(m_.floats(), m.data(), n_ * sizeof(float));
+  backend_->copy_to_device(v_.floats(), v.data(), n_ * sizeof(float));
   step_ = step[0];
 }
 

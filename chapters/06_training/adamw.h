@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "chapters/05_gpt2_model/backend.h"
 #include "common/tensor.h"
 
 namespace gpt2 {
@@ -65,20 +66,27 @@ struct ParamInfo {
 std::vector<ParamRange> decay_ranges(const std::vector<ParamInfo>& params);
 
 /// AdamW with its state (the moments m, v and the step count) for a flat buffer of n parameters.
+/// The moments live on the model's backend, next to the parameters and gradients: a step runs
+/// there (training_ops.h) and copies nothing to the host; save() and load() are the only copies.
 class AdamW {
  public:
+  /// Moments for n parameters, zeroed, in `backend`'s memory (the backend must outlive this).
   /// `ranges` must cover [0, n) exactly once, in order (throws gpt2::Error otherwise).
-  AdamW(size_t n, std::vector<ParamRange> ranges, AdamWConfig config);
+  AdamW(Backend& backend, size_t n, std::vector<ParamRange> ranges, AdamWConfig config);
 
-  /// One update of params with grads (both n floats) at learning rate lr; increments step().
+  /// One update of params with grads (both n floats in the backend's memory) at learning rate
+  /// lr; increments step().
   void step(std::span<float> params, std::span<const float> grads, float lr);
 
   /// Number of updates done so far (0 before the first).
   int64_t step_count() const { return step_; }
   const AdamWConfig& config() const { return config_; }
   const std::vector<ParamRange>& ranges() const { return ranges_; }
-  std::span<const float> m() const { return m_; }
-  std::span<const float> v() const { return v_; }
+  /// The number of parameters n.
+  size_t size() const { return n_; }
+  /// Host copies of the moments (n floats each).
+  std::vector<float> m() const;
+  std::vector<float> v() const;
 
   /// Writes m, v (F32 tensors "adamw.m", "adamw.v" of shape [n]) and the step count (I64 tensor
   /// "adamw.step" and metadata) to a safetensors file, atomically.
@@ -87,9 +95,11 @@ class AdamW {
   void load(const std::filesystem::path& path);
 
  private:
+  Backend* backend_;
   AdamWConfig config_;
   std::vector<ParamRange> ranges_;
-  std::vector<float> m_, v_;
+  size_t n_;
+  BackendBuffer m_, v_;  // n floats each, in the backend's memory
   int64_t step_ = 0;
 };
 

@@ -3,7 +3,9 @@
 namespace gpt2 {
 
 Gpt2Trainable::Gpt2Trainable(GPT2& model, std::filesystem::path tokenizer_dir)
-    : model_(model), tokenizer_dir_(std::move(tokenizer_dir)) {}
+    : model_(model), tokenizer_dir_(std::move(tokenizer_dir)) {
+  model_.set_mode(GPT2::Mode::training);
+}
 
 float Gpt2Trainable::forward(const int* inputs, const int* targets, int B, int T) {
   return model_.forward(inputs, targets, B, T);

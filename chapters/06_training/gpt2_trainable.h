@@ -1,7 +1,8 @@
 /// @file gpt2_trainable.h
 /// @brief Chapter 05's GPT-2 as a TrainableModel, and train() for it.
 ///
-/// The adapter only forwards calls: the parameter list for weight decay comes from the model's
+/// The adapter only forwards calls (and puts the model in training mode: gradients allocated,
+/// activations kept for the backward pass): the parameter list for weight decay comes from the model's
 /// ParameterLayout (every 2-D tensor decays: wte, wpe and the four projection matrices of each
 /// block), and a checkpoint's model is a Hugging Face model directory (config.json +
 /// model.safetensors, plus the tokenizer files when a tokenizer directory is given), so any
@@ -19,14 +20,16 @@ namespace gpt2 {
 /// A GPT2 seen through the TrainableModel interface (it does not own the model).
 class Gpt2Trainable : public TrainableModel {
  public:
-  /// `tokenizer_dir`, if not empty, is copied into every checkpoint (see GPT2::save).
+  /// Switches `model` to training mode. `tokenizer_dir`, if not empty, is copied into every
+  /// checkpoint (see GPT2::save).
   explicit Gpt2Trainable(GPT2& model, std::filesystem::path tokenizer_dir = {});
 
   float forward(const int* inputs, const int* targets, int B, int T) override;
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { model_.backward(); }
-  std::span<float> params() override { return model_.params().span(); }
-  std::span<float> grads() override { return model_.grads().span(); }
+  Backend& backend() override { return model_.backend(); }
+  std::span<float> params() override { return model_.params(); }
+  std::span<float> grads() override { return model_.grads(); }
   std::vector<ParamInfo> param_infos() const override;
   int vocab_size() const override { return model_.config().vocab_size; }
   int max_seq_len() const override { return model_.config().n_positions; }

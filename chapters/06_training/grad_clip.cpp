@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "chapters/06_training/training_ops.h"
+
 namespace gpt2 {
 
 double grad_norm(const float* grad, size_t n) {
@@ -27,12 +29,17 @@ void scale_grads(float* grad, size_t n, float scale) {
   for (size_t i = 0; i < n; ++i) grad[i] *= scale;
 }
 
-float clip_grad_norm(float* grad, size_t n, float max_norm) {
-  const double norm = grad_norm(grad, n);
+float clip_grad_norm(TrainingOps& ops, float* grad, size_t n, float max_norm) {
+  const double norm = ops.grad_norm(grad, n);
   if (max_norm > 0 && norm > max_norm) {
-    scale_grads(grad, n, static_cast<float>(max_norm / (norm + 1e-6)));
+    ops.scale(grad, n, static_cast<float>(max_norm / (norm + 1e-6)));
   }
   return static_cast<float>(norm);
+}
+
+float clip_grad_norm(float* grad, size_t n, float max_norm) {
+  PlainTrainingOps plain;
+  return clip_grad_norm(plain, grad, n, max_norm);
 }
 
 }  // namespace gpt2

@@ -22,6 +22,8 @@
 
 namespace gpt2 {
 
+class TrainingOps;
+
 /// Elements per partial sum in grad_norm().
 inline constexpr size_t kNormChunk = 1 << 16;
 
@@ -31,6 +33,10 @@ double grad_norm(const float* grad, size_t n);
 /// Scales grad by max_norm / (‖g‖ + 1e-6) when ‖g‖ > max_norm (max_norm <= 0: never clips).
 /// Returns ‖g‖ before clipping.
 float clip_grad_norm(float* grad, size_t n, float max_norm);
+
+/// The same on a backend's memory (training_ops.h): the norm from ops.grad_norm, the scaling by
+/// ops.scale. Only the norm, one number, reaches the host.
+float clip_grad_norm(TrainingOps& ops, float* grad, size_t n, float max_norm);
 
 /// grad *= scale for n elements (e.g. 1 / micro-batches after gradient accumulation).
 void scale_grads(float* grad, size_t n, float scale);

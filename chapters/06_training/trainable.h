@@ -1,6 +1,6 @@
 /// @file trainable.h
 /// @brief What the training loop needs from a model: forward with loss, backward, the flat
-/// parameter and gradient buffers with their named views, and save/load.
+/// parameter and gradient buffers on their backend with their named views, and save/load.
 ///
 /// Chapter 05's GPT-2 provides all of this (gpt2_trainable.h adapts it); the tests also train a
 /// tiny bigram model through the same interface. PyTorch's equivalent is an nn.Module whose
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "adamw.h"
+#include "chapters/05_gpt2_model/backend.h"
 
 namespace gpt2 {
 
@@ -28,9 +29,12 @@ class TrainableModel {
   /// Adds the gradient of the last forward's loss into grads() (backward passes add).
   virtual void backward() = 0;
 
-  /// All parameters, one contiguous buffer.
+  /// The backend whose memory holds params() and grads(); the optimizer keeps its moments there
+  /// too and updates them with the backend's training operations (training_ops.h).
+  virtual Backend& backend() = 0;
+  /// All parameters, one contiguous buffer in backend()'s memory.
   virtual std::span<float> params() = 0;
-  /// Their gradients, same layout.
+  /// Their gradients, same layout, same memory.
   virtual std::span<float> grads() = 0;
   /// The named parameter tensors inside params(), in buffer order (for weight decay masks).
   virtual std::vector<ParamInfo> param_infos() const = 0;

@@ -14,6 +14,7 @@
 #include "grad_clip.h"
 #include "lr_schedule.h"
 #include "stop_signal.h"
+#include "training_ops.h"
 
 namespace gpt2 {
 
@@ -60,12 +61,14 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* input
     loss_sum += model.forward(inputs + offset, targets + offset, B, T);
     model.backward();
   }
+  // The rest runs where the gradients are, with the backend's operations (training_ops.h).
+  TrainingOps& ops = training_ops(model.backend());
   std::span<float> grads = model.grads();
   // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
   // the gradient of the mean over all K·B·T positions.
-  if (K > 1) scale_grads(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
+  if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
   StepOutcome outcome;
-  outcome.grad_norm = clip_grad_norm(grads.data(), grads.size(), grad_clip);
+  outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
   optimizer.step(model.params(), grads, lr);
   outcome.loss = loss_sum / static_cast<float>(K);
   return outcome;
@@ -106,7 +109,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     check_vocab(*val_data, model.vocab_size());
   }
 
-  AdamW optimizer(model.params().size(), decay_ranges(model.param_infos()),
+  AdamW optimizer(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
                   AdamWConfig{config.beta1, config.beta2, config.eps, config.weight_decay});
   const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
 

@@ -99,14 +99,15 @@ int main(int argc, char** argv) {
     options.eot_token = tok.eot_id();
     const std::vector<int> prompt = tok.encode(args.prompt);
 
-    gpt2::CachedGPT2 cached(model);
-    show_filters(cached.forward(prompt), options, tok);
+    gpt2::KVCache cache(model.config(), cpu);
+    GPT2_CHECK(!prompt.empty(), "--prompt: the prompt is empty");
+    show_filters(model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size())), options, tok);
 
     // Stream: each token's bytes go through the UTF-8 buffer, so a character split over two
     // tokens is printed once it is whole.
     std::printf("\n%s", args.prompt.c_str());
     gpt2::Utf8Stream stream;
-    const gpt2::Generation g = gpt2::generate(cached, prompt, options, [&](int id) {
+    const gpt2::Generation g = gpt2::generate(model, cache, prompt, options, [&](int id) {
       std::cout << stream.push(tok.token_bytes(id)) << std::flush;
     });
     std::cout << stream.flush() << "\n\n";

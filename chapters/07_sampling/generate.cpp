@@ -11,10 +11,11 @@ void GenerateOptions::validate() const {
   sampling().validate();
 }
 
-Generation generate(CachedGPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+Generation generate(GPT2& model, KVCache& cache, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token) {
   options.validate();
-  const int capacity = model.capacity();
+  GPT2_CHECK(cache.batch() == 1, "generate: the KV cache must hold one sequence, it holds ", cache.batch());
+  const int capacity = cache.capacity();
   GPT2_CHECK(!prompt.empty(),
              "generate: the prompt is empty (GPT-2 needs at least one token to condition on; ",
              "start from <|endoftext|>, id ", kEndOfTextId, ", for unconditional text)");
@@ -25,9 +26,9 @@ Generation generate(CachedGPT2& model, std::span<const int> prompt, const Genera
   Generation result;
   std::vector<int> text(prompt.begin(), prompt.end());  // prompt + generated: the sliding window's source
 
-  model.reset();
+  cache.clear();
   Timer timer;
-  std::span<const float> logits = model.forward(prompt);
+  std::span<const float> logits = model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size()));
   result.prefill_seconds = timer.seconds();
 
   timer.reset();
@@ -41,16 +42,15 @@ Generation generate(CachedGPT2& model, std::span<const int> prompt, const Genera
     text.push_back(next);
     if (on_token) on_token(next);
     if (step + 1 == options.max_new_tokens) break;  // no need for the logits after the last token
-    if (model.size() == capacity) {
+    if (cache.size() == capacity) {
       // The cache is full: slide the window. Keep the last capacity / 2 tokens (including `next`)
       // and prefill them again from position 0.
       const int keep = capacity / 2 > 0 ? capacity / 2 : 1;
-      model.reset();
-      logits = model.forward(std::span<const int>(text).last(keep));
+      cache.clear();
+      logits = model.forward(cache, text.data() + text.size() - keep, 1, keep);
       ++result.window_shifts;
     } else {
-      const int one[1] = {next};
-      logits = model.forward(one);
+      logits = model.forward(cache, &next, 1, 1);
       ++result.decode_steps;
     }
   }
@@ -58,10 +58,10 @@ Generation generate(CachedGPT2& model, std::span<const int> prompt, const Genera
   return result;
 }
 
-Generation generate(const GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+Generation generate(GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token) {
-  CachedGPT2 cached(model);
-  return generate(cached, prompt, options, on_token);
+  KVCache cache(model.config(), model.backend());
+  return generate(model, cache, prompt, options, on_token);
 }
 
 }  // namespace gpt2

@@ -1,13 +1,17 @@
 /// @file generate.h
-/// @brief The generation loop: prefill the prompt, then sample one token at a time from a
-/// CachedGPT2, stopping at <|endoftext|> or after N tokens.
+/// @brief The generation loop: prefill the prompt, then sample one token at a time with the KV
+/// cache, stopping at <|endoftext|> or after N tokens.
 ///
-///   logits = model.forward(prompt)                 prefill: the whole prompt at once
+///   logits = model.forward(cache, prompt)          prefill: the whole prompt at once
 ///   repeat max_new_tokens times:
 ///     next = sampler.sample(logits)                greedy / temperature / top-k / top-p
 ///     if next is <|endoftext|> and stop_at_eot: stop (it is not reported)
 ///     on_token(next)                               e.g. print it through a Utf8Stream
-///     logits = model.forward({next})               one position, reading the KV cache
+///     logits = model.forward(cache, {next})        one position, reading the KV cache
+///
+/// The model is chapter 05's GPT2 on any backend (the plain loops, chapter 08's fast kernels,
+/// chapter 09's GPU with the cache in its memory): the forward pass is the model's own, and only
+/// the logits of the last position come back to the host for the sampler.
 ///
 /// **Context limit.** A prompt longer than the model's context (n_positions) is an error: the
 /// model was never trained on positions past maxT, and cutting the user's prompt silently would
@@ -28,7 +32,8 @@
 #include <vector>
 
 #include "chapters/01_tokenizer/tokenizer.h"  // kEndOfTextId
-#include "chapters/07_sampling/cached_forward.h"
+#include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/07_sampling/sampler.h"
 
 namespace gpt2 {
@@ -66,14 +71,16 @@ struct Generation {
 using TokenCallback = std::function<void(int token)>;
 
 /// Generates up to options.max_new_tokens tokens after `prompt` (not empty, at most the cache's
-/// capacity). The cache is reset first, so `model` can be reused for another prompt. Throws
-/// gpt2::Error for an empty or too long prompt, an id outside the vocabulary, or a bad option.
-Generation generate(CachedGPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+/// capacity) with `model` and `cache` (one sequence, made for this model on its backend). The
+/// cache is cleared first, so both can be reused for another prompt; its capacity is the context
+/// the sliding window keeps. Throws gpt2::Error for an empty or too long prompt, an id outside
+/// the vocabulary, or a bad option.
+Generation generate(GPT2& model, KVCache& cache, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token = {});
 
-/// The same for a chapter 05 model: makes a CachedGPT2 (a cache of the model's whole context, 2 L
-/// maxT C floats) for this one call. Keep a CachedGPT2 yourself to reuse the cache's memory.
-Generation generate(const GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
+/// The same with a cache of the model's whole context (2 L maxT C floats) made for this one call.
+/// Keep a KVCache yourself to reuse its memory.
+Generation generate(GPT2& model, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token = {});
 
 }  // namespace gpt2

@@ -37,14 +37,11 @@
 #include <immintrin.h>
 #endif
 
-#ifdef GPT2_CH08_BACKEND
 #include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/05_gpt2_model/kv_cache.h"
+#include "chapters/07_sampling/generate.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
-#endif
-#ifdef GPT2_CH08_HAVE_CH07
-#include "chapters/07_sampling/cached_forward.h"
-#endif
 
 #ifdef GPT2_HAVE_OPENBLAS
 #include <cblas.h>
@@ -140,7 +137,6 @@ double peak_rss_mb() {
   return mb;
 }
 
-#ifdef GPT2_CH08_BACKEND
 // Seconds of the best of 3 training steps (after one warm-up) of `config` at B x T, split into
 // forward, backward (with zero_grad) and AdamW.
 struct StepTimes {
@@ -151,13 +147,14 @@ StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2:
                              int steps = 3) {
   gpt2::GPT2 model(config, backend);
   model.init_random(1337);
+  model.set_mode(gpt2::GPT2::Mode::training);
   gpt2::Rng rng(7);
   std::vector<int> tokens(static_cast<size_t>(B) * T), targets(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) {
     tokens[i] = static_cast<int>(rng.below(config.vocab_size));
     targets[i] = static_cast<int>(rng.below(config.vocab_size));
   }
-  const size_t n = model.params().numel();
+  const size_t n = model.params().size();
   std::vector<float> m(n, 0.0f), v(n, 0.0f);
   StepTimes best;
   for (int step = 1; step <= steps + 1; ++step) {
@@ -180,13 +177,12 @@ StepTimes time_training_step(const gpt2::GPT2Config& config, int B, int T, gpt2:
   }
   return best;
 }
-#endif
 
 // Runs the PyTorch twin of the training step; returns its seconds, or 0 when torch is missing.
 double torch_step_seconds(int threads, const char* args) {
   const std::string script = std::string(GPT2_CH08_SOURCE_DIR) + "/torch_train_step.py";
   // Debian's torch links libblas.so.3; point it at OpenBLAS's OpenMP build (libopenblas0-openmp)
-  // when present, as the reference figures did.
+  // when present, as the README's reference figures did.
   const std::string cmd = "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 " +
                           script + " " + std::to_string(threads) + " " + args + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
@@ -322,7 +318,6 @@ int main(int argc, char** argv) {
                 100 * total_flop / total_sec / 1e9 / peak);
   }
 
-#ifdef GPT2_CH08_BACKEND
   // ---- 4. The training step of GPT-2 124M, B = 4, T = 64.
   if (run("step")) {
     const int B = 4, T = 64;
@@ -349,9 +344,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
-#endif
 
-#ifdef GPT2_CH08_BACKEND
   // ---- 6. The main job's configuration, fast and plain kernels.
   if (run("main")) {
     int L = 0, NH = 0, C = 0, V = 0, B = 0, T = 0;
@@ -370,33 +363,23 @@ int main(int argc, char** argv) {
     std::printf("  plain kernels: step %.4f s, %.0f tokens/s (fast is %.1fx)\n\n", p.total, B * T / p.total,
                 p.total / f.total);
   }
-#endif
 
-#ifdef GPT2_CH08_HAVE_CH07
   // ---- 5. Generation with the KV cache: GPT-2 124M, batch 1, a 16-token prompt, 64 new tokens.
   if (run("gen")) {
     const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
     gpt2::FastCpuBackend fast;
     gpt2::GPT2 model(config, fast);
     model.init_random(1337);
-    gpt2::CachedGPT2 cached(model, 128);
+    gpt2::KVCache cache(config, fast, 1, 128);
     std::vector<int> prompt(16);
     for (int i = 0; i < 16; ++i) prompt[i] = 1000 + 37 * i;
-    auto argmax = [](std::span<const float> logits) {
-      return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    };
     const int new_tokens = 64;
-    Timer t;
-    int next = argmax(cached.forward(prompt));
-    const double prefill = t.seconds();
-    t.reset();
-    for (int i = 0; i < new_tokens; ++i) next = argmax(cached.forward(std::vector<int>{next}));
-    const double decode = t.seconds();
+    const gpt2::Generation g = gpt2::generate(
+        model, cache, prompt, {.max_new_tokens = new_tokens + 1, .greedy = true, .stop_at_eot = false});
     std::printf(
         "GPT-2 124M generation, KV cache, batch 1, %d thread(s): prefill of 16 tokens %.3f s, "
         "%.1f tokens/s generating %d tokens\n",
-        threads, prefill, new_tokens / decode, new_tokens);
+        threads, g.prefill_seconds, g.decode_tokens_per_second(), g.decode_steps);
   }
-#endif
   return 0;
 }

@@ -4,11 +4,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "chapters/06_training/grad_clip.h"
+#include "chapters/08_cpu_parallel/adamw_fast.h"
+#include "chapters/08_cpu_parallel/attention_cached_fast.h"
 #include "chapters/08_cpu_parallel/attention_fast.h"
 #include "chapters/08_cpu_parallel/cross_entropy_fast.h"
 #include "chapters/08_cpu_parallel/gelu_fast.h"
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
 #include "chapters/08_cpu_parallel/matmul.h"
+#include "chapters/08_cpu_parallel/matvec.h"
 
 namespace gpt2 {
 
@@ -41,7 +45,12 @@ void FastCpuBackend::layernorm_backward(float* dinp, float* dweight, float* dbia
 
 void FastCpuBackend::linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                                     int N, int C, int OC) {
-  linear_forward_fast(out, inp, weight, bias, N, C, OC);
+  // One row (a decode step) streams the weights at memory speed; many rows are a real gemm.
+  if (N == 1) {
+    matvec_conv1d(out, inp, weight, bias, C, OC);
+  } else {
+    linear_forward_fast(out, inp, weight, bias, N, C, OC);
+  }
 }
 
 void FastCpuBackend::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
@@ -50,8 +59,12 @@ void FastCpuBackend::linear_backward(float* dinp, float* dweight, float* dbias, 
 }
 
 void FastCpuBackend::lm_head_forward(float* logits, const float* inp, const float* wte, int N, int C, int V) {
-  // logits (N, V) = inp (N, C) @ wte^T (C, V)
-  gemm(N, V, C, MatRef{inp, C, false}, MatRef{wte, C, true}, logits, V, false, nullptr);
+  // logits (N, V) = inp (N, C) @ wte^T (C, V); one row: V dot products with wte's rows.
+  if (N == 1) {
+    matvec_rows(logits, wte, inp, V, C);
+  } else {
+    gemm(N, V, C, MatRef{inp, C, false}, MatRef{wte, C, true}, logits, V, false, nullptr);
+  }
 }
 
 void FastCpuBackend::lm_head_backward(float* dinp, float* dwte, const float* dlogits, const float* inp,
@@ -69,6 +82,11 @@ void FastCpuBackend::attention_forward(float* out, float* qkvh, float* att, cons
 void FastCpuBackend::attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att,
                                         int B, int T, int C, int NH) {
   multihead_attention_backward_fast(dqkv, dout, qkvh, att, B, T, C, NH);
+}
+
+void FastCpuBackend::attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv,
+                                              int B, int T, int pos0, int maxT, int C, int NH) {
+  attention_forward_cached_fast(out, k_cache, v_cache, qkv, B, T, pos0, maxT, C, NH);
 }
 
 void FastCpuBackend::gelu_forward(float* out, const float* inp, int n) {
@@ -100,6 +118,19 @@ void FastCpuBackend::cross_entropy_forward(float* losses, float* lse, const floa
 void FastCpuBackend::cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
                                             const int* targets, float dloss, int N, int V) {
   cross_entropy_backward_fast(dlogits, logits, lse, targets, dloss, N, V);
+}
+
+double FastCpuBackend::grad_norm(const float* grad, size_t n) {
+  return gpt2::grad_norm(grad, n);
+}
+
+void FastCpuBackend::scale(float* grad, size_t n, float s) {
+  scale_grads(grad, n, s);
+}
+
+void FastCpuBackend::adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step,
+                                  float lr, float beta1, float beta2, float eps, float weight_decay) {
+  adamw_update_fast(param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay);
 }
 
 bool plain_kernels_requested() {

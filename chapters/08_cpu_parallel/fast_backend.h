@@ -9,24 +9,29 @@
 ///
 /// | operation              | fast kernel                          |
 /// |------------------------|--------------------------------------|
-/// | linear, lm_head        | gemm() (matmul.h)                    |
+/// | linear, lm_head        | gemm() (matmul.h); one row: matvec.h |
 /// | attention              | attention_fast.h                     |
+/// | attention over a cache | attention_cached_fast.h              |
 /// | layernorm              | layernorm_fast.h                     |
 /// | gelu                   | gelu_fast.h                          |
 /// | cross_entropy          | cross_entropy_fast.h                 |
 /// | residual, zero         | parallel loops (memory-bound)        |
+/// | AdamW                  | adamw_fast.h                         |
 ///
-/// The embeddings stay plain: they move B * T * C numbers, nothing to gain.
+/// The embeddings stay plain: they move B * T * C numbers, nothing to gain. The backend also
+/// provides chapter 06's training operations (training_ops.h): the AVX2 AdamW, and chapter 06's
+/// gradient norm and scaling, which are already parallel and thread-count independent.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "chapters/05_gpt2_model/backend.h"
+#include "chapters/06_training/training_ops.h"
 
 namespace gpt2 {
 
-class FastCpuBackend : public CpuBackend {
+class FastCpuBackend : public CpuBackend, public TrainingOps {
  public:
   std::string name() const override { return "cpu-fast"; }
 
@@ -46,6 +51,8 @@ class FastCpuBackend : public CpuBackend {
                          int NH) override;
   void attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att, int B, int T,
                           int C, int NH) override;
+  void attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B, int T,
+                                int pos0, int maxT, int C, int NH) override;
   void gelu_forward(float* out, const float* inp, int n) override;
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
@@ -54,6 +61,12 @@ class FastCpuBackend : public CpuBackend {
                              int V) override;
   void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,
                               float dloss, int N, int V) override;
+
+  // Chapter 06's training operations.
+  double grad_norm(const float* grad, size_t n) override;
+  void scale(float* grad, size_t n, float s) override;
+  void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step, float lr,
+                    float beta1, float beta2, float eps, float weight_decay) override;
 };
 
 /// True when the environment variable GPT2_PLAIN_KERNELS is set to something other than "" or

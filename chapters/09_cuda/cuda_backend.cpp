@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "chapters/06_training/grad_clip.h"
 #include "chapters/09_cuda/cuda_check.h"
 #include "chapters/09_cuda/device.h"
 #include "chapters/09_cuda/kernels.h"
@@ -27,6 +28,7 @@ CudaBackend::~CudaBackend() {
   (void)cudaDeviceSynchronize();
   if (scratch_) (void)cudaFree(scratch_);
   if (scratch_int_) (void)cudaFree(scratch_int_);
+  if (scratch_double_) (void)cudaFree(scratch_double_);
 }
 
 // ----- memory ------------------------------------------------------------------------------------
@@ -47,16 +49,34 @@ void CudaBackend::free(void* p) {
 }
 
 void CudaBackend::copy_to_device(void* dst, const void* src, size_t bytes) {
+  transfers_.to_device += bytes;
   if (bytes) GPT2_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 
 void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  transfers_.to_host += bytes;
   // cudaMemcpy waits for the kernels queued before it: the host sees finished results.
   if (bytes) GPT2_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
+  if (bytes) GPT2_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+
 void CudaBackend::zero(float* p, size_t n) {
   if (n) GPT2_CUDA_CHECK(cudaMemset(p, 0, n * sizeof(float)));
+}
+
+double CudaBackend::read_double(const double* device_value) {
+  double value = 0;
+  copy_to_host(&value, device_value, sizeof value);
+  return value;
+}
+
+double CudaBackend::sum(const float* x, size_t n) {
+  double* result = scratch_doubles(1);
+  cuda::sum_to_double(result, x, n);
+  return read_double(result);
 }
 
 void CudaBackend::synchronize() {
@@ -84,6 +104,10 @@ int* CudaBackend::scratch_ints(size_t n) {
   return static_cast<int*>(grow(scratch_int_, scratch_int_bytes_, n * sizeof(int)));
 }
 
+double* CudaBackend::scratch_doubles(size_t n) {
+  return static_cast<double*>(grow(scratch_double_, scratch_double_bytes_, n * sizeof(double)));
+}
+
 // ----- embeddings --------------------------------------------------------------------------------
 
 void CudaBackend::encoder_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B,
@@ -95,36 +119,11 @@ void CudaBackend::encoder_backward(float* dwte, float* dwpe, const float* dout, 
                                    int T, int C) {
   if (dwpe) cuda::encoder_backward_wpe(dwpe, dout, B, T, C);
   if (!dwte) return;
-  // Many positions can hold the same token, and their gradients go to the same row of dwte.
-  // Rather than racing with atomicAdd (whose order, and so rounding, changes from run to run),
-  // group the positions by token on the host (B T ints, a few kilobytes) and give each distinct
-  // token one block that adds its positions in increasing order.
+  // Many positions can hold the same token, and their gradients go to the same row of dwte:
+  // the kernel sorts the positions by token on the GPU and adds each token's rows in a fixed
+  // order (kernels.h), so nothing comes back to the host.
   const int BT = B * T;
-  host_tokens_.resize(static_cast<size_t>(BT));
-  copy_to_host(host_tokens_.data(), tokens, static_cast<size_t>(BT) * sizeof(int));
-  std::vector<int> order(static_cast<size_t>(BT));
-  for (int i = 0; i < BT; ++i) order[static_cast<size_t>(i)] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return host_tokens_[static_cast<size_t>(a)] < host_tokens_[static_cast<size_t>(b)];
-  });
-  // host_buckets_ = [bucket_token (K) | bucket_start (K + 1) | bucket_pos (BT)]
-  std::vector<int> bucket_token, bucket_start;
-  for (int i = 0; i < BT; ++i) {
-    const int tok = host_tokens_[static_cast<size_t>(order[static_cast<size_t>(i)])];
-    if (bucket_token.empty() || bucket_token.back() != tok) {
-      bucket_token.push_back(tok);
-      bucket_start.push_back(i);
-    }
-  }
-  bucket_start.push_back(BT);
-  const int K = static_cast<int>(bucket_token.size());
-  host_buckets_.clear();
-  host_buckets_.insert(host_buckets_.end(), bucket_token.begin(), bucket_token.end());
-  host_buckets_.insert(host_buckets_.end(), bucket_start.begin(), bucket_start.end());
-  host_buckets_.insert(host_buckets_.end(), order.begin(), order.end());
-  int* d = scratch_ints(host_buckets_.size());
-  copy_to_device(d, host_buckets_.data(), host_buckets_.size() * sizeof(int));
-  cuda::encoder_backward_wte(dwte, dout, d, d + K, d + 2 * K + 1, K, C);
+  cuda::encoder_backward_wte(dwte, dout, tokens, scratch_ints(static_cast<size_t>(BT)), BT, C);
 }
 
 // ----- LayerNorm ---------------------------------------------------------------------------------
@@ -220,6 +219,11 @@ void CudaBackend::attention_backward(float* dqkv, const float* dout, const float
   cuda::merge_heads_add(dqkv, dqkvh, 3, B, T, C, NH);
 }
 
+void CudaBackend::attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv,
+                                           int B, int T, int pos0, int maxT, int C, int NH) {
+  cuda::attention_forward_cached(out, k_cache, v_cache, qkv, B, T, pos0, maxT, C, NH);
+}
+
 // ----- element-wise and loss ---------------------------------------------------------------------
 
 void CudaBackend::gelu_forward(float* out, const float* inp, int n) {
@@ -246,6 +250,25 @@ void CudaBackend::cross_entropy_forward(float* losses, float* lse, const float* 
 void CudaBackend::cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
                                          const int* targets, float dloss, int N, int V) {
   cuda::cross_entropy_backward(dlogits, logits, lse, targets, dloss, N, V);
+}
+
+// ----- chapter 06's training operations ----------------------------------------------------------
+
+double CudaBackend::grad_norm(const float* grad, size_t n) {
+  // The chunks of chapter 06's grad_norm (kNormChunk elements), each summed in double.
+  const size_t chunks = (n + kNormChunk - 1) / kNormChunk;
+  double* d = scratch_doubles(chunks + 1);  // [result | partial sums]
+  cuda::sum_squares_to_double(d, d + 1, grad, n, kNormChunk);
+  return std::sqrt(read_double(d));
+}
+
+void CudaBackend::scale(float* grad, size_t n, float s) {
+  cuda::scale(grad, n, s);
+}
+
+void CudaBackend::adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step,
+                               float lr, float beta1, float beta2, float eps, float weight_decay) {
+  cuda::adamw_update(param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay);
 }
 
 }  // namespace gpt2

@@ -1,19 +1,25 @@
 /// @file cuda_backend.h
-/// @brief CudaBackend: chapter 05's Backend on an NVIDIA GPU. The model does not change.
+/// @brief CudaBackend: chapter 05's Backend (and chapter 06's training operations) on an NVIDIA
+/// GPU. The model does not change.
 ///
-/// Every buffer the model computes on (parameters, gradients, activations, token ids) is
-/// allocated by allocate() in the GPU's memory, so GPT2 keeps device copies of its parameters and
-/// gradients and moves them with copy_to_device / copy_to_host (host_memory() is false). Each
-/// operation launches the kernels of kernels.h, or a cuBLAS product (cublas_ops.h):
+/// Every buffer the model computes on is allocated by allocate() in the GPU's memory
+/// (host_memory() is false) and stays there: the parameters (uploaded once), the gradients,
+/// AdamW's moments, the activations, the KV cache. A training step sends the token ids and reads
+/// back the loss and the gradient norm; a decode step sends one token id and reads back its row
+/// of logits (transfers() counts the bytes, and a test checks them). Each operation launches the
+/// kernels of kernels.h, or a cuBLAS product (cublas_ops.h):
 ///
 /// | Backend call                      | on the GPU                                                  |
 /// |-----------------------------------|-------------------------------------------------------------|
-/// | encoder_forward / _backward       | encoder.cu (the wte gradient grouped by token, no atomics)  |
+/// | encoder_forward / _backward       | encoder.cu (the wte gradient sorted by token, no atomics)   |
 /// | layernorm_forward / _backward     | layernorm.cu, one warp per row                              |
 /// | linear_*, lm_head_*               | cuBLAS sgemm (+ add_bias / column_sum_add of reduce.cu)     |
 /// | attention_forward / _backward     | split_heads, batched sgemm, causal softmax, batched sgemm   |
 /// | gelu_*, residual_*                | elementwise.cu                                              |
+/// | attention_forward_cached          | attention_cached.cu, one block per (sequence, query, head)  |
 /// | cross_entropy_forward / _backward | cross_entropy.cu, one block per row                         |
+/// | sum, grad_norm                    | reduce.cu, fixed trees in double: one double comes back     |
+/// | scale, adamw_update               | elementwise.cu, adamw.cu (bit-identical to the CPU's AdamW) |
 ///
 /// Every call only queues work on the GPU's default stream and returns; copy_to_host waits for
 /// it. The results are deterministic: no kernel uses atomics, and every reduction adds in a fixed
@@ -28,11 +34,12 @@
 #include <vector>
 
 #include "chapters/05_gpt2_model/backend.h"
+#include "chapters/06_training/training_ops.h"
 #include "chapters/09_cuda/cublas_ops.h"
 
 namespace gpt2 {
 
-class CudaBackend : public Backend {
+class CudaBackend : public Backend, public TrainingOps {
  public:
   struct Options {
     bool tf32 = false;  ///< allow TF32 tensor-core matrix products (faster, about 1e-3 relative error)
@@ -50,7 +57,9 @@ class CudaBackend : public Backend {
   bool host_memory() const override { return false; }
   void copy_to_device(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
   void zero(float* p, size_t n) override;
+  double sum(const float* x, size_t n) override;
 
   void encoder_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B, int T,
                        int C) override;
@@ -71,6 +80,8 @@ class CudaBackend : public Backend {
                          int NH) override;
   void attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att, int B, int T,
                           int C, int NH) override;
+  void attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B, int T,
+                                int pos0, int maxT, int C, int NH) override;
   void gelu_forward(float* out, const float* inp, int n) override;
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
@@ -80,7 +91,21 @@ class CudaBackend : public Backend {
   void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,
                               float dloss, int N, int V) override;
 
-  // ----- beyond chapter 05's interface ------------------------------------------------------
+  // ----- chapter 06's training operations -----------------------------------------------------
+  double grad_norm(const float* grad, size_t n) override;
+  void scale(float* grad, size_t n, float s) override;
+  void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step, float lr,
+                    float beta1, float beta2, float eps, float weight_decay) override;
+
+  // ----- beyond the interfaces -----------------------------------------------------------------
+  /// Bytes copied between the host and the GPU, in each direction, since the backend was made or
+  /// since reset_transfers(). Every copy the backend makes is counted.
+  struct Transfers {
+    size_t to_device = 0;
+    size_t to_host = 0;
+  };
+  Transfers transfers() const { return transfers_; }
+  void reset_transfers() { transfers_ = {}; }
   /// Waits until the GPU has finished everything queued (for timing; copies already wait).
   void synchronize();
   /// TF32 matrix products on or off (see cublas_ops.h).
@@ -102,7 +127,13 @@ class CudaBackend : public Backend {
   size_t scratch_bytes_ = 0;
   void* scratch_int_ = nullptr;
   size_t scratch_int_bytes_ = 0;
-  std::vector<int> host_tokens_, host_buckets_;  // encoder_backward's grouping, built on the host
+  // One double (sum, grad_norm) and the gradient norm's partial sums, in device memory.
+  double* scratch_doubles(size_t n);
+  void* scratch_double_ = nullptr;
+  size_t scratch_double_bytes_ = 0;
+  // A double computed on the GPU, copied back (and counted).
+  double read_double(const double* device_value);
+  Transfers transfers_;
 };
 
 }  // namespace gpt2

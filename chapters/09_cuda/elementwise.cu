@@ -1,4 +1,4 @@
-// Element-wise kernels: GELU, the residual add, zeroing. CPU reference:
+// Element-wise kernels: GELU, the residual add, zeroing, scaling. CPU reference:
 // chapters/04_transformer_block/gelu.h and residual.h.
 //
 // One thread per element, grid-stride loops: thread i handles i, i + stride, i + 2 stride, ...
@@ -60,6 +60,13 @@ __global__ void fill_zero_kernel(float* p, size_t n) {
     p[i] = 0.0f;
 }
 
+// p[i] *= s: one rounded multiply, as chapter 06's scale_grads.
+__global__ void scale_kernel(float* p, size_t n, float s) {
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+    p[i] *= s;
+}
+
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, size_t n) {
@@ -90,6 +97,12 @@ void fill_zero(float* p, size_t n) {
   if (n == 0) return;
   fill_zero_kernel<<<grid_for(n), 256>>>(p, n);
   GPT2_CUDA_CHECK_LAUNCH("fill_zero_kernel");
+}
+
+void scale(float* p, size_t n, float s) {
+  if (n == 0) return;
+  scale_kernel<<<grid_for(n), 256>>>(p, n, s);
+  GPT2_CUDA_CHECK_LAUNCH("scale_kernel");
 }
 
 }  // namespace gpt2::cuda

@@ -30,16 +30,36 @@ __global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int 
   dwpe[idx] += sum;
 }
 
-// One block per distinct token; its threads stride over the C channels. Each thread adds the
-// dout rows of the token's positions in the order the bucket lists them.
-__global__ void encoder_backward_wte_kernel(float* dwte, const float* dout, const int* bucket_token,
-                                            const int* bucket_start, const int* bucket_pos, int C) {
+// The positions in the order (token, position), without atomics and without the host: position
+// i's place is the number of positions j whose token is smaller, or equal with j < i (a stable
+// counting rank). One thread per position, n comparisons each: for a training batch of 8192
+// positions 67 million comparisons, a fraction of a millisecond, and the same order every run.
+__global__ void sort_by_token_kernel(int* sorted, const int* tokens, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int tok = tokens[i];
+  int rank = 0;
+  for (int j = 0; j < n; ++j) {
+    const int other = tokens[j];
+    rank += other < tok || (other == tok && j < i);
+  }
+  sorted[rank] = i;
+}
+
+// One block per place k of the sorted order; the block at the first place of a token's run adds
+// the dout rows of all the run's positions, in increasing position order, its threads striding
+// over the C channels. The other blocks have nothing to do.
+__global__ void encoder_backward_wte_kernel(float* dwte, const float* dout, const int* tokens,
+                                            const int* sorted, int n, int C) {
   const int k = blockIdx.x;
-  const int begin = bucket_start[k], end = bucket_start[k + 1];
-  float* row = dwte + static_cast<size_t>(bucket_token[k]) * C;
+  const int tok = tokens[sorted[k]];
+  if (k > 0 && tokens[sorted[k - 1]] == tok) return;
+  int end = k + 1;
+  while (end < n && tokens[sorted[end]] == tok) ++end;
+  float* row = dwte + static_cast<size_t>(tok) * C;
   for (int c = threadIdx.x; c < C; c += blockDim.x) {
     float sum = 0.0f;
-    for (int i = begin; i < end; ++i) sum += dout[static_cast<size_t>(bucket_pos[i]) * C + c];
+    for (int i = k; i < end; ++i) sum += dout[static_cast<size_t>(sorted[i]) * C + c];
     row[c] += sum;
   }
 }
@@ -60,10 +80,11 @@ void encoder_backward_wpe(float* dwpe, const float* dout, int B, int T, int C) {
   GPT2_CUDA_CHECK_LAUNCH("encoder_backward_wpe_kernel");
 }
 
-void encoder_backward_wte(float* dwte, const float* dout, const int* bucket_token, const int* bucket_start,
-                          const int* bucket_pos, int num_buckets, int C) {
-  if (num_buckets == 0) return;
-  encoder_backward_wte_kernel<<<num_buckets, 256>>>(dwte, dout, bucket_token, bucket_start, bucket_pos, C);
+void encoder_backward_wte(float* dwte, const float* dout, const int* tokens, int* sorted, int n, int C) {
+  if (n == 0) return;
+  sort_by_token_kernel<<<blocks_for(static_cast<size_t>(n), 256), 256>>>(sorted, tokens, n);
+  GPT2_CUDA_CHECK_LAUNCH("sort_by_token_kernel");
+  encoder_backward_wte_kernel<<<n, 256>>>(dwte, dout, tokens, sorted, n, C);
   GPT2_CUDA_CHECK_LAUNCH("encoder_backward_wte_kernel");
 }
 

@@ -19,13 +19,13 @@ void encoder_forward(float* out, const int* tokens, const float* wte, const floa
 /// dwpe (maxT, C) += sum over b of dout (B, T, C). One thread per (t, c), summing over b in
 /// order: deterministic.
 void encoder_backward_wpe(float* dwpe, const float* dout, int B, int T, int C);
-/// dwte (V, C) += scatter of dout (B, T, C), given the positions grouped by token (built on the
-/// host from the token ids; see CudaBackend::encoder_backward): for the k-th distinct token
-/// `bucket_token[k]`, its positions are `bucket_pos[bucket_start[k] .. bucket_start[k + 1])` in
-/// increasing order. One block per distinct token, summing its positions in that fixed order, so
-/// the result is the same on every run (no atomics).
-void encoder_backward_wte(float* dwte, const float* dout, const int* bucket_token, const int* bucket_start,
-                          const int* bucket_pos, int num_buckets, int C);
+/// dwte (V, C) += scatter of dout (n = B T rows of C): row i goes to token tokens[i]. Many
+/// positions can hold the same token; rather than racing with atomicAdd (whose order, and so
+/// rounding, changes from run to run), the positions are first put in the order (token, position)
+/// on the GPU (`sorted`: n ints of scratch), then one block per distinct token adds its
+/// positions' rows in increasing order: the same result on every run, and nothing goes through
+/// the host.
+void encoder_backward_wte(float* dwte, const float* dout, const int* tokens, int* sorted, int n, int C);
 
 // ----- LayerNorm (layernorm.cu; CPU: chapters/04_transformer_block/layernorm.h) ----------------
 /// out (N, C), mean (N), rstd (N). One warp (32 threads) per row.
@@ -50,6 +50,14 @@ void sum_chunks_add(float* out, const float* partial, int chunks, int C);
 inline constexpr int kReduceChunks = 32;
 /// out (N, C) += bias (C) broadcast over the rows.
 void add_bias(float* out, const float* bias, int N, int C);
+/// *result (one double, device memory) = sum of x (n floats), in double: each of 1024 threads adds
+/// the elements i = thread, thread + 1024, ... in order, then a fixed tree adds the threads'
+/// sums. The same bits on every run (the model's loss).
+void sum_to_double(double* result, const float* x, size_t n);
+/// *result (one double, device memory) = sum of x_i^2 (n floats): chunks of `chunk` elements,
+/// each summed by one block in double in a fixed tree (into partial, ceil(n / chunk) doubles),
+/// then the partial sums added in chunk order. The global gradient norm's square.
+void sum_squares_to_double(double* result, double* partial, const float* x, size_t n, size_t chunk);
 
 // ----- element-wise (elementwise.cu; CPU: chapters/04_transformer_block/gelu.h, residual.h) ----
 /// out (n) = GELU(inp), tanh form.
@@ -62,6 +70,8 @@ void residual_forward(float* out, const float* a, const float* b, size_t n);
 void residual_backward(float* da, float* db, const float* dout, size_t n);
 /// p (n) = 0.
 void fill_zero(float* p, size_t n);
+/// p (n) *= s.
+void scale(float* p, size_t n, float s);
 
 // ----- loss (cross_entropy.cu; CPU: chapters/05_gpt2_model/cross_entropy.h) --------------------
 /// losses (N), lse (N) from logits (N, V), targets (N) (-1: none). One block per row.
@@ -81,6 +91,13 @@ void causal_softmax_forward(float* att, int BH, int T);
 /// In place on datt (BH, T, T) holding dL/dP: becomes dL/dS = P (dP - sum_s P dP), 0 above the
 /// diagonal. One warp per row.
 void causal_softmax_backward(float* datt, const float* att, int BH, int T);
+
+// ----- attention over a KV cache (attention_cached.cu; CPU: chapters/05_gpt2_model/kv_cache.h) --
+/// The k and v parts of qkv (B, T, 3C) into rows pos0 .. pos0 + T - 1 of k_cache, v_cache
+/// (B, NH, maxT, HS); then out (B, T, C): the query of position pos0 + t attends to rows
+/// 0 .. pos0 + t of its head. One block per (sequence, new position, head).
+void attention_forward_cached(float* out, float* k_cache, float* v_cache, const float* qkv, int B, int T,
+                              int pos0, int maxT, int C, int NH);
 
 // ----- AdamW (adamw.cu; CPU: chapters/06_training/adamw.h) -------------------------------------
 /// The same update as gpt2::adamw_update, element for element and operation for operation (no

@@ -79,7 +79,7 @@ DataParallel::DataParallel(Communicator& comm, TrainableModel& model, const Adam
   if (options.zero1) {
     sharded_ = std::make_unique<ShardedAdamW>(sync_.layout().owned(comm.rank()), std::move(decay), config);
   } else {
-    adamw_ = std::make_unique<AdamW>(model.params().size(), std::move(decay), config);
+    adamw_ = std::make_unique<AdamW>(model.backend(), model.params().size(), std::move(decay), config);
   }
 }
 

@@ -33,12 +33,11 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
   p.option("--stride", "S", "new tokens scored per window, in [1, context] (default: context / 2)");
   p.option("--batch-size", "B",
            "windows per forward pass (default: as many as fit in about 256 MB of logits)");
-  p.flag("--plain-kernels", "use chapter 05's plain loops instead of chapter 08's fast kernels");
-  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
+  add_backend_options(p);
   p.flag("--json", "print {\"tokens\": N, \"loss\": L, \"perplexity\": P, \"bits_per_byte\": B}");
   if (!p.parse(args, io.out)) return 0;
   const std::string text = read_file(p.get("--input"));
-  LoadedModel m = load_model(p.get("--model"), p.given("--plain-kernels"), p.get("--device"));
+  LoadedModel m = load_model(p.get("--model"), backend_options(p));
   const int n_positions = m.model->config().n_positions;
   const int context =
       p.given("--context") ? static_cast<int>(p.get_int("--context", 1, n_positions)) : n_positions;

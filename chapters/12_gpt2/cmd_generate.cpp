@@ -37,8 +37,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   p.option("--seed", "N", "random seed: the same seed gives the same text", "1337");
   p.flag("--greedy", "always take the most probable token");
   p.flag("--no-stop", "do not stop at <|endoftext|>");
-  p.flag("--plain-kernels", "use chapter 05's plain loops instead of chapter 08's fast kernels");
-  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
+  add_backend_options(p);
   p.flag("--json",
          "print {\"prompt_tokens\": [...], \"tokens\": [...], \"text\": \"...\"} instead of streaming");
   p.flag("--stats", "print the prefill and decode speed on stderr");
@@ -56,7 +55,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   options.greedy = p.given("--greedy");
   const std::string prompt = p.given("--prompt-file") ? read_file(p.get("--prompt-file")) : p.get("--prompt");
 
-  LoadedModel m = load_model(p.get("--model"), p.given("--plain-kernels"), p.get("--device"));
+  LoadedModel m = load_model(p.get("--model"), backend_options(p));
   const Tokenizer& tok = *m.tokenizer;
   options.eot_token = tok.eot_id();
   options.stop_at_eot = !p.given("--no-stop") && tok.eot_id() >= 0;
@@ -72,7 +71,6 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
              "gpt2 generate: the prompt is ", prompt_ids.size(), " tokens long but the model's context is ",
              m.model->config().n_positions, " tokens; shorten the prompt");
 
-  CachedGPT2 cached(*m.model);
   const bool json = p.given("--json");
   Utf8Stream stream;
   if (!json) {
@@ -80,7 +78,8 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
     io.out << prompt;
     io.out.flush();
   }
-  const Generation g = generate(cached, prompt_ids, options, [&](int token) {
+  // Prefill and decode on the chosen backend, the KV cache in its memory (chapter 07).
+  const Generation g = generate(*m.model, prompt_ids, options, [&](int token) {
     if (json) return;
     io.out << stream.push(tok.token_bytes(token));
     io.out.flush();

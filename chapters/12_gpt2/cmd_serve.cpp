@@ -7,6 +7,7 @@
 
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/model_dir.h"
 #include "chapters/12_gpt2/serve_model.h"
 #include "chapters/12_gpt2/server.h"
 #include "common/error.h"
@@ -45,8 +46,7 @@ int cmd_serve(std::span<const std::string> args, CommandIO io) {
   p.option("--max-inspect-tokens", "N", "longest prompt for the attention and logit-lens views",
            std::to_string(defaults.max_inspect_tokens));
   p.flag("--quiet", "do not print a line per request");
-  p.flag("--plain-kernels", "use chapter 05's plain loops instead of chapter 08's fast kernels");
-  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
+  add_backend_options(p);
   if (!p.parse(args, io.out)) return 0;
 
   ServeOptions options;
@@ -60,7 +60,7 @@ int cmd_serve(std::span<const std::string> args, CommandIO io) {
   options.limits.max_inspect_tokens = static_cast<int>(p.get_int("--max-inspect-tokens", 1, 1 << 16));
   if (!p.given("--quiet")) options.log = &io.err;
 
-  ServeModel model(p.get("--model"), p.given("--plain-kernels"), p.get("--device"));
+  ServeModel model(p.get("--model"), backend_options(p));
   Server server(model, options);
   server.bind();
   io.out << "gpt2 serve: " << model.name() << " (" << model.n_layer() << " layers, " << model.n_embd()

@@ -98,8 +98,7 @@ ArgParser make_parser() {
   p.flag("--no-shuffle", "visit the training windows in order");
   p.option("--time-budget", "SECONDS",
            "stop after this much training time (and save); without --steps, the schedule is sized to it");
-  p.flag("--plain-kernels", "use chapter 05's plain loops instead of chapter 08's fast kernels");
-  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
+  add_backend_options(p);
   p.flag("--no-progress", "no progress bar; print a line per evaluation instead");
   p.flag("--json", "print summary.json on stdout at the end");
   return p;
@@ -249,8 +248,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_dir);
 
   // ----- the model -----------------------------------------------------------------------------
-  std::unique_ptr<Backend> backend =
-      make_backend(p.get("--device"), p.given("--plain-kernels") || plain_kernels_requested());
+  std::unique_ptr<Backend> backend = make_backend(backend_options(p));
   std::unique_ptr<GPT2> model;
   if (p.given("--init")) {
     for (const std::string& name : kShapeOptions)

@@ -6,9 +6,8 @@
 /// follow its words and the streams to use (so tests can run it in-process), and returns the
 /// process exit status. Errors are thrown as gpt2::Error; main() prints them.
 ///
-/// To add a command group (for example `train`): write `cmd_train.cpp` with a
-/// `register_train_commands()` like register_tokenizer_commands(), declare it here, and call it
-/// in all_commands() (main.cpp).
+/// To add a command group: write `cmd_NAME.cpp` with a `register_NAME_commands()` like
+/// register_tokenizer_commands(), declare it here, and call it in all_commands() (dispatch.cpp).
 #pragma once
 
 #include <functional>

@@ -35,10 +35,28 @@ fs::path resolve_model_dir(const std::string& model) {
        openai ? cat("; download it with ./scripts/download_gpt2.sh ", model) : std::string());
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& device, bool plain_kernels) {
-  if (device == "cpu") return make_cpu_backend(plain_kernels);
-  GPT2_CHECK(device == "cuda", "--device: expected 'cpu' or 'cuda', got '", device, "'");
-  GPT2_CHECK(!plain_kernels, "--plain-kernels: the plain loops run on the CPU only, not with --device cuda");
+void add_backend_options(ArgParser& p) {
+  p.flag("--plain-kernels",
+         "use chapter 05's plain loops instead of chapter 08's fast kernels (also: GPT2_PLAIN_KERNELS=1)");
+  p.option("--device", "NAME", "cpu, or cuda (chapter 09: a -DGPT2_CUDA=ON build and an NVIDIA GPU)", "cpu");
+}
+
+BackendOptions backend_options(const ArgParser& p) {
+  BackendOptions o;
+  o.device = p.get("--device");
+  o.plain_kernels = p.given("--plain-kernels");
+  if (!o.plain_kernels && plain_kernels_requested()) {
+    o.plain_kernels = true;
+    o.plain_reason = "GPT2_PLAIN_KERNELS";
+  }
+  return o;
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  if (options.device == "cpu") return make_cpu_backend(options.plain_kernels);
+  GPT2_CHECK(options.device == "cuda", "--device: expected 'cpu' or 'cuda', got '", options.device, "'");
+  GPT2_CHECK(!options.plain_kernels, options.plain_reason,
+             ": the plain loops run on the CPU only, not with --device cuda");
 #ifdef GPT2_HAVE_CUDA
   return std::make_unique<CudaBackend>();  // throws a readable gpt2::Error when there is no GPU
 #else
@@ -48,12 +66,12 @@ std::unique_ptr<Backend> make_backend(const std::string& device, bool plain_kern
 #endif
 }
 
-LoadedModel load_model(const std::string& model, bool plain_kernels, const std::string& device) {
+LoadedModel load_model(const std::string& model, const BackendOptions& options) {
   LoadedModel m;
   m.dir = resolve_model_dir(model);
   GPT2_CHECK(has_tokenizer_files(m.dir), "model directory '", m.dir.string(),
              "' has no tokenizer files (vocab.json + merges.txt, or encoder.json + vocab.bpe)");
-  m.backend = make_backend(device, plain_kernels);
+  m.backend = make_backend(options);
   m.model = std::make_unique<GPT2>(GPT2::load(m.dir, *m.backend));
   m.tokenizer.emplace(Tokenizer::load(m.dir));
   GPT2_CHECK(m.tokenizer->vocab_size() <= m.model->config().vocab_size, "model directory '", m.dir.string(),

@@ -1,5 +1,7 @@
 /// @file model_dir.h
-/// @brief Finding and loading a model directory: `--model models/my_run/model` or `--model gpt2`.
+/// @brief Finding and loading a model directory (`--model models/my_run/model` or `--model gpt2`),
+/// and the backend it runs on (`--device`, `--plain-kernels`, GPT2_PLAIN_KERNELS), the same way in
+/// every command.
 ///
 /// A model directory is chapter 05's Hugging Face layout plus chapter 01's tokenizer files:
 ///
@@ -17,6 +19,7 @@
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/12_gpt2/args.h"
 
 namespace gpt2 {
 
@@ -28,23 +31,36 @@ namespace gpt2 {
 /// Throws gpt2::Error naming the places it looked (and the download command for GPT-2's names).
 std::filesystem::path resolve_model_dir(const std::string& model);
 
+/// Where a command's model computes.
+struct BackendOptions {
+  std::string device = "cpu";  ///< "cpu" or "cuda"
+  bool plain_kernels = false;  ///< chapter 05's plain loops instead of chapter 08's fast kernels (CPU)
+  std::string plain_reason = "--plain-kernels";  ///< what asked for the plain loops (for messages)
+};
+
+/// Declares `--device NAME` and `--plain-kernels` on a command's parser (every command that runs
+/// a model calls this, so they are spelled and explained alike).
+void add_backend_options(ArgParser& p);
+/// The options add_backend_options declared, after parsing. The environment variable
+/// GPT2_PLAIN_KERNELS (set to anything but "" or "0") means the same as --plain-kernels.
+BackendOptions backend_options(const ArgParser& p);
+
+/// The backend for `options`: "cpu" (chapter 08's fast kernels, or chapter 05's plain loops with
+/// plain_kernels) or "cuda" (chapter 09's CudaBackend, in a build configured with -DGPT2_CUDA=ON
+/// on a machine with an NVIDIA GPU). Another device, "cuda" in a build without chapter 09, or the
+/// plain loops with "cuda" is a gpt2::Error that says so.
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+
 /// A model ready to run: its backend (which must outlive the model), the model and its tokenizer.
 struct LoadedModel {
   std::filesystem::path dir;           ///< the resolved directory
-  std::unique_ptr<Backend> backend;    ///< chapter 08's FastCpuBackend, or the plain CpuBackend
+  std::unique_ptr<Backend> backend;    ///< FastCpuBackend, CpuBackend or CudaBackend (make_backend)
   std::unique_ptr<GPT2> model;         ///< config.json + model.safetensors
   std::optional<Tokenizer> tokenizer;  ///< vocab.json + merges.txt (or encoder.json + vocab.bpe)
 };
 
-/// Resolves `model` (resolve_model_dir), loads weights and tokenizer, and checks that the
-/// tokenizer's ids fit the model's vocabulary. `plain_kernels` picks chapter 05's plain loops
-/// instead of chapter 08's fast kernels; `device` is as for make_backend.
-LoadedModel load_model(const std::string& model, bool plain_kernels, const std::string& device = "cpu");
-
-/// The backend for `--device`: "cpu" (chapter 08's fast kernels, or chapter 05's plain loops
-/// when `plain_kernels`) or "cuda" (chapter 09's CudaBackend, in a build configured with
-/// -DGPT2_CUDA=ON on a machine with an NVIDIA GPU). Anything else, or "cuda" in a build without
-/// chapter 09, is a gpt2::Error that says so.
-std::unique_ptr<Backend> make_backend(const std::string& device, bool plain_kernels);
+/// Resolves `model` (resolve_model_dir), loads weights (onto the backend `options` asks for, in
+/// inference mode) and tokenizer, and checks that the tokenizer's ids fit the model's vocabulary.
+LoadedModel load_model(const std::string& model, const BackendOptions& options);
 
 }  // namespace gpt2

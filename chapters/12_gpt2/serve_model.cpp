@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chapters/07_sampling/cached_forward.h"
+#include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/07_sampling/generate.h"
 #include "chapters/07_sampling/sampler.h"
 #include "chapters/12_gpt2/model_dir.h"
@@ -13,9 +13,9 @@
 
 namespace gpt2 {
 
-ServeModel::ServeModel(const std::string& model, bool plain_kernels, const std::string& device)
-    : m_(std::make_unique<LoadedModel>(load_model(model, plain_kernels, device))) {
-  cached_ = std::make_unique<CachedGPT2>(*m_->model);
+ServeModel::ServeModel(const std::string& model, const BackendOptions& backend)
+    : m_(std::make_unique<LoadedModel>(load_model(model, backend))) {
+  cache_ = std::make_unique<KVCache>(m_->model->config(), *m_->backend);
   if (!m_->backend->host_memory()) host_backend_ = std::make_unique<CpuBackend>();
   // "runs/main/train/model" is better called "train" than "model".
   const std::filesystem::path dir = std::filesystem::absolute(m_->dir).lexically_normal();
@@ -116,29 +116,30 @@ StopReason ServeModel::generate(std::span<const int> prompt, const ServeSampling
   options.top_p = s.top_p;
   options.seed = s.seed;
   options.validate();
-  CachedGPT2& model = *cached_;
-  const int capacity = model.capacity();
+  GPT2& model = *m_->model;
+  KVCache& cache = *cache_;
+  model.set_mode(GPT2::Mode::inference);
+  const int capacity = cache.capacity();
   GPT2_CHECK(!prompt.empty() && static_cast<int>(prompt.size()) <= capacity, "generate: the prompt has ",
              prompt.size(), " tokens; it must have 1 to ", capacity);
   Sampler sampler(options.sampling(), options.seed);
   std::vector<int> text(prompt.begin(), prompt.end());  // the sliding window's source
 
-  model.reset();
-  std::span<const float> logits = model.forward(prompt);
+  cache.clear();
+  std::span<const float> logits = model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size()));
   for (int step = 0; step < s.max_tokens; ++step) {
     const int next = sampler.sample(logits);
     if (s.stop_at_eot && next == eot_id()) return StopReason::end_of_text;
     if (!on_token(describe(logits, next, s.top_n))) return StopReason::caller;
     text.push_back(next);
     if (step + 1 == s.max_tokens) break;
-    if (model.size() == capacity) {
+    if (cache.size() == capacity) {
       // The cache is full: keep the last capacity / 2 tokens and prefill them from position 0.
       const int keep = capacity / 2 > 0 ? capacity / 2 : 1;
-      model.reset();
-      logits = model.forward(std::span<const int>(text).last(keep));
+      cache.clear();
+      logits = model.forward(cache, text.data() + text.size() - keep, 1, keep);
     } else {
-      const int one[1] = {next};
-      logits = model.forward(one);
+      logits = model.forward(cache, &next, 1, 1);
     }
   }
   return StopReason::length;
@@ -149,24 +150,11 @@ void ServeModel::forward(std::span<const int> tokens) {
              tokens.size(), " tokens; it must have 1 to ", context_length());
   for (int id : tokens)
     GPT2_CHECK(id >= 0 && id < m_->model->config().vocab_size, "token id ", id, " is outside the vocabulary");
-  // Chapter 05's forward pass over one sequence (B = 1) without targets: it keeps every
-  // activation, which is what we look at.
+  // Chapter 05's forward pass over one sequence (B = 1) without targets, in inspect mode: it keeps
+  // every block's activations, which is what we look at.
+  m_->model->set_mode(GPT2::Mode::inspect);
   m_->model->forward(tokens.data(), nullptr, 1, static_cast<int>(tokens.size()));
 }
-
-namespace {
-
-// Copies n floats of the model's activations (on its backend) to the host.
-std::vector<float> to_host(Backend& backend, const float* p, size_t n) {
-  std::vector<float> out(n);
-  if (backend.host_memory())
-    std::copy(p, p + n, out.begin());
-  else
-    backend.copy_to_host(out.data(), p, n * sizeof(float));
-  return out;
-}
-
-}  // namespace
 
 AttentionMaps ServeModel::attention(std::span<const int> tokens) {
   forward(tokens);
@@ -192,9 +180,10 @@ LogitLens ServeModel::logit_lens(std::span<const int> tokens, int top_n) {
   // The lens runs the model's own final LayerNorm and head (lm_head.h) on the backend when it
   // computes in host memory, else on a plain CPU backend with the host copy of the weights.
   Backend& backend = host_backend_ ? *host_backend_ : *m_->backend;
-  const float* lnf_w = m_->model->param("ln_f.weight").data();
-  const float* lnf_b = m_->model->param("ln_f.bias").data();
-  const float* wte = m_->model->param("wte.weight").data();
+  // Host copies of the head's weights (param() downloads them).
+  const Tensor lnf_w = m_->model->param("ln_f.weight");
+  const Tensor lnf_b = m_->model->param("ln_f.bias");
+  const Tensor wte = m_->model->param("wte.weight");
   top_n = std::clamp(top_n, 1, V);
 
   LogitLens lens;
@@ -204,11 +193,11 @@ LogitLens ServeModel::logit_lens(std::span<const int> tokens, int top_n) {
   std::vector<float> ln(static_cast<size_t>(T) * C), mean(T), rstd(T), logits(static_cast<size_t>(T) * V);
   for (int row = 0; row < lens.n_rows; ++row) {
     // Row 0 reads the embedding (the residual stream entering block 0), row l + 1 block l's output.
-    const float* x = row == 0 ? acts.encoded : acts.blocks[row - 1].residual3;
+    const float* x = row == 0 ? acts.encoded : acts.blocks[row - 1].out;
     const std::vector<float> xh = to_host(*m_->backend, x, static_cast<size_t>(T) * C);
-    backend.layernorm_forward(ln.data(), mean.data(), rstd.data(), xh.data(), lnf_w, lnf_b, T, C,
-                              c.layer_norm_epsilon);
-    backend.lm_head_forward(logits.data(), ln.data(), wte, T, C, V);
+    backend.layernorm_forward(ln.data(), mean.data(), rstd.data(), xh.data(), lnf_w.data(), lnf_b.data(), T,
+                              C, c.layer_norm_epsilon);
+    backend.lm_head_forward(logits.data(), ln.data(), wte.data(), T, C, V);
     for (int t = 0; t < T; ++t) {
       std::span<const float> z(logits.data() + static_cast<size_t>(t) * V, V);
       const int next = t + 1 < T ? tokens[t + 1] : 0;

@@ -22,7 +22,8 @@
 namespace gpt2 {
 
 struct LoadedModel;
-class CachedGPT2;
+struct BackendOptions;
+class KVCache;
 class CpuBackend;
 
 /// One vocabulary entry with its probability.
@@ -83,8 +84,9 @@ struct LogitLens {
 
 class ServeModel {
  public:
-  /// Loads a model directory (chapter 12's load_model: `--model`, `--plain-kernels`, `--device`).
-  ServeModel(const std::string& model, bool plain_kernels, const std::string& device);
+  /// Loads a model directory on the backend the options choose (chapter 12's load_model:
+  /// `--model`, `--device`, `--plain-kernels`).
+  ServeModel(const std::string& model, const BackendOptions& backend);
   ~ServeModel();
   ServeModel(const ServeModel&) = delete;
   ServeModel& operator=(const ServeModel&) = delete;
@@ -128,7 +130,7 @@ class ServeModel {
  private:
   void forward(std::span<const int> tokens);
   std::unique_ptr<LoadedModel> m_;
-  std::unique_ptr<CachedGPT2> cached_;
+  std::unique_ptr<KVCache> cache_;            // one sequence, the model's whole context
   std::unique_ptr<CpuBackend> host_backend_;  // for the lens when the model computes on a device
   std::vector<MergeParts> merges_by_id_;
   std::string name_;

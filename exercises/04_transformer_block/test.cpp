@@ -17,7 +17,7 @@ gpt2::SafetensorsFile fixture() {
 }
 
 void check_rel(const std::vector<float>& ours, const std::vector<float>& ref, const std::string& what) {
-  auto r = gpt2::rel_close(ours, ref, 1e-4, what);  // the tolerance for gradients
+  auto r = gpt2::rel_close(ours, ref, 1e-4, what);  // the course's tolerance for gradients
   INFO(r.message);
   CHECK(r.ok);
 }

@@ -58,7 +58,7 @@ def attention_case(name, B, NH, T, HS, causal):
         tensors[f"{name}.{key}"] = t.detach().float()
 
 
-# Edge cases the issue asks for: T = 1, one head, head size not a multiple of 8, batch 1 and several.
+# Edge cases: T = 1, one head, head size not a multiple of 8, batch 1 and several.
 attention_case("b2h3t5d7_causal", B=2, NH=3, T=5, HS=7, causal=True)
 attention_case("b2h3t5d7_full", B=2, NH=3, T=5, HS=7, causal=False)
 attention_case("b1h1t1d5_causal", B=1, NH=1, T=1, HS=5, causal=True)

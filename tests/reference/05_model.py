@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from fixture_io import fixture_path, save
 
-# The tiny configuration of the parity tests (the issue's: 2 layers, 4 heads, 64 channels, context 32).
+# The tiny configuration of the parity tests (2 layers, 4 heads, 64 channels, context 32).
 CONFIG = dict(n_layer=2, n_head=4, n_embd=64, n_positions=32, vocab_size=97, layer_norm_epsilon=1e-5)
 B, T = 2, 32
 

@@ -27,7 +27,7 @@ std::vector<int> tokens_of(const gpt2::SafetensorsFile& f, const std::string& na
 
 }  // namespace
 
-// Tolerances (the metric, max |ours - ref| / max |ref|): the forward is one float32
+// Tolerances (the course's metric, max |ours - ref| / max |ref|): the forward is one float32
 // addition per element and the backward sums at most B*T = 16 float32 numbers per element, so
 // both are within a few float32 roundings (6e-8 each) of the float64 reference: 1e-5 and 1e-4
 // leave a wide margin while still catching any wrong index or missing term.

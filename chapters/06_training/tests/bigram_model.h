@@ -55,6 +55,7 @@ class BigramModel : public TrainableModel {
       }
     }
   }
+  Backend& backend() override { return cpu_; }  // host vectors: the plain loops work on them
   std::span<float> params() override { return params_; }
   std::span<float> grads() override { return grads_; }
   std::vector<ParamInfo> param_infos() const override {
@@ -74,6 +75,7 @@ class BigramModel : public TrainableModel {
   }
 
  private:
+  CpuBackend cpu_;
   int V_;
   std::vector<float> params_, grads_, probs_;
   std::vector<int> inputs_, targets_;

@@ -9,6 +9,7 @@
 #include "chapters/06_training/checkpoint.h"
 #include "chapters/06_training/gpt2_trainable.h"
 #include "chapters/06_training/lr_schedule.h"
+#include "chapters/06_training/tests/train_parity.h"
 #include "chapters/06_training/token_file.h"
 #include "chapters/06_training/trainer.h"
 #include "common/rng.h"
@@ -24,46 +25,8 @@ using namespace gpt2;
 namespace fs = std::filesystem;
 
 TEST_CASE("10 AdamW steps of the tiny GPT-2 match PyTorch (clipping and weight decay on)", "[gpt2][parity]") {
-  const fs::path fixtures = fixture_dir();
   CpuBackend cpu;
-  GPT2 model = GPT2::load(fixtures / "05_hf_tiny", cpu);
-  SafetensorsFile batch = SafetensorsFile::open(fixtures / "05_model.safetensors");
-  std::vector<int64_t> tokens64 = batch.get_int("tokens"), targets64 = batch.get_int("targets");
-  std::vector<int> tokens(tokens64.begin(), tokens64.end()), targets(targets64.begin(), targets64.end());
-  const Shape shape = batch.info("tokens").shape;  // (B, T)
-  const int B = static_cast<int>(shape[0]), T = static_cast<int>(shape[1]);
-
-  SafetensorsFile ref = SafetensorsFile::open(fixtures / "06_train_parity.safetensors");
-  const auto& meta = ref.metadata();
-  const int steps = std::stoi(meta.at("steps"));
-  const LrSchedule schedule{std::stof(meta.at("max_lr")), std::stof(meta.at("min_lr")),
-                            std::stoi(meta.at("warmup")), steps};
-  Gpt2Trainable trainable(model);
-  AdamW opt(trainable.params().size(), decay_ranges(trainable.param_infos()),
-            {std::stof(meta.at("beta1")), std::stof(meta.at("beta2")), std::stof(meta.at("eps")),
-             std::stof(meta.at("weight_decay"))});
-  // The fixture starts from chapter 05's fixture weights; if those were regenerated, so must this be.
-  INFO(
-      "tests/fixtures/06_train_parity.safetensors is older than 05_hf_tiny: rerun "
-      "tests/reference/06_train_parity.py");
-  REQUIRE(ref.get_vector("losses")[0] == Approx(batch.get_vector("loss")[0]).epsilon(1e-6));
-  std::vector<float> losses, norms;
-  for (int s = 0; s < steps; ++s) {
-    StepOutcome out = train_step(trainable, opt, tokens.data(), targets.data(), B, T, 1, lr_at(schedule, s),
-                                 std::stof(meta.at("max_norm")));
-    losses.push_back(out.loss);
-    norms.push_back(out.grad_norm);
-  }
-  // Tolerance: PyTorch computes in float64, we in float32. The loss of one forward agrees to
-  // about 1e-6 relative (chapter 05's parity test); ten AdamW steps of size <= lr = 1e-3 move
-  // the weights by amounts whose float rounding changes the loss by far less than that.
-  auto r = rel_close(losses, ref.get_vector("losses"), 1e-5, "losses of 10 AdamW steps");
-  INFO(r.message);
-  CHECK(r.ok);
-  auto rn =
-      rel_close(norms, ref.get_vector("norms"), 1e-4, "gradient norms");  // gradients: 1e-4 (chapter 05)
-  INFO(rn.message);
-  CHECK(rn.ok);
+  gpt2::testing::check_train_parity(cpu);
 }
 
 namespace {
@@ -139,11 +102,11 @@ TEST_CASE("GPT-2: Ctrl-C, then resume, gives the losses of a run that never stop
     INFO("step " << i + 1);
     CHECK(resumed[i] == expected[i]);  // bit for bit
   }
-  CHECK(second.params().to_vector() == straight.params().to_vector());
+  CHECK(second.params_to_host().to_vector() == straight.params_to_host().to_vector());
 
   // The checkpoint's model is a Hugging Face directory GPT2::load reads.
   GPT2 loaded = GPT2::load(*latest_checkpoint(c.out_dir), cpu);
-  CHECK(loaded.params().to_vector() == second.params().to_vector());
+  CHECK(loaded.params_to_host().to_vector() == second.params_to_host().to_vector());
   fs::remove_all(dir);
 }
 
@@ -164,7 +127,7 @@ TEST_CASE("GPT-2: the same seed gives the same loss curve with 1 or 2 threads", 
       if (std::isfinite(m.val_loss)) curve.push_back(m.val_loss);
     }
     curves.push_back(curve);
-    weights.push_back(model.params().to_vector());
+    weights.push_back(model.params_to_host().to_vector());
   }
   omp_set_num_threads(saved);
   CHECK(curves[0] == curves[1]);

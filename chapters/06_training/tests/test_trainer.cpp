@@ -190,7 +190,7 @@ TEST_CASE("an interrupted checkpoint write never replaces the last good one", "[
   // Damaged files are reported with their names.
   write_file_atomic(root / "step_00000010/state.json", "{\"step\": 10}");
   BigramModel other(kV);
-  AdamW opt(other.params().size(), decay_ranges(other.param_infos()), {});
+  AdamW opt(other.backend(), other.params().size(), decay_ranges(other.param_infos()), {});
   CHECK_THROWS_WITH(load_checkpoint(root / "step_00000010", other, opt),
                     Catch::Contains("state.json: bad training state"));
   write_file_atomic(root / "step_00000010/state.json", "not json");

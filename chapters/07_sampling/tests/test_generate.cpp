@@ -1,4 +1,5 @@
-// The KV-cache forward pass and generate() against the PyTorch reference (tests/reference/07_generate.py).
+// The forward pass with a KV cache and generate() against the PyTorch reference
+// (tests/reference/07_generate.py), and the sliding window against full forward passes.
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ gpt2::SafetensorsFile reference() {
 
 // Tolerance: the reference computes in float64 from the same float32 weights; our float32 forward
 // through 2 layers of width 32 accumulates rounding of a few ulps per op (relative ~1e-7 each), far
-// below the 1e-5 relative the test allows.
+// below the 1e-5 relative the course's parity tests allow.
 TEST_CASE("cached logits equal the reference, prefilled at once or token by token", "[generate]") {
   TinyModel m;
   const auto ref = reference();
@@ -41,41 +42,35 @@ TEST_CASE("cached logits equal the reference, prefilled at once or token by toke
   const std::vector<int> continuation = ids(ref, "greedy_short");
   tokens.insert(tokens.end(), continuation.begin(), continuation.end());
   const std::vector<float> expected = ref.get_vector("logits_short");  // (15, V)
-  const int V = m.config.vocab_size;
+  const int V = m.config.vocab_size, n = static_cast<int>(tokens.size());
   REQUIRE(expected.size() == tokens.size() * V);
+  gpt2::KVCache cache(m.config, m.cpu);
 
   SECTION("one prefill of all positions") {
-    gpt2::CachedGPT2 cached(m.model);
-    auto logits = cached.forward(tokens, /*all_logits=*/true);
+    auto logits = m.model.forward(cache, tokens.data(), 1, n, /*all_logits=*/true);
     std::vector<float> ours(logits.begin(), logits.end());
     auto r = gpt2::rel_close(ours, expected, 1e-5, "logits, one prefill");
     INFO(r.message);
     CHECK(r.ok);
-    CHECK(cached.size() == static_cast<int>(tokens.size()));
+    CHECK(cache.size() == n);
   }
   SECTION("chunks of 5, 1, 3, 1, 1, 4 positions: every position's logits") {
-    gpt2::CachedGPT2 cached(m.model);
     std::vector<float> ours;
-    size_t begin = 0;
-    for (size_t chunk : {5, 1, 3, 1, 1, 4}) {
-      auto logits = cached.forward(std::span<const int>(tokens).subspan(begin, chunk), true);
+    int begin = 0;
+    for (int chunk : {5, 1, 3, 1, 1, 4}) {
+      auto logits = m.model.forward(cache, tokens.data() + begin, 1, chunk, true);
       ours.insert(ours.end(), logits.begin(), logits.end());
       begin += chunk;
     }
-    REQUIRE(begin == tokens.size());
+    REQUIRE(begin == n);
     auto r = gpt2::rel_close(ours, expected, 1e-5, "logits, chunked");
     INFO(r.message);
     CHECK(r.ok);
   }
-  SECTION("without all_logits: the last position only, at several positions, both decode kernels") {
-    const bool matvec = GENERATE(true, false);
-    gpt2::CachedGPT2 cached(m.model);
-    cached.set_matvec(matvec);
-    INFO("matvec " << matvec);
-    cached.forward(std::span<const int>(tokens).first(5));
-    for (size_t t = 5; t < tokens.size(); ++t) {
-      const int one[1] = {tokens[t]};
-      auto logits = cached.forward(one);
+  SECTION("without all_logits: the last position only, one token at a time") {
+    m.model.forward(cache, tokens.data(), 1, 5);
+    for (int t = 5; t < n; ++t) {
+      auto logits = m.model.forward(cache, &tokens[static_cast<size_t>(t)], 1, 1);
       std::vector<float> row(expected.begin() + t * V, expected.begin() + (t + 1) * V);
       auto r = gpt2::rel_close(std::vector<float>(logits.begin(), logits.end()), row, 1e-5, "logits");
       INFO("position " << t << ": " << r.message);
@@ -84,43 +79,46 @@ TEST_CASE("cached logits equal the reference, prefilled at once or token by toke
   }
 }
 
-TEST_CASE("cached logits equal chapter 05's full recompute at every position", "[generate]") {
-  // A model from chapter 05's own initialisation, wider and longer than the fixture's; its
-  // forward() recomputes every position from scratch. Both run the same float32 ops in a
-  // different grouping (n rows at a time vs all T), so they agree to rounding: far below 1e-5.
+TEST_CASE("past the context, generation equals full forward passes over the sliding window", "[generate]") {
+  // The window rule of generate.h, replayed without a cache: at each step the model sees the
+  // tokens since the window last moved (a full forward from position 0), and the window moves
+  // when it holds `capacity` tokens, keeping the last capacity / 2. The plain backend computes
+  // a cached step with the same bits as a full pass, so the greedy tokens must agree exactly.
   gpt2::CpuBackend cpu;
-  gpt2::GPT2 model(gpt2::GPT2Config::make(2, 4, 64, 48, 101), cpu);
-  model.init_random(3);
-  gpt2::Rng rng(9);
-  std::vector<int> tokens(40);
-  for (int& t : tokens) t = static_cast<int>(rng.below(101));
-  model.forward(tokens.data(), nullptr, 1, 40);
-  const std::vector<float> full(model.logits().begin(), model.logits().end());  // (40, V)
+  gpt2::GPT2 model(gpt2::GPT2Config::make(2, 4, 32, 16, 97), cpu);
+  model.init_random(21);
+  const int capacity = 16;
+  for (int prompt_len : {1, 5, 16}) {
+    INFO("prompt of " << prompt_len);
+    std::vector<int> prompt;
+    for (int i = 0; i < prompt_len; ++i) prompt.push_back((7 * i + 3) % 97);
+    const gpt2::GenerateOptions options{.max_new_tokens = 40, .greedy = true, .stop_at_eot = false};
+    const gpt2::Generation g = gpt2::generate(model, prompt, options);
+    CHECK(g.window_shifts > 0);
 
-  const bool matvec = GENERATE(true, false);  // matvec.h's kernels or the backend's, for one token
-  INFO("matvec " << matvec);
-  gpt2::CachedGPT2 cached(model);
-  cached.set_matvec(matvec);
-  cached.forward(std::span<const int>(tokens).first(8));  // prefill 8, then one token at a time
-  for (int t = 8; t < 40; ++t) {
-    const int one[1] = {tokens[t]};
-    auto logits = cached.forward(one);
-    if (t % 8 != 7 && t != 8) continue;  // check several positions: 8, 15, 23, 31, 39
-    std::vector<float> row(full.begin() + t * 101, full.begin() + (t + 1) * 101);
-    auto r = gpt2::rel_close(std::vector<float>(logits.begin(), logits.end()), row, 1e-5, "logits");
-    INFO("position " << t << ": " << r.message);
-    CHECK(r.ok);
+    std::vector<int> text = prompt;
+    size_t start = 0;  // the window is text[start:]
+    std::vector<int> expected;
+    for (int step = 0; step < options.max_new_tokens; ++step) {
+      const int T = static_cast<int>(text.size() - start);
+      model.forward(text.data() + start, nullptr, 1, T);
+      const int next = gpt2::argmax(model.logits().last(97));
+      expected.push_back(next);
+      text.push_back(next);
+      if (T == capacity) start = text.size() - capacity / 2;  // the cache was full: slide
+    }
+    CHECK(g.tokens == expected);
   }
 }
 
 TEST_CASE("greedy generation equals PyTorch token for token", "[generate]") {
   TinyModel m;
   const auto ref = reference();
-  gpt2::CachedGPT2 cached(m.model);
+  gpt2::KVCache cache(m.config, m.cpu);
   gpt2::GenerateOptions options{.max_new_tokens = 10, .greedy = true};
   std::vector<int> streamed;
-  const auto g =
-      gpt2::generate(cached, ids(ref, "prompt_short"), options, [&](int t) { streamed.push_back(t); });
+  const auto g = gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options,
+                                [&](int t) { streamed.push_back(t); });
   CHECK(g.tokens == ids(ref, "greedy_short"));
   CHECK(streamed == g.tokens);  // the callback saw every token, in order
   CHECK(g.window_shifts == 0);
@@ -129,15 +127,15 @@ TEST_CASE("greedy generation equals PyTorch token for token", "[generate]") {
 
   SECTION("past the context, with the sliding window") {
     options.max_new_tokens = 30;
-    const auto w = gpt2::generate(cached, ids(ref, "prompt_window"), options);
+    const auto w = gpt2::generate(m.model, cache, ids(ref, "prompt_window"), options);
     CHECK(w.tokens == ids(ref, "greedy_window"));
     CHECK(w.window_shifts > 0);
   }
-  SECTION("generate() on the GPT2 itself gives the same tokens") {
+  SECTION("generate() with a cache of its own gives the same tokens") {
     CHECK(gpt2::generate(m.model, ids(ref, "prompt_short"), options).tokens == g.tokens);
   }
   SECTION("the model object is reusable: the same prompt gives the same tokens again") {
-    CHECK(gpt2::generate(cached, ids(ref, "prompt_short"), options).tokens == g.tokens);
+    CHECK(gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options).tokens == g.tokens);
   }
 }
 
@@ -145,43 +143,44 @@ TEST_CASE("generation stops at the end-of-text token when asked", "[generate]") 
   TinyModel m;
   const auto ref = reference();
   const std::vector<int> expected = ids(ref, "greedy_short");  // 55, 22, 10, 73, ...
-  gpt2::CachedGPT2 cached(m.model);
+  gpt2::KVCache cache(m.config, m.cpu);
   // Pretend token expected[3] is <|endoftext|> (the tiny vocabulary has no 50256).
   gpt2::GenerateOptions options{.max_new_tokens = 10, .greedy = true, .eot_token = expected[3]};
-  const auto g = gpt2::generate(cached, ids(ref, "prompt_short"), options);
+  const auto g = gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options);
   CHECK(g.stopped_at_eot);
   CHECK(g.tokens == std::vector<int>(expected.begin(), expected.begin() + 3));  // the EOT is not included
   options.stop_at_eot = false;
-  CHECK(gpt2::generate(cached, ids(ref, "prompt_short"), options).tokens == expected);
+  CHECK(gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options).tokens == expected);
   options.max_new_tokens = 0;
-  CHECK(gpt2::generate(cached, ids(ref, "prompt_short"), options).tokens.empty());
+  CHECK(gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options).tokens.empty());
 }
 
 TEST_CASE("sampled generation is reproducible from its seed", "[generate]") {
   TinyModel m;
-  gpt2::CachedGPT2 cached(m.model);
+  gpt2::KVCache cache(m.config, m.cpu);
   const std::vector<int> prompt = {1, 2, 3};
   gpt2::GenerateOptions options{
       .max_new_tokens = 12, .temperature = 1.5f, .top_k = 20, .top_p = 0.95f, .seed = 42};
-  const auto a = gpt2::generate(cached, prompt, options);
-  const auto b = gpt2::generate(cached, prompt, options);
+  const auto a = gpt2::generate(m.model, cache, prompt, options);
+  const auto b = gpt2::generate(m.model, cache, prompt, options);
   options.seed = 43;
-  const auto c = gpt2::generate(cached, prompt, options);
+  const auto c = gpt2::generate(m.model, cache, prompt, options);
   CHECK(a.tokens == b.tokens);
   CHECK(a.tokens != c.tokens);
   // top_k = 1 leaves one candidate: sampling it is greedy decoding.
   gpt2::GenerateOptions k1{.max_new_tokens = 12, .top_k = 1};
   gpt2::GenerateOptions greedy{.max_new_tokens = 12, .greedy = true};
-  CHECK(gpt2::generate(cached, prompt, k1).tokens == gpt2::generate(cached, prompt, greedy).tokens);
+  CHECK(gpt2::generate(m.model, cache, prompt, k1).tokens ==
+        gpt2::generate(m.model, cache, prompt, greedy).tokens);
 }
 
 TEST_CASE("bad prompts and a full cache are clear errors", "[generate]") {
   TinyModel m;
-  gpt2::CachedGPT2 cached(m.model);
+  gpt2::KVCache cache(m.config, m.cpu);
   const gpt2::GenerateOptions options{.max_new_tokens = 3};
   auto message = [&](const std::vector<int>& prompt, const gpt2::GenerateOptions& o) {
     try {
-      gpt2::generate(cached, prompt, o);
+      gpt2::generate(m.model, cache, prompt, o);
     } catch (const gpt2::Error& e) {
       return std::string(e.what());
     }
@@ -195,7 +194,11 @@ TEST_CASE("bad prompts and a full cache are clear errors", "[generate]") {
   CHECK_THAT(message({1}, {.top_p = 2.0f}), Catch::Contains("top_p"));
   CHECK(message(std::vector<int>(16, 1), options) == "no error");  // exactly the context is fine
   // The cache itself refuses to overflow.
-  cached.reset();
-  cached.forward(std::vector<int>(10, 1));
-  CHECK_THROWS_WITH(cached.forward(std::vector<int>(7, 1)), Catch::Contains("exceed the context of 16"));
+  cache.clear();
+  const std::vector<int> ones(10, 1);
+  m.model.forward(cache, ones.data(), 1, 10);
+  CHECK_THROWS_WITH(m.model.forward(cache, ones.data(), 1, 7), Catch::Contains("exceed the context of 16"));
+  gpt2::KVCache two(m.config, m.cpu, 2);
+  CHECK_THROWS_WITH(gpt2::generate(m.model, two, std::vector<int>{1}, options),
+                    Catch::Contains("must hold one sequence"));
 }

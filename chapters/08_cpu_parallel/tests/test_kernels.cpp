@@ -12,6 +12,7 @@
 #include "chapters/04_transformer_block/gelu.h"
 #include "chapters/04_transformer_block/layernorm.h"
 #include "chapters/04_transformer_block/multihead_attention.h"
+#include "chapters/06_training/adamw.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/attention_fast.h"
 #include "chapters/08_cpu_parallel/gelu_fast.h"
@@ -23,9 +24,6 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "tests/catch.h"
-#ifdef GPT2_CH08_HAVE_CH06
-#include "chapters/06_training/adamw.h"
-#endif
 
 namespace {
 
@@ -351,7 +349,6 @@ TEST_CASE("fast GELU is finite and saturates for large inputs", "[ch08][gelu]") 
 // ---------------------------------------------------------------------------------------------
 // AdamW: the same operations in the same order, no fused multiply-add: identical bits.
 // ---------------------------------------------------------------------------------------------
-#ifdef GPT2_CH08_HAVE_CH06
 TEST_CASE("fast AdamW gives exactly chapter 06's update", "[ch08][adamw]") {
   for (size_t n : {size_t{1}, size_t{13}, size_t{1000}, size_t{300007}}) {
     const auto grad = random_vector(n, 70);
@@ -378,7 +375,6 @@ TEST_CASE("fast AdamW gives exactly chapter 06's update", "[ch08][adamw]") {
     }
   }
 }
-#endif
 
 TEST_CASE("fast attention gives the same bits with 1 and 2 threads", "[ch08][attention][determinism]") {
   const int B = 2, T = 20, C = 48, NH = 4;

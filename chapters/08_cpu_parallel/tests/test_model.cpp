@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "chapters/05_gpt2_model/gpt2.h"
-#include "chapters/08_cpu_parallel/adamw_fast.h"
+#include "chapters/06_training/gpt2_trainable.h"
+#include "chapters/06_training/tests/train_parity.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
 #include "chapters/08_cpu_parallel/tests/test_util.h"
 #include "common/rng.h"
@@ -36,6 +37,7 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
     ch08_test::with(2, level, [&] {
       gpt2::FastCpuBackend fast;
       gpt2::GPT2 model = gpt2::GPT2::load(fs::path(gpt2::fixture_dir()) / "05_hf_tiny", fast);
+      model.set_mode(gpt2::GPT2::Mode::training);
       const float loss = model.forward(tokens.data(), targets.data(), B, T);
       auto r = gpt2::rel_close(model.logits(), file.get_vector("logits"), 1e-5, "logits");
       INFO(r.message << " " << gpt2::simd_name(level));
@@ -53,8 +55,15 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
   }
 }
 
+TEST_CASE("08 model on FastCpuBackend: 10 training steps match PyTorch", "[ch08][model][parity]") {
+  gpt2::FastCpuBackend fast;
+  gpt2::testing::check_train_parity(fast);
+}
+
 TEST_CASE("08 model: three training steps give the same bits with 1 and 2 threads",
           "[ch08][model][determinism]") {
+  // chapter 06's train_step on FastCpuBackend: forward, backward, the gradient norm and clipping,
+  // AdamW, all on the backend's training operations.
   gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
   config.n_layer = 2;
   config.n_head = 4;
@@ -75,16 +84,15 @@ TEST_CASE("08 model: three training steps give the same bits with 1 and 2 thread
         gpt2::FastCpuBackend fast;
         gpt2::GPT2 model(config, fast);
         model.init_random(42);
-        const size_t n = model.params().numel();
-        std::vector<float> m(n, 0.0f), v(n, 0.0f);
-        for (int step = 1; step <= 3; ++step) {
-          losses[threads - 1].push_back(model.forward(tokens.data(), targets.data(), B, T));
-          model.zero_grad();
-          model.backward();
-          gpt2::adamw_update_fast(model.params().data(), model.grads().data(), m.data(), v.data(), n, step,
-                                  1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f);
+        gpt2::Gpt2Trainable trainable(model);
+        gpt2::AdamW adamw(fast, model.params().size(), gpt2::decay_ranges(trainable.param_infos()), {});
+        for (int step = 0; step < 3; ++step) {
+          const gpt2::StepOutcome out =
+              gpt2::train_step(trainable, adamw, tokens.data(), targets.data(), B, T, 1, 1e-3f, 1.0f);
+          losses[threads - 1].push_back(out.loss);
+          losses[threads - 1].push_back(out.grad_norm);
         }
-        params[threads - 1].assign(model.params().data(), model.params().data() + n);
+        params[threads - 1] = model.params_to_host().to_vector();
       });
     }
     INFO(gpt2::simd_name(level));

@@ -8,6 +8,7 @@
 
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/06_training/adamw.h"
+#include "chapters/06_training/training_ops.h"
 #include "chapters/09_cuda/cuda_backend.h"
 #include "chapters/09_cuda/cuda_check.h"
 #include "chapters/09_cuda/kernels.h"
@@ -258,6 +259,55 @@ TEST_CASE("09 AdamW on the GPU is bit-identical to the CPU's", "[cuda]") {
   check_equal(d_param.download(), param, "AdamW params after 5 steps");
   check_equal(d_m.download(), m, "AdamW m after 5 steps");
   check_equal(d_v.download(), v, "AdamW v after 5 steps");
+}
+
+TEST_CASE("09 attention over a KV cache matches the CPU", "[cuda]") {
+  CpuBackend cpu;
+  struct Dims {
+    int B, T, pos0, maxT, C, NH;
+  };
+  for (const Dims d : {Dims{1, 1, 0, 4, 8, 2}, Dims{2, 5, 7, 16, 24, 3}, Dims{1, 1, 99, 128, 64, 4}}) {
+    const std::string at = shape_name({d.B, d.T, d.pos0, d.maxT, d.C, d.NH});
+    const size_t cache_n = static_cast<size_t>(d.B) * d.maxT * d.C;
+    // The earlier positions' keys and values, then the new positions' q | k | v.
+    auto k_cache = random_floats(cache_n, 80), v_cache = random_floats(cache_n, 81);
+    const auto qkv = random_floats(static_cast<size_t>(d.B) * d.T * 3 * d.C, 82);
+    auto d_k = dev(k_cache), d_v = dev(v_cache), d_qkv = dev(qkv);
+    std::vector<float> out(static_cast<size_t>(d.B) * d.T * d.C);
+    cpu.attention_forward_cached(out.data(), k_cache.data(), v_cache.data(), qkv.data(), d.B, d.T, d.pos0,
+                                 d.maxT, d.C, d.NH);
+    auto d_out = poisoned(out.size());
+    gpu().attention_forward_cached(d_out.get(), d_k.get(), d_v.get(), d_qkv.get(), d.B, d.T, d.pos0, d.maxT,
+                                   d.C, d.NH);
+    check_equal(d_k.download(), k_cache, "cached keys " + at);  // the new rows are copies
+    check_equal(d_v.download(), v_cache, "cached values " + at);
+    // Sums of HS products (the scores) and of pos0 + T weighted values.
+    check_close(d_out.download(), out, 4 * sum_tolerance(d.pos0 + d.T + d.C / d.NH),
+                "cached attention " + at);
+  }
+}
+
+TEST_CASE("09 sums, the gradient norm and scaling on the GPU match the CPU", "[cuda]") {
+  CpuBackend cpu;
+  PlainTrainingOps plain;
+  for (size_t n : {size_t{1}, size_t{1000}, size_t{200003}}) {
+    const auto x = random_floats(n, 90 + n);
+    auto d_x = dev(x);
+    const double s_cpu = cpu.sum(x.data(), n), s_gpu = gpu().sum(d_x.get(), n);
+    double abs_sum = 0;
+    for (float v : x) abs_sum += std::fabs(v);
+    INFO("n=" << n);
+    // Double sums of float terms in two orders: each within n 2^-53 of the sum of |x|.
+    CHECK(std::fabs(s_gpu - s_cpu) <= 2.0 * static_cast<double>(n) * 1.2e-16 * abs_sum);
+    const double norm_cpu = plain.grad_norm(x.data(), n), norm_gpu = gpu().grad_norm(d_x.get(), n);
+    // The squares summed in double in two orders, the same bound relative to the sum of squares.
+    CHECK(std::fabs(norm_gpu * norm_gpu - norm_cpu * norm_cpu) <=
+          2.0 * static_cast<double>(n) * 1.2e-16 * norm_cpu * norm_cpu);
+    std::vector<float> scaled = x;
+    plain.scale(scaled.data(), n, 0.37f);
+    gpu().scale(d_x.get(), n, 0.37f);
+    check_equal(d_x.download(), scaled, "scale");  // one rounded multiply each
+  }
 }
 
 TEST_CASE("09 CUDA errors name the call and the reason", "[cuda]") {

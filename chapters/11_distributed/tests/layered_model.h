@@ -124,6 +124,7 @@ class LayeredModel : public gpt2::TrainableModel {
     ready(0);
   }
 
+  gpt2::Backend& backend() override { return cpu_; }  // host vectors: the plain loops work on them
   std::span<float> params() override { return params_; }
   std::span<float> grads() override { return grads_; }
   std::vector<gpt2::ParamInfo> param_infos() const override { return infos_; }
@@ -133,6 +134,7 @@ class LayeredModel : public gpt2::TrainableModel {
   void load(const std::filesystem::path&) override {}
 
  private:
+  gpt2::CpuBackend cpu_;
   void ready(size_t first_ready) {
     if (on_ready) on_ready(first_ready);
   }

@@ -193,7 +193,8 @@ TEST_CASE("ZeRO-1 shards round-trip and their AdamW updates equal one full AdamW
   const gpt2::AdamWConfig config{0.9f, 0.95f, 1e-8f, 0.1f};
   std::vector<float> params = random_vector(n, 1, 0.5f), reference = params;
 
-  gpt2::AdamW full(n, decay, config);
+  gpt2::CpuBackend cpu;  // host vectors: the plain AdamW loop
+  gpt2::AdamW full(cpu, n, decay, config);
   for (int N : {1, 2, 3}) {
     for (size_t bucket : {size_t{0}, size_t{700}}) {
       INFO("N = " << N << ", bucket " << bucket);
@@ -202,7 +203,7 @@ TEST_CASE("ZeRO-1 shards round-trip and their AdamW updates equal one full AdamW
       std::vector<gpt2::ShardedAdamW> shards;
       for (int r = 0; r < N; ++r) shards.emplace_back(layout.owned(r), decay, config);
       std::vector<float> full_params = params;
-      gpt2::AdamW full_opt(n, decay, config);
+      gpt2::AdamW full_opt(cpu, n, decay, config);
       for (int step = 0; step < 3; ++step) {
         const std::vector<float> grads = random_vector(n, 10 + step, 0.1f);
         full_opt.step(full_params, grads, 1e-2f);

@@ -83,7 +83,7 @@ TEST_CASE("One rank, one micro-batch: the data-parallel step is chapter 06's tra
     gpt2::testing::BigramModel ours(V, 7), theirs(V, 7);
     gpt2::LocalCommunicator local;
     gpt2::DataParallel dp(local, ours, kAdam, {zero1, 0});
-    gpt2::AdamW opt(theirs.params().size(), gpt2::decay_ranges(theirs.param_infos()), kAdam);
+    gpt2::AdamW opt(theirs.backend(), theirs.params().size(), gpt2::decay_ranges(theirs.param_infos()), kAdam);
     for (int step = 0; step < 4; ++step) {
       const ch11_test::Batches b = random_batches(1, B, T, V, 100 + step);
       // A small clip so that clipping happens.
@@ -105,7 +105,7 @@ TEST_CASE("One rank, K micro-batches: the step follows the accumulation rule", "
   gpt2::testing::BigramModel ours(V, 3), ref(V, 3);
   gpt2::LocalCommunicator local;
   gpt2::DataParallel dp(local, ours, kAdam, {false, 0});
-  gpt2::AdamW opt(ref.params().size(), gpt2::decay_ranges(ref.param_infos()), kAdam);
+  gpt2::AdamW opt(ref.backend(), ref.params().size(), gpt2::decay_ranges(ref.param_infos()), kAdam);
   for (int step = 0; step < 3; ++step) {
     const ch11_test::Batches b = random_batches(K, B, T, V, 50 + step);
     const gpt2::StepOutcome a = dp.step(b.inputs.data(), b.targets.data(), B, T, K, 1e-2f, 1.0f);

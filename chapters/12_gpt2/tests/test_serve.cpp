@@ -16,6 +16,7 @@
 
 #include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/12_gpt2/chat_template.h"
+#include "chapters/12_gpt2/model_dir.h"
 #include "chapters/12_gpt2/serve_api.h"
 #include "chapters/12_gpt2/serve_model.h"
 #include "chapters/12_gpt2/server.h"
@@ -35,7 +36,7 @@ const std::string kPrompt = "To be, or not to be";  // the prompt of tests/refer
 // The server in this process, on 127.0.0.1 and a free port, with a client talking to it.
 struct TestServer {
   explicit TestServer(const std::string& model_dir = kTinyModel, gpt2::ServeLimits limits = {})
-      : model(model_dir, false, "cpu"), server(model, options(limits)) {
+      : model(model_dir, gpt2::BackendOptions{}), server(model, options(limits)) {
     server.bind();
     thread = std::thread([this] { server.run(); });
     client = std::make_unique<httplib::Client>("127.0.0.1", server.port());

@@ -3,7 +3,7 @@
 
 #include "chapters/04_transformer_block/linear.h"
 #include "chapters/05_gpt2_model/lm_head.h"
-#include "chapters/07_sampling/matvec.h"
+#include "chapters/08_cpu_parallel/matvec.h"
 #include "common/rng.h"
 #include "common/testing.h"
 #include "tests/catch.h"

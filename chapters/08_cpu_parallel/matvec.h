@@ -1,7 +1,8 @@
 /// @file matvec.h
 /// @brief The decode step's matrix products: a matrix times ONE vector, at the speed of memory.
+/// FastCpuBackend's linear and lm_head use them when the product has one row (M = 1).
 ///
-/// With the KV cache, each generated token runs every weight matrix on a single row. A
+/// With the KV cache (chapter 07), each generated token runs every weight matrix on a single row. A
 /// matrix-vector product does 2 flops per weight it reads (one multiply, one add) and reads every
 /// weight exactly once: for GPT-2 124M that is 500 MB per token for 250 Mflop. The CPU can do far
 /// more flops than that per second; the memory cannot deliver the bytes faster. So the kernel's
@@ -16,8 +17,8 @@
 ///    product of a few thousand weights takes.
 ///
 /// Chapter 04's linear_forward with one row (BT = 1) is the same function (tested), on one thread.
-/// Chapter 08's gemm is built for many rows; for one row its packing (a copy of every weight block)
-/// and 6-row tiles do mostly wasted work.
+/// This chapter's gemm is built for many rows; for one row its packing (a copy of every weight
+/// block) and 6-row tiles do mostly wasted work, so the backend hands M = 1 products to these.
 #pragma once
 
 namespace gpt2 {

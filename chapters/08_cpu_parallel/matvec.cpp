@@ -1,5 +1,5 @@
 // Matrix-vector products for the decode step: see matvec.h for why they look like this.
-#include "chapters/07_sampling/matvec.h"
+#include "chapters/08_cpu_parallel/matvec.h"
 
 #include <algorithm>
 #include <cstddef>
