@@ -39,13 +39,8 @@ void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const
         p[s] *= scale;
         maxval = std::max(maxval, p[s]);
       }
-      // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1.
-      float sum = 0.0f;
-      for (int s = 0; s <= t; ++s) {
-        p[s] = std::exp(p[s] - maxval);
-        sum += p[s];
-      }
-      const float inv = 1.0f / sum;
+      // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1 (vectorised exp, vector_ops.h).
+      const float inv = 1.0f / exp_shifted(p, p, maxval, t + 1);
       for (int s = 0; s <= t; ++s) p[s] *= inv;
       for (int s = t + 1; s < T; ++s) p[s] = 0.0f;
       // out[b, t, h HS : (h+1) HS] = sum_s p_s v_s, written straight into the merged layout.

@@ -12,7 +12,8 @@
 ///    values are fused in one pass over a row, which stays in L1;
 ///  - the heads are read from and written to the (B, T, C) layouts directly: no temporary
 ///    (B, NH, T, HS) copy of the output or of the gradients;
-///  - the dot products and the axpy updates over HS use AVX2 (vector_ops.h).
+///  - the dot products, the softmax's exps and the axpy updates over HS use AVX2 or AVX-512
+///    (vector_ops.h).
 ///
 /// PyTorch: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).
 #pragma once
