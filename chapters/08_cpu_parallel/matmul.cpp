@@ -18,13 +18,14 @@ namespace {
 //   a packed sliver of B, KC x NR floats = 16 KB (AVX2) or 32 KB (AVX-512), stays in L1 while the
 //   kernel sweeps over A;
 //   a packed block of A, MC x KC floats = 144 KB, stays in L2;
-//   a packed block of B, KC x NC floats = 512 KB, stays in L2 (and the shared L3).
+//   a packed block of B, KC x NC floats = 768 KB, stays in L2 and L3 while every block of A
+//   passes over it (NC = 768 covers GPT-2's C in one block: A is packed once, not twice).
 // The K dimension is cut in blocks of KC whatever the thread count: this fixes the order in which
 // every sum is added, which is what makes the result independent of the thread count.
 // ---------------------------------------------------------------------------------------------
 constexpr int KC = 256;
 constexpr int MC = 144;  // a multiple of kMR
-constexpr int NC = 512;  // a multiple of both tile widths, kNR and kNR512
+constexpr int NC = 768;  // a multiple of both tile widths, kNR and kNR512
 
 // ---------------------------------------------------------------------------------------------
 // Packing. The plain loops say what is copied where. The AVX2 versions do the same copies 8
@@ -111,6 +112,12 @@ GPT2_TARGET_AVX2 void pack_a_sliver_avx2(const MatRef& A, int row0, int k0, int 
     const float* rows = A.data + static_cast<size_t>(row0) * A.ld + k0;
     for (; k + 8 < kc; k += 8) {
       __m256 r[8];
+      if (k % 16 == 0) {  // once per cache line of each row: ask for the line 8 lines ahead
+        for (int i = 0; i < kMR; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(rows + static_cast<size_t>(i) * A.ld + k + 128),
+                       _MM_HINT_T0);
+        }
+      }
       for (int i = 0; i < kMR; ++i) r[i] = _mm256_loadu_ps(rows + static_cast<size_t>(i) * A.ld + k);
       r[6] = r[7] = _mm256_setzero_ps();
       transpose8x8(r);
@@ -125,16 +132,34 @@ GPT2_TARGET_AVX2 void pack_a_sliver_avx2(const MatRef& A, int row0, int k0, int 
   }
 }
 
-// A full sliver of op(B) (nr = 16 or 32 columns), 8 floats at a time.
-GPT2_TARGET_AVX2 void pack_b_sliver_avx2(const MatRef& B, int k0, int kc, int col0, int nr, float* d) {
-  if (!B.transposed) {
-    // op(B)(k, j) = data[k * ld + j]: row k of the sliver is a piece of a row of data.
-    for (int k = 0; k < kc; ++k) {
-      const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + col0;
-      for (int j = 0; j < nr; j += 8) _mm256_store_ps(d + k * nr + j, _mm256_loadu_ps(s + j));
+// op(B) = B, not transposed: row k of the block is contiguous in memory. Read it from left to
+// right (a stream the hardware prefetcher follows) and deal its nr-float pieces out to the
+// slivers, 8 floats at a time; walking down one sliver's rows instead would touch a new row at
+// every step. The last, partial sliver is filled with zeros past the edge.
+GPT2_TARGET_AVX2 void pack_b_rows_avx2(const MatRef& B, int k0, int kc, int j0, int nc, float* dst,
+                                       size_t stride, int nr) {
+  const int full = nc / nr * nr;
+  for (int k = 0; k < kc; ++k) {
+    const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0;
+    if (k + 4 < kc) {  // the row 4 rows ahead, one prefetch per cache line
+      for (int j = 0; j < nc; j += 16) {
+        _mm_prefetch(reinterpret_cast<const char*>(s + 4 * static_cast<size_t>(B.ld) + j), _MM_HINT_T0);
+      }
     }
-    return;
+    for (int p = 0; p < full; p += nr) {
+      float* d = dst + (p / nr) * stride + static_cast<size_t>(k) * nr;
+      for (int j = 0; j < nr; j += 8) _mm256_store_ps(d + j, _mm256_loadu_ps(s + p + j));
+    }
+    if (full < nc) {
+      float* d = dst + (full / nr) * stride + static_cast<size_t>(k) * nr;
+      for (int j = 0; j < nr; ++j) d[j] = full + j < nc ? s[full + j] : 0.0f;
+    }
   }
+}
+
+// A full sliver of a transposed op(B) (nr = 16 or 32 columns), 8 floats at a time.
+GPT2_TARGET_AVX2 void pack_b_sliver_transposed_avx2(const MatRef& B, int k0, int kc, int col0, int nr,
+                                                    float* d) {
   // op(B)(k, j) = data[j * ld + k]: the sliver is an nr x kc block of data to be transposed. Take
   // it 8 rows of data at a time, each 8 x 8 piece transposed in registers; the 8 rows are read
   // from left to right, 8 streams, with software prefetches ahead of them (the rows are K floats
@@ -183,12 +208,15 @@ void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst, size_t 
 // columns, `stride` floats apart (nr = tile_cols(simd), microkernel.h).
 void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride, Simd simd) {
   const int nr = tile_cols(simd);
+#ifdef GPT2_X86
+  if (simd != Simd::portable && !B.transposed) return pack_b_rows_avx2(B, k0, kc, j0, nc, dst, stride, nr);
+#endif
   for (int p = 0; p < nc; p += nr) {
     const int cols = std::min(nr, nc - p);
     float* d = dst + (p / nr) * stride;
 #ifdef GPT2_X86
     if (simd != Simd::portable && cols == nr) {
-      pack_b_sliver_avx2(B, k0, kc, j0 + p, nr, d);
+      pack_b_sliver_transposed_avx2(B, k0, kc, j0 + p, nr, d);
       continue;
     }
 #endif
@@ -259,7 +287,7 @@ void macro_kernel(Packed a, Packed b, int mc, int nc, int kc, float* c, int ldc,
 // A whole operand is packed once up front ("resident") when it is small and would otherwise be
 // packed again for every block of the other operand: 2M floats = 8 MB at most. It is stored block
 // by block, each (rows, K) block contiguous exactly as a freshly packed one would be, so that the
-// block in use is one compact 144 KB (A) or 512 KB (B) region that stays in L2.
+// block in use is one compact 144 KB (A) or 768 KB (B) region that stays in L2.
 constexpr size_t kResidentFloats = size_t{1} << 21;
 
 // Where block (first row or column `offset` of the range, K block starting at pc) of a resident

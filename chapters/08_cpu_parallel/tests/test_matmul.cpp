@@ -67,7 +67,7 @@ BoundCheck within_bound(const std::vector<float>& actual, const std::vector<floa
 struct Shape3 {
   int BT, C, OC;
 };
-// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, KC = 256, MC = 144, NC = 512),
+// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, 6 x 32, KC = 256, MC = 144, NC = 768),
 // ones that cross every block boundary, and a GPT-2-sized one.
 const Shape3 kShapes[] = {{1, 1, 1},      {1, 768, 2304}, {2, 3, 5},    {5, 7, 15},      {6, 16, 16},
                           {7, 17, 33},    {13, 257, 47},  {64, 64, 64}, {150, 300, 530}, {37, 513, 1025},
