@@ -546,7 +546,7 @@ int main(int argc, char** argv) {
     if (torch) {
       if (torch_s > 0) {
         std::printf(
-            "  PyTorch (same step, %d thread(s), OpenBLAS %s, best of 2 x 3): %.3f s, PyTorch / ours (%s) = "
+            "  PyTorch (same step, %d thread(s), %s, best of 2 x 3): %.3f s, PyTorch / ours (%s) = "
             "%.2f\n",
             threads, torch_blas.c_str(), torch_s, gpt2::simd_name(sets.back()), torch_s / st.back().total);
       } else {
