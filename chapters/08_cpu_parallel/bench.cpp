@@ -59,12 +59,18 @@
 #include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename();
+extern "C" char* openblas_get_config();
 #endif
 
 namespace {
 
 using gpt2::Simd;
 using gpt2::Timer;
+
+// Debian's OpenBLAS built with OpenMP (libopenblas0-openmp): the build PyTorch is pointed at,
+// and the one restart_with_blas_core puts first, and one whose threads share our OpenMP runtime (and its
+// OMP_WAIT_POLICY).
+constexpr const char* kOpenblasOpenmpDir = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
 
 std::vector<float> random_vector(size_t n, uint64_t seed) {
   gpt2::Rng rng(seed);
@@ -78,25 +84,27 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
 // out the time this process waited for a core; with one thread it is the time the product itself
 // ran. (With several threads it also counts threads spinning while they wait for each other.)
 bool g_cpu_clock = false;
-double cpu_clock_seconds() {
+double cpu_clock_seconds(int threads) {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (t.tv_sec + 1e-9 * t.tv_nsec) / gpt2::max_threads();
+  return (t.tv_sec + 1e-9 * t.tv_nsec) / threads;
 }
 
 // Best time of `fn` over repeats taking at least `min_seconds` in total (at least 2 runs, the
-// first one warms the caches and the thread pool and is not counted).
+// first one warms the caches and the thread pool and is not counted). `threads`: how many
+// threads fn keeps busy (for the CPU clock), 0 meaning max_threads().
 double g_min_seconds = 0.3;  // --min-seconds: how long to repeat each measurement
-double best_seconds(const std::function<void()>& fn, double min_seconds = -1) {
+double best_seconds(const std::function<void()>& fn, double min_seconds = -1, int threads = 0) {
   if (min_seconds < 0) min_seconds = g_min_seconds;
+  if (threads == 0) threads = gpt2::max_threads();
   fn();
   double best = 1e30, total = 0;
   int runs = 0;
   while (runs < 2 || total < min_seconds) {
     Timer t;
-    const double cpu0 = g_cpu_clock ? cpu_clock_seconds() : 0;
+    const double cpu0 = g_cpu_clock ? cpu_clock_seconds(threads) : 0;
     fn();
-    const double s = g_cpu_clock ? cpu_clock_seconds() - cpu0 : t.seconds();
+    const double s = g_cpu_clock ? cpu_clock_seconds(threads) - cpu0 : t.seconds();
     best = std::min(best, s);
     total += s;
     ++runs;
@@ -165,7 +173,7 @@ double measure_peak_gflops(Simd simd, int threads) {
 #pragma omp parallel
         { sink = sink + (simd == Simd::avx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations)); }
       },
-      0.5);
+      0.5, threads);
   return 2.0 * lanes * 12 * iterations * threads / seconds / 1e9;
 #else
   (void)simd;
@@ -268,8 +276,8 @@ std::vector<StepTimes> time_training_steps(const gpt2::GPT2Config& config, int B
 double torch_step_seconds(int threads, const char* args, std::string& blas) {
   const std::string script = std::string(GPT2_CH08_SOURCE_DIR) + "/torch_train_step.py";
   // Debian's torch links libblas.so.3; point it at OpenBLAS's OpenMP build (libopenblas0-openmp)
-  // when present, as the reference figures did.
-  const std::string cmd = "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 " +
+  // when present.
+  const std::string cmd = "LD_LIBRARY_PATH=" + std::string(kOpenblasOpenmpDir) + " /usr/bin/python3 " +
                           script + " " + std::to_string(threads) + " " + args + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return 0;
@@ -306,16 +314,21 @@ const char* auto_blas_core() {
 }
 
 // OpenBLAS reads OPENBLAS_CORETYPE when it is loaded, before main(): to change it, set it and
-// start this program again (once; GPT2_BENCH_RESTARTED marks the second start).
+// start this program again (once; GPT2_BENCH_RESTARTED marks the second start), with OpenBLAS's
+// OpenMP build first on the library path when it is installed.
 void restart_with_blas_core(const std::string& choice, char** argv) {
 #ifdef GPT2_HAVE_OPENBLAS
   if (choice == "keep" || std::getenv("GPT2_BENCH_RESTARTED")) return;
   const char* want = choice == "auto" ? auto_blas_core() : choice.c_str();
   if (!want) return;
   const char* have = std::getenv("OPENBLAS_CORETYPE");
-  if (have && std::strcmp(have, want) == 0 && !std::getenv("OPENBLAS_L2_SIZE")) return;
   setenv("OPENBLAS_CORETYPE", want, 1);
   unsetenv("OPENBLAS_L2_SIZE");  // let OpenBLAS measure the cache for the core it was given
+  if (access((std::string(kOpenblasOpenmpDir) + "/libopenblas.so.0").c_str(), R_OK) == 0) {
+    const char* path = std::getenv("LD_LIBRARY_PATH");
+    setenv("LD_LIBRARY_PATH",
+           (std::string(kOpenblasOpenmpDir) + (path ? ":" + std::string(path) : "")).c_str(), 1);
+  }
   setenv("GPT2_BENCH_RESTARTED", "1", 1);
   std::fflush(stdout);
   execv("/proc/self/exe", argv);
@@ -357,7 +370,8 @@ int main(int argc, char** argv) {
               load_average().c_str(), g_cpu_clock ? "CPU" : "wall");
 #ifdef GPT2_HAVE_OPENBLAS
   const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
-  std::printf("OpenBLAS: core %s (OPENBLAS_CORETYPE=%s%s%s)\n", openblas_get_corename(),
+  std::printf("OpenBLAS: core %s, %s (OPENBLAS_CORETYPE=%s%s%s)\n", openblas_get_corename(),
+              openblas_get_config(),
               std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset",
               l2 ? ", OPENBLAS_L2_SIZE=" : "", l2 ? l2 : "");
 #endif
@@ -403,8 +417,8 @@ int main(int argc, char** argv) {
     for (const Step& s : steps) {
       if (quick && s.slow) continue;
       if (s.peak_set == Simd::avx512 && gpt2::detected_simd() != Simd::avx512) continue;
-      const double sec =
-          best_seconds([&] { s.fn(out.data(), a.data(), b.data(), M, K, N); }, s.slow ? 0 : 0.3);
+      const double sec = best_seconds([&] { s.fn(out.data(), a.data(), b.data(), M, K, N); },
+                                      s.slow ? 0 : 0.3, s.one_thread ? 1 : threads);
       const double gf = flop / sec / 1e9, pk = peak_of(s.peak_set, s.one_thread);
       std::printf("| %s | %.2f | %.1f | %.0f%% | %.0f (%s, %s) |\n", s.name, sec * 1e3, gf, percent(gf, pk),
                   pk, gpt2::simd_name(s.peak_set), s.one_thread ? "1 thread" : "all threads");
