@@ -430,10 +430,13 @@ void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accum
 
 #pragma omp parallel if (worth_threads)
   {
-    // Split C between the threads along its longer side (in whole slivers). Who computes an
-    // element changes with the thread count; how it is computed does not.
+    // Split C between the threads along its longer side (in whole slivers). Each thread packs
+    // the whole of the operand along the other side: splitting the columns of C (N) makes every
+    // thread pack all of A (M x K), splitting its rows all of B (K x N), so the longer side is
+    // also the one whose operand is the larger to pack. Who computes an element changes with the
+    // thread count; how it is computed does not.
     const int nt = team_size(), t = thread_rank();
-    const bool split_rows = m_slivers > n_slivers;
+    const bool split_rows = M > N;
     const int slivers = split_rows ? m_slivers : n_slivers;
     const int first = static_cast<int>(static_cast<long long>(slivers) * t / nt);
     const int last = static_cast<int>(static_cast<long long>(slivers) * (t + 1) / nt);
