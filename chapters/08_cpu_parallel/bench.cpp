@@ -272,8 +272,9 @@ std::vector<StepTimes> time_training_steps(const gpt2::GPT2Config& config, int B
 #endif
 
 // Runs the PyTorch twin of the training step; returns its seconds, or 0 when torch is missing.
-// `blas` receives the OpenBLAS core PyTorch ran on (as the script reports it).
-double torch_step_seconds(int threads, const char* args, std::string& blas) {
+// `blas` receives the OpenBLAS core PyTorch ran on (as the script reports it), `cpu` the least CPU
+// time of a step (all threads), kept if smaller than the value it had.
+double torch_step_seconds(int threads, const char* args, std::string& blas, double& cpu) {
   const std::string script = std::string(GPT2_CH08_SOURCE_DIR) + "/torch_train_step.py";
   // Debian's torch links libblas.so.3; point it at OpenBLAS's OpenMP build (libopenblas0-openmp)
   // when present.
@@ -285,6 +286,8 @@ double torch_step_seconds(int threads, const char* args, std::string& blas) {
   double seconds = 0;
   while (std::fgets(line, sizeof line, p)) {
     std::sscanf(line, "torch_step_seconds %lf", &seconds);
+    double c = 0;
+    if (std::sscanf(line, "torch_step_cpu_seconds %lf", &c) == 1) cpu = std::min(cpu, c);
     char name[128];
     if (std::sscanf(line, "torch_blas %127[^\n]", name) == 1) blas = name;
   }
@@ -539,10 +542,12 @@ int main(int argc, char** argv) {
     const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
     const char* torch_args = "4 64 12 12 768 50257";
     std::string torch_blas = "?";
-    double torch_s = torch ? torch_step_seconds(threads, torch_args, torch_blas) : 0;
+    double torch_cpu = 1e30;
+    double torch_s = torch ? torch_step_seconds(threads, torch_args, torch_blas, torch_cpu) : 0;
     gpt2::FastCpuBackend fast;
     const std::vector<StepTimes> st = time_training_steps(config, B, T, fast, sets, rounds);
-    if (torch_s > 0) torch_s = std::min(torch_s, torch_step_seconds(threads, torch_args, torch_blas));
+    if (torch_s > 0)
+      torch_s = std::min(torch_s, torch_step_seconds(threads, torch_args, torch_blas, torch_cpu));
     std::printf(
         "GPT-2 124M training step, B = %d, T = %d, %d thread(s), fast kernels, best of %d in turns:\n", B, T,
         threads, rounds);
@@ -563,6 +568,11 @@ int main(int argc, char** argv) {
             "  PyTorch (same step, %d thread(s), %s, best of 2 x 3): %.3f s, PyTorch / ours (%s) = "
             "%.2f\n",
             threads, torch_blas.c_str(), torch_s, gpt2::simd_name(sets.back()), torch_s / st.back().total);
+        if (torch_cpu < 1e30) {
+          std::printf(
+              "           CPU time of its step: %.3f s over %d thread(s), %.3f s per thread (ours: %.3f)\n",
+              torch_cpu, threads, torch_cpu / threads, st.back().cpu / threads);
+        }
       } else {
         std::printf("  PyTorch: not available (/usr/bin/python3 with torch)\n");
       }
