@@ -298,16 +298,45 @@ size_t resident_offset(int offset, int width, int sliver, int K, int pc) {
   return static_cast<size_t>(offset) * K + rounded * pc;
 }
 
+// The packed A the threads of one gemm() call share, owned by the thread that calls gemm() and
+// kept for the next call. At most kResidentFloats (8 MB), so that it stays in L3 between packing
+// and use: a larger one (the 256 x 50257 gradient of GPT-2's logits) is written to memory and
+// read back, which costs more than each thread packing its blocks as it goes.
+constexpr size_t kSharedFloats = kResidentFloats;
+AlignedBuffer& shared_a_buffer() {
+  thread_local AlignedBuffer buffer;
+  return buffer;
+}
+
+// Packs rows [i_begin, i_end) of op(A), all K, block by block in the resident layout: the (row
+// block, K block) pieces number part, part + parts, part + 2 parts, ... of them (threads that
+// share the work take one `part` each).
+void pack_a_resident(const MatRef& A, int i_begin, int i_end, int K, float* dst, Simd simd, int part,
+                     int parts) {
+  const int k_blocks = (K + KC - 1) / KC;
+  int piece = 0;
+  for (int ic = i_begin; ic < i_end; ic += MC) {
+    for (int kb = 0; kb < k_blocks; ++kb, ++piece) {
+      if (piece % parts != part) continue;
+      const int pc = kb * KC, kc = std::min(KC, K - pc);
+      const int mc = std::min(MC, i_end - ic);
+      pack_a(A, ic, mc, pc, kc, dst + resident_offset(ic - i_begin, mc, kMR, K, pc),
+             static_cast<size_t>(kMR) * kc, simd);
+    }
+  }
+}
+
 // The loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
+// `a_packed`, when not null, is all of those rows of op(A) already packed in the resident layout.
 void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const MatRef& A, const MatRef& B,
-                float* C, int ldc, bool accumulate, const float* bias, Simd simd) {
+                float* C, int ldc, bool accumulate, const float* bias, Simd simd, const float* a_packed) {
   PackBuffers& buf = thread_buffers();
   const int nr = tile_cols(simd);
   const int k_blocks = K == 0 ? 1 : (K + KC - 1) / KC;  // K == 0 still writes bias (or zeros)
   const int rows = i_end - i_begin, cols = j_end - j_begin;
   const size_t a_all = static_cast<size_t>((rows + kMR - 1) / kMR) * kMR * K;
   const size_t b_all = static_cast<size_t>((cols + nr - 1) / nr) * nr * K;
-  const bool a_resident = cols > NC && a_all <= kResidentFloats;
+  const bool a_resident = a_packed || (cols > NC && a_all <= kResidentFloats);
   const bool b_resident = !a_resident && rows > MC && b_all <= kResidentFloats;
 
   // The first K block starts from 0 (or from C when accumulating) plus the bias; the later ones
@@ -321,17 +350,11 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
 
   if (!b_resident) {
     // B block by B block (jc, then K); A either resident or packed per (ic, K) block.
-    float* a_res = nullptr;
-    if (a_resident) {
-      a_res = buf.a.get(a_all);
-      for (int ic = i_begin; ic < i_end; ic += MC) {
-        for (int kb = 0; kb < k_blocks; ++kb) {
-          const int pc = kb * KC, kc = std::min(KC, K - pc);
-          const int mc = std::min(MC, i_end - ic);
-          pack_a(A, ic, mc, pc, kc, a_res + resident_offset(ic - i_begin, mc, kMR, K, pc),
-                 static_cast<size_t>(kMR) * kc, simd);
-        }
-      }
+    const float* a_res = a_packed;
+    if (a_resident && !a_res) {
+      float* packed = buf.a.get(a_all);
+      pack_a_resident(A, i_begin, i_end, K, packed, simd, 0, 1);
+      a_res = packed;
     }
     float* b_blk = buf.b.get(static_cast<size_t>(KC) * NC);
     float* a_blk = a_resident ? nullptr : buf.a.get(static_cast<size_t>(MC) * KC);
@@ -428,23 +451,34 @@ void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accum
   // Below about a million multiply-adds, starting threads costs more than it saves.
   [[maybe_unused]] const bool worth_threads = static_cast<double>(M) * N * std::max(K, 1) > 1e6;
 
+  // Split C between the threads along its longer side (in whole slivers). A thread that takes a
+  // range of columns needs all of A (M x K), one that takes a range of rows all of B (K x N), so
+  // the longer side is also the one whose operand is the larger. When the columns are split, the
+  // threads pack A once, together, into one shared buffer (each packs every nt-th block of it),
+  // instead of each packing all of it. Who computes an element changes with the thread count;
+  // how it is computed does not.
+  const bool split_rows = M > N;
+  const size_t a_all = static_cast<size_t>(m_slivers) * kMR * K;
+  const bool share_a = !split_rows && worth_threads && max_threads() > 1 && K > 0 && a_all <= kSharedFloats;
+  float* a_shared = share_a ? shared_a_buffer().get(a_all) : nullptr;
+
 #pragma omp parallel if (worth_threads)
   {
-    // Split C between the threads along its longer side (in whole slivers). Each thread packs
-    // the whole of the operand along the other side: splitting the columns of C (N) makes every
-    // thread pack all of A (M x K), splitting its rows all of B (K x N), so the longer side is
-    // also the one whose operand is the larger to pack. Who computes an element changes with the
-    // thread count; how it is computed does not.
     const int nt = team_size(), t = thread_rank();
-    const bool split_rows = M > N;
+    if (a_shared) {
+      pack_a_resident(A, 0, M, K, a_shared, simd, t, nt);
+#pragma omp barrier
+    }
     const int slivers = split_rows ? m_slivers : n_slivers;
     const int first = static_cast<int>(static_cast<long long>(slivers) * t / nt);
     const int last = static_cast<int>(static_cast<long long>(slivers) * (t + 1) / nt);
     if (first < last) {
       if (split_rows) {
-        gemm_block(first * kMR, std::min(M, last * kMR), 0, N, K, A, B, C, ldc, accumulate, bias, simd);
+        gemm_block(first * kMR, std::min(M, last * kMR), 0, N, K, A, B, C, ldc, accumulate, bias, simd,
+                   nullptr);
       } else {
-        gemm_block(0, M, first * nr, std::min(N, last * nr), K, A, B, C, ldc, accumulate, bias, simd);
+        gemm_block(0, M, first * nr, std::min(N, last * nr), K, A, B, C, ldc, accumulate, bias, simd,
+                   a_shared);
       }
     }
   }
