@@ -8,7 +8,8 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 # What building and testing needs (the compiler itself is assumed: g++ 12 or newer).
 # openmpi-bin and libopenmpi-dev: chapter 11 (mpirun and the MPI library; the build works without them).
-GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev libcpp-httplib-dev openmpi-bin libopenmpi-dev"
+# qemu-user runs chapter 08's tests on emulated CPUs without AVX-512 and without AVX.
+GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev libcpp-httplib-dev openmpi-bin libopenmpi-dev qemu-user"
 # What the browser test of `gpt2 serve`'s page needs (it is skipped without them).
 GPT2_BROWSER_PACKAGES="chromium python3"
 # What the HTML docs need.

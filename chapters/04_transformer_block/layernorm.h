@@ -53,6 +53,28 @@ void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, 
   }
 }
 
+/// Accumulates the input gradient of one row: dx (C) += rstd (g - mean(g) - xhat mean(g xhat)),
+/// g = dy * weight, given the row's input x (C), its dout dy (C) and its saved mean m and rstd s.
+/// (Chapter 08's fast LayerNorm calls this for one row when it runs without SIMD.)
+template <typename F>
+void layernorm_backward_row(F* dx, const F* dy, const F* x, const F* weight, F m, F s, int C) {
+  // Two row means the formula needs: mean(g) and mean(g * xhat), g = dout * weight.
+  F g_mean = 0, gx_mean = 0;
+  for (int c = 0; c < C; ++c) {
+    const F xhat = (x[c] - m) * s;
+    const F g = dy[c] * weight[c];
+    g_mean += g;
+    gx_mean += g * xhat;
+  }
+  g_mean /= C;
+  gx_mean /= C;
+  for (int c = 0; c < C; ++c) {
+    const F xhat = (x[c] - m) * s;
+    const F g = dy[c] * weight[c];
+    dx[c] += s * (g - g_mean - xhat * gx_mean);
+  }
+}
+
 /// Accumulates the gradients of layernorm_forward: dinp (N, C), dweight (C), dbias (C), given
 /// dout (N, C), the forward's input inp (N, C), weight (C) and the saved mean (N), rstd (N).
 template <typename F>
@@ -62,24 +84,13 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
     const size_t off = static_cast<size_t>(r) * C;
     const F* x = inp + off;
     const F* dy = dout + off;
-    F* dx = dinp + off;
     const F m = mean[r], s = rstd[r];
-    // Two row means the formula needs: mean(g) and mean(g * xhat), g = dout * weight.
-    F g_mean = 0, gx_mean = 0;
+    layernorm_backward_row(dinp + off, dy, x, weight, m, s, C);
+    // The parameters see every row: their gradients are sums over the rows.
     for (int c = 0; c < C; ++c) {
       const F xhat = (x[c] - m) * s;
-      const F g = dy[c] * weight[c];
-      g_mean += g;
-      gx_mean += g * xhat;
-    }
-    g_mean /= C;
-    gx_mean /= C;
-    for (int c = 0; c < C; ++c) {
-      const F xhat = (x[c] - m) * s;
-      const F g = dy[c] * weight[c];
       dbias[c] += dy[c];
       dweight[c] += dy[c] * xhat;
-      dx[c] += s * (g - g_mean - xhat * gx_mean);
     }
   }
 }

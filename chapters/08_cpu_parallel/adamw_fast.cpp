@@ -5,11 +5,6 @@
 
 #include "chapters/08_cpu_parallel/simd.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GPT2_X86 1
-#endif
-
 namespace gpt2 {
 namespace {
 
@@ -44,8 +39,10 @@ void adamw_range_plain(float* param, const float* grad, float* m, float* v, size
 }
 
 #ifdef GPT2_X86
-// target("avx2") without "fma": the compiler may not fuse a multiply and an add here, which keeps
-// the rounding identical to the scalar loop.
+// No fused multiply-add may appear here: a fused p - a * b rounds once where the scalar loop
+// rounds twice. GCC contracts a * b + c into an FMA whenever the target has one, so this file is
+// compiled with -ffp-contract=off (CMakeLists.txt); the AVX2 version also leaves "fma" out of its
+// target, AVX-512 cannot (its FMA instructions are part of AVX-512F).
 __attribute__((target("avx2"))) void adamw_range_avx2(float* param, const float* grad, float* m, float* v,
                                                       size_t n, const AdamWScalars& k) {
   const __m256 beta1 = _mm256_set1_ps(k.beta1), beta2 = _mm256_set1_ps(k.beta2), eps = _mm256_set1_ps(k.eps);
@@ -66,6 +63,28 @@ __attribute__((target("avx2"))) void adamw_range_avx2(float* param, const float*
   }
   adamw_range_plain(param + i, grad + i, m + i, v + i, n - i, k);
 }
+
+// The same with 16 lanes, the last n mod 16 elements in one masked step.
+GPT2_TARGET_AVX512 void adamw_range_avx512(float* param, const float* grad, float* m, float* v, size_t n,
+                                           const AdamWScalars& k) {
+  const __m512 beta1 = _mm512_set1_ps(k.beta1), beta2 = _mm512_set1_ps(k.beta2), eps = _mm512_set1_ps(k.eps);
+  const __m512 decay = _mm512_set1_ps(k.decay_factor), omb1 = _mm512_set1_ps(k.one_minus_beta1);
+  const __m512 omb2 = _mm512_set1_ps(k.one_minus_beta2), step_size = _mm512_set1_ps(k.step_size);
+  const __m512 bc2 = _mm512_set1_ps(k.bias_correction2_sqrt);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = first_lanes(static_cast<int>(std::min<size_t>(16, n - i)));
+    const __m512 g = _mm512_maskz_loadu_ps(t, grad + i);
+    const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(t, param + i), decay);
+    const __m512 mi =
+        _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(t, m + i), beta1), _mm512_mul_ps(omb1, g));
+    const __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(t, v + i), beta2),
+                                    _mm512_mul_ps(omb2, _mm512_mul_ps(g, g)));
+    const __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2), eps);
+    _mm512_mask_storeu_ps(m + i, t, mi);
+    _mm512_mask_storeu_ps(v + i, t, vi);
+    _mm512_mask_storeu_ps(param + i, t, _mm512_sub_ps(p, _mm512_mul_ps(step_size, _mm512_div_ps(mi, denom))));
+  }
+}
 #endif
 
 }  // namespace
@@ -73,19 +92,23 @@ __attribute__((target("avx2"))) void adamw_range_avx2(float* param, const float*
 void adamw_update_fast(float* param, const float* grad, float* m, float* v, size_t n, int64_t step, float lr,
                        float beta1, float beta2, float eps, float weight_decay) {
   const AdamWScalars k = adamw_scalars(step, lr, beta1, beta2, eps, weight_decay);
-  const bool avx2 = active_simd() == Simd::avx2_fma;
+  const Simd simd = active_simd();
   constexpr size_t kChunk = 1 << 16;  // elements per work item (256 KB of each array)
   const long long chunks = static_cast<long long>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (long long ch = 0; ch < chunks; ++ch) {
     const size_t i0 = static_cast<size_t>(ch) * kChunk, len = std::min(kChunk, n - i0);
 #ifdef GPT2_X86
-    if (avx2) {
+    if (simd == Simd::avx512) {
+      adamw_range_avx512(param + i0, grad + i0, m + i0, v + i0, len, k);
+      continue;
+    }
+    if (simd == Simd::avx2_fma) {
       adamw_range_avx2(param + i0, grad + i0, m + i0, v + i0, len, k);
       continue;
     }
 #else
-    (void)avx2;
+    (void)simd;
 #endif
     adamw_range_plain(param + i0, grad + i0, m + i0, v + i0, len, k);
   }

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "chapters/08_cpu_parallel/vector_ops.h"
+#include "chapters/08_cpu_parallel/attention_fast.h"
 
 namespace gpt2 {
 
@@ -40,22 +40,8 @@ void attention_forward_cached_fast(float* out, float* k_cache, float* v_cache, c
           const float* K = k_cache + (static_cast<size_t>(b) * NH + h) * maxT * HS;
           const float* V = v_cache + (static_cast<size_t>(b) * NH + h) * maxT * HS;
           const int n = pos0 + t + 1;  // keys 0 .. pos0 + t are visible
-          dots(p.data(), q, K, n, HS);
-          float maxval = -INFINITY;
-          for (int s = 0; s < n; ++s) {
-            p[s] *= scale;
-            maxval = std::max(maxval, p[s]);
-          }
-          float sum = 0.0f;
-          for (int s = 0; s < n; ++s) {
-            p[s] = std::exp(p[s] - maxval);
-            sum += p[s];
-          }
-          const float inv = 1.0f / sum;
-          for (int s = 0; s < n; ++s) p[s] *= inv;
-          float* o = out + (static_cast<size_t>(b) * T + t) * C + h * HS;
-          std::fill(o, o + HS, 0.0f);
-          add_weighted_rows(o, p.data(), V, n, HS);
+          attention_row_fast(out + (static_cast<size_t>(b) * T + t) * C + h * HS, p.data(), q, K, V, n, HS,
+                             scale);
         }
   }
 }

@@ -10,6 +10,22 @@
 
 namespace gpt2 {
 
+void attention_row_fast(float* o, float* p, const float* q, const float* K, const float* V, int n, int HS,
+                        float scale) {
+  // Scores of the n visible keys and their maximum.
+  dots(p, q, K, n, HS);
+  float maxval = -INFINITY;
+  for (int s = 0; s < n; ++s) {
+    p[s] *= scale;
+    maxval = std::max(maxval, p[s]);
+  }
+  // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1 (vectorised exp, vector_ops.h).
+  const float inv = 1.0f / exp_shifted(p, p, maxval, n);
+  for (int s = 0; s < n; ++s) p[s] *= inv;
+  std::fill(o, o + HS, 0.0f);
+  add_weighted_rows(o, p, V, n, HS);
+}
+
 void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
                                       int C, int NH) {
   const int HS = C / NH;
@@ -32,26 +48,10 @@ void multihead_attention_forward_fast(float* out, float* qkvh, float* att, const
     for (int t = 0; t < T; ++t) {
       float* p = P + static_cast<size_t>(t) * T;
       const float* q = Q + t * HS;
-      // Scores of the t + 1 visible keys and their maximum.
-      dots(p, q, K, t + 1, HS);
-      float maxval = -INFINITY;
-      for (int s = 0; s <= t; ++s) {
-        p[s] *= scale;
-        maxval = std::max(maxval, p[s]);
-      }
-      // Stable softmax: exp(S - max) is in (0, 1], the sum is >= 1.
-      float sum = 0.0f;
-      for (int s = 0; s <= t; ++s) {
-        p[s] = std::exp(p[s] - maxval);
-        sum += p[s];
-      }
-      const float inv = 1.0f / sum;
-      for (int s = 0; s <= t; ++s) p[s] *= inv;
+      // out[b, t, h HS : (h+1) HS] = sum_s p_s v_s over the t + 1 visible keys, written straight
+      // into the merged layout; the masked weights are 0.
+      attention_row_fast(out + (static_cast<size_t>(b) * T + t) * C + h * HS, p, q, K, V, t + 1, HS, scale);
       for (int s = t + 1; s < T; ++s) p[s] = 0.0f;
-      // out[b, t, h HS : (h+1) HS] = sum_s p_s v_s, written straight into the merged layout.
-      float* o = out + (static_cast<size_t>(b) * T + t) * C + h * HS;
-      std::fill(o, o + HS, 0.0f);
-      add_weighted_rows(o, p, V, t + 1, HS);
     }
   }
 }

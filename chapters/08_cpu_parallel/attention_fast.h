@@ -12,12 +12,20 @@
 ///    values are fused in one pass over a row, which stays in L1;
 ///  - the heads are read from and written to the (B, T, C) layouts directly: no temporary
 ///    (B, NH, T, HS) copy of the output or of the gradients;
-///  - the dot products and the axpy updates over HS use AVX2 (vector_ops.h).
+///  - the dot products, the softmax's exps and the axpy updates over HS use AVX2 or AVX-512
+///    (vector_ops.h).
 ///
 /// PyTorch: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).
 #pragma once
 
 namespace gpt2 {
+
+/// One query's attention over n keys and values (rows of HS floats): p (n) = softmax(q . K_s *
+/// scale) over s < n, then o (HS) = sum_s p_s V_s (o is overwritten). The row that both the full
+/// attention below and the attention over a KV cache (attention_cached_fast.h) compute, so that
+/// the two give the same bits.
+void attention_row_fast(float* o, float* p, const float* q, const float* K, const float* V, int n, int HS,
+                        float scale);
 
 /// out (B, T, C) = causal multi-head attention of qkv (B, T, 3C); writes the heads qkvh
 /// (3, B, NH, T, HS) and the weights att (B, NH, T, T, zeros above the diagonal) for the backward.

@@ -11,11 +11,11 @@ namespace gpt2 {
 
 void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, const int* targets, int N,
                                 int V) {
-  const bool avx2 = active_simd() == Simd::avx2_fma;
+  const bool vector = active_simd() != Simd::portable;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
     const float* z = logits + static_cast<size_t>(i) * V;
-    if (!avx2) {  // the plain row
+    if (!vector) {  // the plain row
       cross_entropy_forward(losses + i, lse + i, z, targets + i, 1, V);
     } else {
       // lse = log sum_v exp(z_v) = m + log sum_v exp(z_v - m), with the maximum m taken out for
@@ -30,13 +30,13 @@ void cross_entropy_forward_fast(float* losses, float* lse, const float* logits, 
 
 void cross_entropy_backward_fast(float* dlogits, const float* logits, const float* lse, const int* targets,
                                  float dloss, int N, int V) {
-  const bool avx2 = active_simd() == Simd::avx2_fma;
+  const bool vector = active_simd() != Simd::portable;
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * V > 1e5)
   for (int i = 0; i < N; ++i) {
     if (targets[i] < 0) continue;
     const float* z = logits + static_cast<size_t>(i) * V;
     float* dz = dlogits + static_cast<size_t>(i) * V;
-    if (!avx2) {
+    if (!vector) {
       cross_entropy_backward(dz, z, lse + i, targets + i, dloss, 1, V);
       continue;
     }

@@ -4,8 +4,8 @@
 ///
 /// At B = 4, T = 64 the logits are 256 x 50257 = 12.9 million numbers; the forward takes one exp
 /// of each (the log-sum-exp) and the backward another (the softmax). The plain loop's scalar
-/// std::exp costs about 20 cycles each; the AVX2 version computes 8 exps at once with the
-/// polynomial of vector_ops.cpp. Rows are independent and each is done by one thread, with its
+/// std::exp costs about 20 cycles each; the AVX2 (AVX-512) version computes 8 (16) exps at once
+/// with the polynomial of vector_ops.cpp. Rows are independent and each is done by one thread, with its
 /// sums added in a fixed order, so the result does not depend on the thread count.
 #pragma once
 

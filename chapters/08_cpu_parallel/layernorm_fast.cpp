@@ -7,29 +7,17 @@
 #include "chapters/04_transformer_block/layernorm.h"
 #include "chapters/08_cpu_parallel/simd.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GPT2_X86 1
-#endif
-
 namespace gpt2 {
 namespace {
 
 #ifdef GPT2_X86
-__attribute__((target("avx2,fma"))) float lanes_sum(__m256 v) {
-  float l[8];
-  _mm256_storeu_ps(l, v);
-  return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
-}
-
 // One row: the same three passes as the plain loop (mean, variance around the mean, affine).
-__attribute__((target("avx2,fma"))) void layernorm_row_avx2(float* y, float* mean, float* rstd,
-                                                            const float* x, const float* w, const float* b,
-                                                            int C, float eps) {
+GPT2_TARGET_AVX2 void layernorm_row_avx2(float* y, float* mean, float* rstd, const float* x, const float* w,
+                                         const float* b, int C, float eps) {
   int c = 0;
   __m256 acc = _mm256_setzero_ps();
   for (; c + 8 <= C; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + c));
-  float sum = lanes_sum(acc);
+  float sum = horizontal_sum(acc);
   for (; c < C; ++c) sum += x[c];
   const float m = sum / C;
 
@@ -39,7 +27,7 @@ __attribute__((target("avx2,fma"))) void layernorm_row_avx2(float* y, float* mea
     const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + c), vm);
     acc = _mm256_fmadd_ps(d, d, acc);
   }
-  float var = lanes_sum(acc);
+  float var = horizontal_sum(acc);
   for (; c < C; ++c) var += (x[c] - m) * (x[c] - m);
   var /= C;
   const float s = 1.0f / std::sqrt(var + eps);
@@ -54,9 +42,10 @@ __attribute__((target("avx2,fma"))) void layernorm_row_avx2(float* y, float* mea
   *rstd = s;
 }
 
-// dx += rstd (g - mean(g) - xhat mean(g xhat)) for one row, g = dout * weight, with 8-lane sums.
-__attribute__((target("avx2,fma"))) void layernorm_dinp_row_avx2(float* dx, const float* x, const float* dy,
-                                                                 const float* w, float m, float s, int C) {
+// dx += rstd (g - mean(g) - xhat mean(g xhat)) for one row, g = dout * weight, with 8-lane sums
+// (chapter 04's layernorm_backward_row, vectorised).
+GPT2_TARGET_AVX2 void layernorm_backward_row_avx2(float* dx, const float* dy, const float* x, const float* w,
+                                                  float m, float s, int C) {
   const __m256 vm = _mm256_set1_ps(m), vs = _mm256_set1_ps(s);
   __m256 acc_g = _mm256_setzero_ps(), acc_gx = _mm256_setzero_ps();
   int c = 0;
@@ -66,7 +55,7 @@ __attribute__((target("avx2,fma"))) void layernorm_dinp_row_avx2(float* dx, cons
     acc_g = _mm256_add_ps(acc_g, g);
     acc_gx = _mm256_fmadd_ps(g, xhat, acc_gx);
   }
-  float g_mean = lanes_sum(acc_g), gx_mean = lanes_sum(acc_gx);
+  float g_mean = horizontal_sum(acc_g), gx_mean = horizontal_sum(acc_gx);
   for (int t = c; t < C; ++t) {
     const float xhat = (x[t] - m) * s, g = dy[t] * w[t];
     g_mean += g;
@@ -86,23 +75,80 @@ __attribute__((target("avx2,fma"))) void layernorm_dinp_row_avx2(float* dx, cons
     dx[c] += s * (dy[c] * w[c] - g_mean - xhat * gx_mean);
   }
 }
+
+// The two rows above with 16 lanes; the last C mod 16 channels in one masked step.
+GPT2_TARGET_AVX512 void layernorm_row_avx512(float* y, float* mean, float* rstd, const float* x,
+                                             const float* w, const float* b, int C, float eps) {
+  const __mmask16 tail = first_lanes(C % 16);
+  const int body = C - C % 16;
+  __m512 acc = _mm512_setzero_ps();
+  for (int c = 0; c < body; c += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + c));
+  acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, x + body));
+  const float m = horizontal_sum(acc) / C;
+
+  const __m512 vm = _mm512_set1_ps(m);
+  acc = _mm512_setzero_ps();
+  for (int c = 0; c < body; c += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + c), vm);
+    acc = _mm512_fmadd_ps(d, d, acc);
+  }
+  const __m512 d_tail = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), vm);  // 0 past C
+  acc = _mm512_fmadd_ps(d_tail, d_tail, acc);
+  const float s = 1.0f / std::sqrt(horizontal_sum(acc) / C + eps);
+
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 k = first_lanes(C - c);
+    const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vs);
+    _mm512_mask_storeu_ps(
+        y + c, k, _mm512_fmadd_ps(xhat, _mm512_maskz_loadu_ps(k, w + c), _mm512_maskz_loadu_ps(k, b + c)));
+  }
+  *mean = m;
+  *rstd = s;
+}
+
+GPT2_TARGET_AVX512 void layernorm_backward_row_avx512(float* dx, const float* dy, const float* x,
+                                                      const float* w, float m, float s, int C) {
+  const __m512 vm = _mm512_set1_ps(m), vs = _mm512_set1_ps(s);
+  __m512 acc_g = _mm512_setzero_ps(), acc_gx = _mm512_setzero_ps();
+  for (int c = 0; c < C; c += 16) {  // lanes past C load dy = w = 0, so g = 0 adds nothing
+    const __mmask16 k = first_lanes(C - c);
+    const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vs);
+    const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + c), _mm512_maskz_loadu_ps(k, w + c));
+    acc_g = _mm512_add_ps(acc_g, g);
+    acc_gx = _mm512_fmadd_ps(g, xhat, acc_gx);
+  }
+  const float g_mean = horizontal_sum(acc_g) / C, gx_mean = horizontal_sum(acc_gx) / C;
+  const __m512 vgm = _mm512_set1_ps(g_mean), vgx = _mm512_set1_ps(gx_mean);
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 k = first_lanes(C - c);
+    const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vs);
+    const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + c), _mm512_maskz_loadu_ps(k, w + c));
+    const __m512 inner = _mm512_fnmadd_ps(xhat, vgx, _mm512_sub_ps(g, vgm));
+    _mm512_mask_storeu_ps(dx + c, k, _mm512_fmadd_ps(vs, inner, _mm512_maskz_loadu_ps(k, dx + c)));
+  }
+}
 #endif
 
 }  // namespace
 
 void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                             const float* bias, int N, int C, float eps) {
-  const bool avx2 = active_simd() == Simd::avx2_fma;
+  const Simd simd = active_simd();
 #pragma omp parallel for schedule(static) if (static_cast <double>(N) * C > 1e4)
   for (int r = 0; r < N; ++r) {
     const size_t off = static_cast<size_t>(r) * C;
 #ifdef GPT2_X86
-    if (avx2) {
+    if (simd == Simd::avx512) {
+      layernorm_row_avx512(out + off, mean + r, rstd + r, inp + off, weight, bias, C, eps);
+      continue;
+    }
+    if (simd == Simd::avx2_fma) {
       layernorm_row_avx2(out + off, mean + r, rstd + r, inp + off, weight, bias, C, eps);
       continue;
     }
 #else
-    (void)avx2;
+    (void)simd;
 #endif
     layernorm_forward(out + off, mean + r, rstd + r, inp + off, weight, bias, 1, C, eps);  // the plain row
   }
@@ -111,37 +157,25 @@ void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* i
 void layernorm_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                              const float* weight, const float* mean, const float* rstd, int N, int C) {
   [[maybe_unused]] const bool parallel = static_cast<double>(N) * C > 1e4;
-  // 1) dinp, row by row (each row is independent): the plain formula, with 8-lane sums for the
-  // two row means when AVX2 is available.
-  const bool avx2 = active_simd() == Simd::avx2_fma;
+  // 1) dinp, row by row (each row is independent): chapter 04's row formula, with 8- or 16-lane
+  // sums for its two row means when the CPU has AVX2 or AVX-512.
+  const Simd simd = active_simd();
 #pragma omp parallel for schedule(static) if (parallel)
   for (int r = 0; r < N; ++r) {
     const size_t off = static_cast<size_t>(r) * C;
 #ifdef GPT2_X86
-    if (avx2) {
-      layernorm_dinp_row_avx2(dinp + off, inp + off, dout + off, weight, mean[r], rstd[r], C);
+    if (simd == Simd::avx512) {
+      layernorm_backward_row_avx512(dinp + off, dout + off, inp + off, weight, mean[r], rstd[r], C);
+      continue;
+    }
+    if (simd == Simd::avx2_fma) {
+      layernorm_backward_row_avx2(dinp + off, dout + off, inp + off, weight, mean[r], rstd[r], C);
       continue;
     }
 #else
-    (void)avx2;
+    (void)simd;
 #endif
-    const float* x = inp + off;
-    const float* dy = dout + off;
-    float* dx = dinp + off;
-    const float m = mean[r], s = rstd[r];
-    float g_mean = 0, gx_mean = 0;
-    for (int c = 0; c < C; ++c) {
-      const float xhat = (x[c] - m) * s;
-      const float g = dy[c] * weight[c];
-      g_mean += g;
-      gx_mean += g * xhat;
-    }
-    g_mean /= C;
-    gx_mean /= C;
-    for (int c = 0; c < C; ++c) {
-      const float xhat = (x[c] - m) * s;
-      dx[c] += s * (dy[c] * weight[c] - g_mean - xhat * gx_mean);
-    }
+    layernorm_backward_row(dinp + off, dout + off, inp + off, weight, mean[r], rstd[r], C);  // the plain row
   }
   // 2) dweight and dbias, column block by column block: each sum runs over the rows in order.
   // The running sums of a block live in small local arrays (no aliasing with the inputs, so the

@@ -4,10 +4,6 @@
 #include <cstdlib>
 #include <memory>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "chapters/08_cpu_parallel/microkernel.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
@@ -17,143 +13,214 @@ namespace gpt2 {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Block sizes, chosen for the caches of one core (32 KB L1d, 1 MB L2 on the AMD EPYC we measured):
-//   a packed sliver of B, KC x kNR floats = 16 KB, stays in L1 while the kernel sweeps over A;
+// Block sizes, chosen for the caches of one core (32-48 KB L1d, 1 MB L2 on the AMD EPYCs we
+// measured):
+//   a packed sliver of B, KC x NR floats = 16 KB (AVX2) or 32 KB (AVX-512), stays in L1 while the
+//   kernel sweeps over A;
 //   a packed block of A, MC x KC floats = 144 KB, stays in L2;
-//   a packed block of B, KC x NC floats = 512 KB, stays in L2 (and the shared L3).
+//   a packed block of B, KC x NC floats = 768 KB, stays in L2 and L3 while every block of A
+//   passes over it (NC = 768 covers GPT-2's C in one block: A is packed once, not twice).
 // The K dimension is cut in blocks of KC whatever the thread count: this fixes the order in which
 // every sum is added, which is what makes the result independent of the thread count.
 // ---------------------------------------------------------------------------------------------
 constexpr int KC = 256;
 constexpr int MC = 144;  // a multiple of kMR
-constexpr int NC = 512;  // a multiple of kNR
+constexpr int NC = 768;  // a multiple of both tile widths, kNR and kNR512
+
+// ---------------------------------------------------------------------------------------------
+// Packing. The plain loops say what is copied where. The AVX2 versions do the same copies 8
+// floats at a time for the full slivers (the AVX-512 kernel set uses them too: every AVX-512 CPU
+// has AVX2). Packing reads and writes each operand block once; with the AVX-512 kernel twice as
+// fast as the AVX2 one, copying one float at a time took a quarter of the time of a product.
+// ---------------------------------------------------------------------------------------------
+
+// One sliver of op(A): rows [row0, row0 + rows) and columns [k0, k0 + kc), rows <= kMR, as
+// d[k * kMR + r] = op(A)(row0 + r, k0 + k); rows past the edge are zeros.
+void pack_a_sliver(const MatRef& A, int row0, int rows, int k0, int kc, float* d) {
+  if (A.transposed) {
+    // op(A)(i, k) = data[k * ld + i]: the kMR values of one k are already contiguous.
+    for (int k = 0; k < kc; ++k) {
+      const float* s = A.data + static_cast<size_t>(k0 + k) * A.ld + row0;
+      for (int r = 0; r < rows; ++r) d[k * kMR + r] = s[r];
+      for (int r = rows; r < kMR; ++r) d[k * kMR + r] = 0.0f;
+    }
+  } else {
+    // op(A)(i, k) = data[i * ld + k]: interleave kMR rows.
+    for (int r = 0; r < kMR; ++r) {
+      if (r < rows) {
+        const float* s = A.data + static_cast<size_t>(row0 + r) * A.ld + k0;
+        for (int k = 0; k < kc; ++k) d[k * kMR + r] = s[k];
+      } else {
+        for (int k = 0; k < kc; ++k) d[k * kMR + r] = 0.0f;
+      }
+    }
+  }
+}
+
+// One sliver of op(B): rows [k0, k0 + kc) and columns [col0, col0 + cols), cols <= nr, as
+// d[k * nr + j] = op(B)(k0 + k, col0 + j); columns past the edge are zeros.
+void pack_b_sliver(const MatRef& B, int k0, int kc, int col0, int cols, int nr, float* d) {
+  for (int k = 0; k < kc; ++k) {
+    for (int j = 0; j < nr; ++j) {
+      const size_t at = B.transposed ? static_cast<size_t>(col0 + j) * B.ld + k0 + k
+                                     : static_cast<size_t>(k0 + k) * B.ld + col0 + j;
+      d[k * nr + j] = j < cols ? B.data[at] : 0.0f;
+    }
+  }
+}
+
+#ifdef GPT2_X86
+// Transposes 8 rows of 8 floats in registers, so that r[j] then holds what was column j: the
+// classic unpack (pairs), shuffle (quads), swap of 128-bit halves.
+GPT2_TARGET_AVX2 inline void transpose8x8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// A full sliver of op(A) (kMR rows), 8 floats at a time. A row of the packed sliver is only 6
+// floats, so each 8-float store also writes 2 floats of the next row, which the next store
+// overwrites; the last row of the sliver is copied one float at a time, so that nothing is written
+// past the sliver.
+GPT2_TARGET_AVX2 void pack_a_sliver_avx2(const MatRef& A, int row0, int k0, int kc, float* d) {
+  int k = 0;
+  if (A.transposed) {
+    if (row0 + 8 > A.ld) return pack_a_sliver(A, row0, kMR, k0, kc, d);  // 8 floats would pass the row
+    for (; k + 1 < kc; ++k) {
+      _mm256_storeu_ps(d + k * kMR, _mm256_loadu_ps(A.data + static_cast<size_t>(k0 + k) * A.ld + row0));
+    }
+  } else {
+    // 8 k at a time: load 8 floats of each of the 6 rows (2 zero rows), transpose, and store the
+    // 8 columns, which are the packed rows k .. k + 7.
+    const float* rows = A.data + static_cast<size_t>(row0) * A.ld + k0;
+    for (; k + 8 < kc; k += 8) {
+      __m256 r[8];
+      if (k % 16 == 0) {  // once per cache line of each row: ask for the line 8 lines ahead
+        for (int i = 0; i < kMR; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(rows + static_cast<size_t>(i) * A.ld + k + 128),
+                       _MM_HINT_T0);
+        }
+      }
+      for (int i = 0; i < kMR; ++i) r[i] = _mm256_loadu_ps(rows + static_cast<size_t>(i) * A.ld + k);
+      r[6] = r[7] = _mm256_setzero_ps();
+      transpose8x8(r);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(d + (k + j) * kMR, r[j]);
+    }
+  }
+  for (; k < kc; ++k) {
+    for (int r = 0; r < kMR; ++r) {
+      d[k * kMR + r] = A.transposed ? A.data[static_cast<size_t>(k0 + k) * A.ld + row0 + r]
+                                    : A.data[static_cast<size_t>(row0 + r) * A.ld + k0 + k];
+    }
+  }
+}
+
+// op(B) = B, not transposed: row k of the block is contiguous in memory. Read it from left to
+// right (a stream the hardware prefetcher follows) and deal its nr-float pieces out to the
+// slivers, 8 floats at a time; walking down one sliver's rows instead would touch a new row at
+// every step. The last, partial sliver is filled with zeros past the edge.
+GPT2_TARGET_AVX2 void pack_b_rows_avx2(const MatRef& B, int k0, int kc, int j0, int nc, float* dst,
+                                       size_t stride, int nr) {
+  const int full = nc / nr * nr;
+  for (int k = 0; k < kc; ++k) {
+    const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0;
+    if (k + 4 < kc) {  // the row 4 rows ahead, one prefetch per cache line
+      for (int j = 0; j < nc; j += 16) {
+        _mm_prefetch(reinterpret_cast<const char*>(s + 4 * static_cast<size_t>(B.ld) + j), _MM_HINT_T0);
+      }
+    }
+    for (int p = 0; p < full; p += nr) {
+      float* d = dst + (p / nr) * stride + static_cast<size_t>(k) * nr;
+      for (int j = 0; j < nr; j += 8) _mm256_store_ps(d + j, _mm256_loadu_ps(s + p + j));
+    }
+    if (full < nc) {
+      float* d = dst + (full / nr) * stride + static_cast<size_t>(k) * nr;
+      for (int j = 0; j < nr; ++j) d[j] = full + j < nc ? s[full + j] : 0.0f;
+    }
+  }
+}
+
+// A full sliver of a transposed op(B) (nr = 16 or 32 columns), 8 floats at a time.
+GPT2_TARGET_AVX2 void pack_b_sliver_transposed_avx2(const MatRef& B, int k0, int kc, int col0, int nr,
+                                                    float* d) {
+  // op(B)(k, j) = data[j * ld + k]: the sliver is an nr x kc block of data to be transposed. Take
+  // it 8 rows of data at a time, each 8 x 8 piece transposed in registers; the 8 rows are read
+  // from left to right, 8 streams, with software prefetches ahead of them (the rows are K floats
+  // apart, often a multiple of 4 KB: the hardware prefetcher alone left the loads waiting).
+  for (int h = 0; h < nr; h += 8) {
+    const float* src = B.data + static_cast<size_t>(col0 + h) * B.ld + k0;
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      __m256 r[8];
+      if (k % 16 == 0) {  // once per cache line of each row: ask for the line 8 lines ahead
+        for (int i = 0; i < 8; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(src + static_cast<size_t>(i) * B.ld + k + 128),
+                       _MM_HINT_T0);
+        }
+      }
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + static_cast<size_t>(i) * B.ld + k);
+      transpose8x8(r);
+      for (int i = 0; i < 8; ++i) _mm256_store_ps(d + (k + i) * nr + h, r[i]);
+    }
+    for (; k < kc; ++k) {
+      for (int i = 0; i < 8; ++i) d[k * nr + h + i] = src[static_cast<size_t>(i) * B.ld + k];
+    }
+  }
+}
+#endif
 
 // Packs rows [i0, i0 + mc) and columns [k0, k0 + kc) of op(A) as ceil(mc / kMR) slivers of kMR
-// rows, `stride` floats apart; in a sliver, column k holds its kMR values side by side
-// (see microkernel.h).
-void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst, size_t stride) {
+// rows, `stride` floats apart (see microkernel.h).
+void pack_a(const MatRef& A, int i0, int mc, int k0, int kc, float* dst, size_t stride, Simd simd) {
   for (int p = 0; p < mc; p += kMR) {
     const int rows = std::min(kMR, mc - p);
     float* d = dst + (p / kMR) * stride;
-    if (A.transposed) {
-      // op(A)(i, k) = data[k * ld + i]: the kMR values of one k are already contiguous.
-      for (int k = 0; k < kc; ++k) {
-        const float* s = A.data + static_cast<size_t>(k0 + k) * A.ld + i0 + p;
-        for (int r = 0; r < rows; ++r) d[k * kMR + r] = s[r];
-        for (int r = rows; r < kMR; ++r) d[k * kMR + r] = 0.0f;
-      }
-    } else {
-      // op(A)(i, k) = data[i * ld + k]: interleave kMR rows.
-      for (int r = 0; r < kMR; ++r) {
-        if (r < rows) {
-          const float* s = A.data + static_cast<size_t>(i0 + p + r) * A.ld + k0;
-          for (int k = 0; k < kc; ++k) d[k * kMR + r] = s[k];
-        } else {
-          for (int k = 0; k < kc; ++k) d[k * kMR + r] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-// A full 16-column sliver of a transposed B, with AVX2: op(B)(k, j) = src[j * ld + k], so the
-// sliver is a 16 x kc block of src to be transposed. Take it 8 rows x 8 k at a time: 8 loads, the
-// classic 8 x 8 transpose in registers (unpack, shuffle, swap 128-bit halves), 8 stores, instead
-// of 64 scalar copies that each write a different cache line.
-__attribute__((target("avx2,fma"))) void pack_b_transposed_avx2(const float* src, size_t ld, int kc,
-                                                                float* d) {
-  int k0 = 0;
-  for (; k0 + 8 <= kc; k0 += 8) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 r[8];
-      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (8 * h + i) * ld + k0);
-      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-      const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-      const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-      const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-      const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-      float* out = d + static_cast<size_t>(k0) * kNR + 8 * h;  // row k0 + i of the sliver, columns 8h..8h+7
-      _mm256_storeu_ps(out + 0 * kNR, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(out + 1 * kNR, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(out + 2 * kNR, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(out + 3 * kNR, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(out + 4 * kNR, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(out + 5 * kNR, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(out + 6 * kNR, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(out + 7 * kNR, _mm256_permute2f128_ps(u3, u7, 0x31));
-    }
-  }
-  for (; k0 < kc; ++k0) {
-    for (int j = 0; j < kNR; ++j) d[k0 * kNR + j] = src[j * ld + k0];
-  }
-}
-#endif
-
-#if defined(__x86_64__) || defined(__i386__)
-// 16 floats from anywhere to a 32-byte aligned sliver row: two 8-float loads and stores.
-__attribute__((target("avx2,fma"))) inline void copy16_avx2(float* d, const float* s) {
-  _mm256_store_ps(d, _mm256_loadu_ps(s));
-  _mm256_store_ps(d + 8, _mm256_loadu_ps(s + 8));
-}
-#endif
-
-// Packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) as ceil(nc / kNR) slivers of kNR
-// columns, `stride` floats apart; in a sliver, row k holds its kNR values side by side.
-void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride, Simd simd) {
-  if (!B.transposed) {
-    // op(B)(k, j) = data[k * ld + j]: row k of the block is contiguous in memory. Read it from left
-    // to right (a stream the hardware prefetcher follows) and deal its 16-float pieces out to the
-    // slivers; walking down one sliver's column of rows instead would touch a new cache line of a
-    // new row at every step.
-    for (int k = 0; k < kc; ++k) {
-      const float* s = B.data + static_cast<size_t>(k0 + k) * B.ld + j0;
-      for (int p = 0; p < nc; p += kNR) {
-        float* d = dst + (p / kNR) * stride + static_cast<size_t>(k) * kNR;
-        const int cols = std::min(kNR, nc - p);
-        if (cols == kNR) {
-#if defined(__x86_64__) || defined(__i386__)
-          if (simd == Simd::avx2_fma) {
-            copy16_avx2(d, s + p);
-            continue;
-          }
-#endif
-          for (int j = 0; j < kNR; ++j) d[j] = s[p + j];
-        } else {
-          for (int j = 0; j < kNR; ++j) d[j] = j < cols ? s[p + j] : 0.0f;
-        }
-      }
-    }
-    return;
-  }
-  for (int p = 0; p < nc; p += kNR) {
-    const int cols = std::min(kNR, nc - p);
-    float* d = dst + (p / kNR) * stride;
-    // op(B)(k, j) = data[j * ld + k]: column j of the sliver is a contiguous row of data.
-    const float* src = B.data + static_cast<size_t>(j0 + p) * B.ld + k0;
-#if defined(__x86_64__) || defined(__i386__)
-    if (simd == Simd::avx2_fma && cols == kNR) {
-      pack_b_transposed_avx2(src, B.ld, kc, d);
+#ifdef GPT2_X86
+    if (simd != Simd::portable && rows == kMR) {
+      pack_a_sliver_avx2(A, i0 + p, k0, kc, d);
       continue;
     }
 #else
     (void)simd;
 #endif
-    for (int j = 0; j < kNR; ++j) {
-      if (j < cols) {
-        const float* s = src + static_cast<size_t>(j) * B.ld;
-        for (int k = 0; k < kc; ++k) d[k * kNR + j] = s[k];
-      } else {
-        for (int k = 0; k < kc; ++k) d[k * kNR + j] = 0.0f;
-      }
+    pack_a_sliver(A, i0 + p, rows, k0, kc, d);
+  }
+}
+
+// Packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) as ceil(nc / nr) slivers of nr
+// columns, `stride` floats apart (nr = tile_cols(simd), microkernel.h).
+void pack_b(const MatRef& B, int k0, int kc, int j0, int nc, float* dst, size_t stride, Simd simd) {
+  const int nr = tile_cols(simd);
+#ifdef GPT2_X86
+  if (simd != Simd::portable && !B.transposed) return pack_b_rows_avx2(B, k0, kc, j0, nc, dst, stride, nr);
+#endif
+  for (int p = 0; p < nc; p += nr) {
+    const int cols = std::min(nr, nc - p);
+    float* d = dst + (p / nr) * stride;
+#ifdef GPT2_X86
+    if (simd != Simd::portable && cols == nr) {
+      pack_b_sliver_transposed_avx2(B, k0, kc, j0 + p, nr, d);
+      continue;
     }
+#endif
+    pack_b_sliver(B, k0, kc, j0 + p, cols, nr, d);
   }
 }
 
@@ -194,14 +261,25 @@ struct Packed {
 };
 
 // The two innermost loops around the micro-kernel, over an mc x nc block of C: the B sliver
-// (kc x 16 floats, 16 KB) stays in L1 while the kernel runs down all the A slivers of the block.
+// (kc x nr floats: 16 KB for AVX2, 32 KB for AVX-512) stays in L1 while the kernel runs down all
+// the A slivers of the block.
 void macro_kernel(Packed a, Packed b, int mc, int nc, int kc, float* c, int ldc, const float* bias,
                   bool load_c, Simd simd) {
-  for (int jr = 0; jr < nc; jr += kNR) {
-    const float* b_sliver = b.data + (jr / kNR) * b.stride;
+  const int nr = tile_cols(simd);
+  for (int jr = 0; jr < nc; jr += nr) {
+    const float* b_sliver = b.data + (jr / nr) * b.stride;
     for (int ir = 0; ir < mc; ir += kMR) {
+      // The tile of C the kernel will load next: ask for its cache lines now, so that they arrive
+      // while this tile's kc steps run instead of stalling the next call. (C is touched once per
+      // K block; between two visits the other blocks have pushed it out to L3 or memory.)
+      if (load_c && ir + kMR < mc) {
+        for (int r = 0; r < std::min(kMR, mc - ir - kMR); ++r) {
+          const float* row = c + static_cast<size_t>(ir + kMR + r) * ldc + jr;
+          for (int j = 0; j < std::min(nr, nc - jr); j += 16) __builtin_prefetch(row + j, 1);
+        }
+      }
       microkernel(simd, kc, a.data + (ir / kMR) * a.stride, b_sliver, c + static_cast<size_t>(ir) * ldc + jr,
-                  ldc, std::min(kMR, mc - ir), std::min(kNR, nc - jr), bias ? bias + jr : nullptr, load_c);
+                  ldc, std::min(kMR, mc - ir), std::min(nr, nc - jr), bias ? bias + jr : nullptr, load_c);
     }
   }
 }
@@ -209,7 +287,7 @@ void macro_kernel(Packed a, Packed b, int mc, int nc, int kc, float* c, int ldc,
 // A whole operand is packed once up front ("resident") when it is small and would otherwise be
 // packed again for every block of the other operand: 2M floats = 8 MB at most. It is stored block
 // by block, each (rows, K) block contiguous exactly as a freshly packed one would be, so that the
-// block in use is one compact 144 KB (A) or 512 KB (B) region that stays in L2.
+// block in use is one compact 144 KB (A) or 768 KB (B) region that stays in L2.
 constexpr size_t kResidentFloats = size_t{1} << 21;
 
 // Where block (first row or column `offset` of the range, K block starting at pc) of a resident
@@ -220,15 +298,45 @@ size_t resident_offset(int offset, int width, int sliver, int K, int pc) {
   return static_cast<size_t>(offset) * K + rounded * pc;
 }
 
+// The packed A the threads of one gemm() call share, owned by the thread that calls gemm() and
+// kept for the next call. At most kResidentFloats (8 MB), so that it stays in L3 between packing
+// and use: a larger one (the 256 x 50257 gradient of GPT-2's logits) is written to memory and
+// read back, which costs more than each thread packing its blocks as it goes.
+constexpr size_t kSharedFloats = kResidentFloats;
+AlignedBuffer& shared_a_buffer() {
+  thread_local AlignedBuffer buffer;
+  return buffer;
+}
+
+// Packs rows [i_begin, i_end) of op(A), all K, block by block in the resident layout: the (row
+// block, K block) pieces number part, part + parts, part + 2 parts, ... of them (threads that
+// share the work take one `part` each).
+void pack_a_resident(const MatRef& A, int i_begin, int i_end, int K, float* dst, Simd simd, int part,
+                     int parts) {
+  const int k_blocks = (K + KC - 1) / KC;
+  int piece = 0;
+  for (int ic = i_begin; ic < i_end; ic += MC) {
+    for (int kb = 0; kb < k_blocks; ++kb, ++piece) {
+      if (piece % parts != part) continue;
+      const int pc = kb * KC, kc = std::min(KC, K - pc);
+      const int mc = std::min(MC, i_end - ic);
+      pack_a(A, ic, mc, pc, kc, dst + resident_offset(ic - i_begin, mc, kMR, K, pc),
+             static_cast<size_t>(kMR) * kc, simd);
+    }
+  }
+}
+
 // The loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
+// `a_packed`, when not null, is all of those rows of op(A) already packed in the resident layout.
 void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const MatRef& A, const MatRef& B,
-                float* C, int ldc, bool accumulate, const float* bias, Simd simd) {
+                float* C, int ldc, bool accumulate, const float* bias, Simd simd, const float* a_packed) {
   PackBuffers& buf = thread_buffers();
+  const int nr = tile_cols(simd);
   const int k_blocks = K == 0 ? 1 : (K + KC - 1) / KC;  // K == 0 still writes bias (or zeros)
   const int rows = i_end - i_begin, cols = j_end - j_begin;
   const size_t a_all = static_cast<size_t>((rows + kMR - 1) / kMR) * kMR * K;
-  const size_t b_all = static_cast<size_t>((cols + kNR - 1) / kNR) * kNR * K;
-  const bool a_resident = cols > NC && a_all <= kResidentFloats;
+  const size_t b_all = static_cast<size_t>((cols + nr - 1) / nr) * nr * K;
+  const bool a_resident = a_packed || (cols > NC && a_all <= kResidentFloats);
   const bool b_resident = !a_resident && rows > MC && b_all <= kResidentFloats;
 
   // The first K block starts from 0 (or from C when accumulating) plus the bias; the later ones
@@ -242,17 +350,11 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
 
   if (!b_resident) {
     // B block by B block (jc, then K); A either resident or packed per (ic, K) block.
-    float* a_res = nullptr;
-    if (a_resident) {
-      a_res = buf.a.get(a_all);
-      for (int ic = i_begin; ic < i_end; ic += MC) {
-        for (int kb = 0; kb < k_blocks; ++kb) {
-          const int pc = kb * KC, kc = std::min(KC, K - pc);
-          const int mc = std::min(MC, i_end - ic);
-          pack_a(A, ic, mc, pc, kc, a_res + resident_offset(ic - i_begin, mc, kMR, K, pc),
-                 static_cast<size_t>(kMR) * kc);
-        }
-      }
+    const float* a_res = a_packed;
+    if (a_resident && !a_res) {
+      float* packed = buf.a.get(a_all);
+      pack_a_resident(A, i_begin, i_end, K, packed, simd, 0, 1);
+      a_res = packed;
     }
     float* b_blk = buf.b.get(static_cast<size_t>(KC) * NC);
     float* a_blk = a_resident ? nullptr : buf.a.get(static_cast<size_t>(MC) * KC);
@@ -260,15 +362,15 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       const int nc = std::min(NC, j_end - jc);
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
-        pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(kNR) * kc, simd);
-        const Packed b{b_blk, static_cast<size_t>(kNR) * kc};
+        pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(nr) * kc, simd);
+        const Packed b{b_blk, static_cast<size_t>(nr) * kc};
         for (int ic = i_begin; ic < i_end; ic += MC) {
           const int mc = std::min(MC, i_end - ic);
           Packed a{a_blk, static_cast<size_t>(kMR) * kc};
           if (a_resident) {
             a.data = a_res + resident_offset(ic - i_begin, mc, kMR, K, pc);
           } else {
-            pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
+            pack_a(A, ic, mc, pc, kc, a_blk, a.stride, simd);
           }
           block(ic, mc, jc, nc, kb, a, b);
         }
@@ -281,8 +383,8 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
         const int nc = std::min(NC, j_end - jc);
-        pack_b(B, pc, kc, jc, nc, b_res + resident_offset(jc - j_begin, nc, kNR, K, pc),
-               static_cast<size_t>(kNR) * kc, simd);
+        pack_b(B, pc, kc, jc, nc, b_res + resident_offset(jc - j_begin, nc, nr, K, pc),
+               static_cast<size_t>(nr) * kc, simd);
       }
     }
     float* a_blk = buf.a.get(static_cast<size_t>(MC) * KC);
@@ -291,11 +393,10 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
         const Packed a{a_blk, static_cast<size_t>(kMR) * kc};
-        pack_a(A, ic, mc, pc, kc, a_blk, a.stride);
+        pack_a(A, ic, mc, pc, kc, a_blk, a.stride, simd);
         for (int jc = j_begin; jc < j_end; jc += NC) {
           const int nc = std::min(NC, j_end - jc);
-          const Packed b{b_res + resident_offset(jc - j_begin, nc, kNR, K, pc),
-                         static_cast<size_t>(kNR) * kc};
+          const Packed b{b_res + resident_offset(jc - j_begin, nc, nr, K, pc), static_cast<size_t>(nr) * kc};
           block(ic, mc, jc, nc, kb, a, b);
         }
       }
@@ -344,25 +445,40 @@ void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accum
     return;
   }
   const Simd simd = active_simd();
+  const int nr = tile_cols(simd);
   const int m_slivers = (M + kMR - 1) / kMR;
-  const int n_slivers = (N + kNR - 1) / kNR;
+  const int n_slivers = (N + nr - 1) / nr;
   // Below about a million multiply-adds, starting threads costs more than it saves.
   [[maybe_unused]] const bool worth_threads = static_cast<double>(M) * N * std::max(K, 1) > 1e6;
 
+  // Split C between the threads along its longer side (in whole slivers). A thread that takes a
+  // range of columns needs all of A (M x K), one that takes a range of rows all of B (K x N), so
+  // the longer side is also the one whose operand is the larger. When the columns are split, the
+  // threads pack A once, together, into one shared buffer (each packs every nt-th block of it),
+  // instead of each packing all of it. Who computes an element changes with the thread count;
+  // how it is computed does not.
+  const bool split_rows = M > N;
+  const size_t a_all = static_cast<size_t>(m_slivers) * kMR * K;
+  const bool share_a = !split_rows && worth_threads && max_threads() > 1 && K > 0 && a_all <= kSharedFloats;
+  float* a_shared = share_a ? shared_a_buffer().get(a_all) : nullptr;
+
 #pragma omp parallel if (worth_threads)
   {
-    // Split C between the threads along its longer side (in whole slivers). Who computes an
-    // element changes with the thread count; how it is computed does not.
     const int nt = team_size(), t = thread_rank();
-    const bool split_rows = m_slivers > n_slivers;
+    if (a_shared) {
+      pack_a_resident(A, 0, M, K, a_shared, simd, t, nt);
+#pragma omp barrier
+    }
     const int slivers = split_rows ? m_slivers : n_slivers;
     const int first = static_cast<int>(static_cast<long long>(slivers) * t / nt);
     const int last = static_cast<int>(static_cast<long long>(slivers) * (t + 1) / nt);
     if (first < last) {
       if (split_rows) {
-        gemm_block(first * kMR, std::min(M, last * kMR), 0, N, K, A, B, C, ldc, accumulate, bias, simd);
+        gemm_block(first * kMR, std::min(M, last * kMR), 0, N, K, A, B, C, ldc, accumulate, bias, simd,
+                   nullptr);
       } else {
-        gemm_block(0, M, first * kNR, std::min(N, last * kNR), K, A, B, C, ldc, accumulate, bias, simd);
+        gemm_block(0, M, first * nr, std::min(N, last * nr), K, A, B, C, ldc, accumulate, bias, simd,
+                   a_shared);
       }
     }
   }

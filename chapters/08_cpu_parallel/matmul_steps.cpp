@@ -75,6 +75,10 @@ void matmul_packed_avx2(float* out, const float* a, const float* b, int M, int K
   gemm_with(Simd::avx2_fma, 1, out, a, b, M, K, N);
 }
 
+void matmul_packed_avx512(float* out, const float* a, const float* b, int M, int K, int N) {
+  gemm_with(Simd::avx512, 1, out, a, b, M, K, N);
+}
+
 void matmul_parallel(float* out, const float* a, const float* b, int M, int K, int N) {
   gemm(M, N, K, MatRef{a, K, false}, MatRef{b, N, false}, out, N, false, nullptr);
 }

@@ -27,7 +27,11 @@ void matmul_packed_portable(float* out, const float* a, const float* b, int M, i
 /// Step 5, the same with the AVX2 + FMA micro-kernel (when the CPU has it), one thread.
 void matmul_packed_avx2(float* out, const float* a, const float* b, int M, int K, int N);
 
-/// Step 6, step 5 on all threads (OpenMP): gemm() as the model calls it.
+/// Step 5b, the same with the AVX-512 micro-kernel (6 x 32 tile of 16-float registers) when the
+/// CPU has it (else the best it has), one thread.
+void matmul_packed_avx512(float* out, const float* a, const float* b, int M, int K, int N);
+
+/// Step 6, the best micro-kernel on all threads (OpenMP): gemm() as the model calls it.
 void matmul_parallel(float* out, const float* a, const float* b, int M, int K, int N);
 
 }  // namespace gpt2

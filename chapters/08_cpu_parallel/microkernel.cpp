@@ -1,10 +1,5 @@
 #include "chapters/08_cpu_parallel/microkernel.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GPT2_X86 1
-#endif
-
 namespace gpt2 {
 namespace {
 
@@ -39,14 +34,15 @@ void kernel_portable(int kc, const float* a, const float* b, float* c, size_t ld
 
 #ifdef GPT2_X86
 // ---------------------------------------------------------------------------------------------
-// AVX2 + FMA micro-kernel. `target("avx2,fma")` lets the compiler use these instructions in this
-// function only; it is called only after __builtin_cpu_supports said the CPU has them.
+// AVX2 + FMA micro-kernel. GPT2_TARGET_AVX2 (`target("avx2,fma")`, simd.h) lets the compiler use
+// these instructions in this function only; it is called only after __builtin_cpu_supports said
+// the CPU has them.
 // acc0[r] holds C(r, 0..7), acc1[r] holds C(r, 8..15). `#pragma GCC unroll` makes sure the r loops
 // disappear, so each acc is a register and not an array in memory.
 // ---------------------------------------------------------------------------------------------
 template <int ROWS>
-__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c,
-                                                     size_t ldc, int cols, const float* bias, bool load_c) {
+GPT2_TARGET_AVX2 void kernel_avx2(int kc, const float* a, const float* b, float* c, size_t ldc, int cols,
+                                  const float* bias, bool load_c) {
   // Lane masks for a partial tile (cols < 16): lane l of half h is valid when 8h + l < cols.
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
@@ -103,6 +99,57 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 micro-kernel: the AVX2 one with 16-float registers. acc0[r] holds C(r, 0..15), acc1[r]
+// holds C(r, 16..31): the same 6 x 2 registers, now a 6 x 32 tile, 12 FMAs of 16 lanes per k.
+// (AVX-512 has 32 registers, so a taller tile would fit too; see the chapter's "going deeper".)
+// A partial tile uses mask registers: a masked load reads only the lanes whose bit is set (the
+// others become 0 and are never touched in memory, so reading past the end of a row is safe),
+// and a masked store writes only those lanes. A full tile is the mask with all 16 bits set, so
+// there is no separate path for it.
+// ---------------------------------------------------------------------------------------------
+template <int ROWS>
+GPT2_TARGET_AVX512 void kernel_avx512(int kc, const float* a, const float* b, float* c, size_t ldc, int cols,
+                                      const float* bias, bool load_c) {
+  const __mmask16 mask0 = first_lanes(cols), mask1 = first_lanes(cols - 16);
+
+  __m512 acc0[ROWS], acc1[ROWS];
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) {
+    acc0[r] = load_c ? _mm512_maskz_loadu_ps(mask0, c + r * ldc) : _mm512_setzero_ps();
+    acc1[r] = load_c ? _mm512_maskz_loadu_ps(mask1, c + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  if (bias) {
+    const __m512 bias0 = _mm512_maskz_loadu_ps(mask0, bias);
+    const __m512 bias1 = _mm512_maskz_loadu_ps(mask1, bias + 16);
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; ++r) {
+      acc0[r] = _mm512_add_ps(acc0[r], bias0);
+      acc1[r] = _mm512_add_ps(acc1[r], bias1);
+    }
+  }
+
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
+    }
+    a += kMR;
+    b += kNR512;
+  }
+
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) {
+    _mm512_mask_storeu_ps(c + r * ldc, mask0, acc0[r]);
+    _mm512_mask_storeu_ps(c + r * ldc + 16, mask1, acc1[r]);
+  }
+}
 #endif
 
 // One instantiation per row count, so that an edge tile with fewer rows wastes no work.
@@ -113,6 +160,8 @@ constexpr KernelFn portable_kernels[kMR] = {kernel_portable<1>, kernel_portable<
 #ifdef GPT2_X86
 constexpr KernelFn avx2_kernels[kMR] = {kernel_avx2<1>, kernel_avx2<2>, kernel_avx2<3>,
                                         kernel_avx2<4>, kernel_avx2<5>, kernel_avx2<6>};
+constexpr KernelFn avx512_kernels[kMR] = {kernel_avx512<1>, kernel_avx512<2>, kernel_avx512<3>,
+                                          kernel_avx512<4>, kernel_avx512<5>, kernel_avx512<6>};
 #endif
 
 }  // namespace
@@ -120,6 +169,10 @@ constexpr KernelFn avx2_kernels[kMR] = {kernel_avx2<1>, kernel_avx2<2>, kernel_a
 void microkernel(Simd simd, int kc, const float* a, const float* b, float* c, size_t ldc, int rows, int cols,
                  const float* bias, bool load_c) {
 #ifdef GPT2_X86
+  if (simd == Simd::avx512) {
+    avx512_kernels[rows - 1](kc, a, b, c, ldc, cols, bias, load_c);
+    return;
+  }
   if (simd == Simd::avx2_fma) {
     avx2_kernels[rows - 1](kc, a, b, c, ldc, cols, bias, load_c);
     return;

@@ -6,11 +6,6 @@
 
 #include "chapters/08_cpu_parallel/simd.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GPT2_PACKED_STEP_X86 1
-#endif
-
 namespace gpt2 {
 namespace {
 
@@ -68,12 +63,12 @@ void kernel_portable(int kc, const float* a, const float* b, float tile[MR][NR])
     for (int j = 0; j < NR; ++j) tile[r][j] = acc[r][j];
 }
 
-#ifdef GPT2_PACKED_STEP_X86
+#ifdef GPT2_X86
 // The same with AVX2 + FMA. target("avx2,fma") lets the compiler use those instructions in this
 // function only; it is called only when the CPU has them (simd.h). Row r of the tile is the pair
 // of registers (cr_lo, cr_hi): columns 0-7 and 8-15. Twelve accumulators, two registers for b,
 // one for the broadcast: 15 of the 16 vector registers.
-__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b,
+GPT2_TARGET_AVX2 void kernel_avx2(int kc, const float* a, const float* b,
                                                      float tile[MR][NR]) {
   __m256 c0_lo = _mm256_setzero_ps(), c0_hi = _mm256_setzero_ps();
   __m256 c1_lo = _mm256_setzero_ps(), c1_hi = _mm256_setzero_ps();
@@ -123,8 +118,8 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
 void matmul_packed_step(float* out, const float* a, const float* b, int M, int K, int N) {
   // The kernel is chosen once per call, from what the CPU has (simd.h).
   void (*kernel)(int, const float*, const float*, float[MR][NR]) = kernel_portable;
-#ifdef GPT2_PACKED_STEP_X86
-  if (active_simd() == Simd::avx2_fma) kernel = kernel_avx2;
+#ifdef GPT2_X86
+  if (active_simd() != Simd::portable) kernel = kernel_avx2;  // every AVX-512 CPU has AVX2 too
 #endif
   std::fill(out, out + static_cast<size_t>(M) * N, 0.0f);
   std::vector<float> a_packed, b_packed;

@@ -4,23 +4,46 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/error.h"
+
 namespace gpt2 {
 
 Simd detected_simd() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const Simd level =
-      (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? Simd::avx2_fma : Simd::portable;
+#ifdef GPT2_X86
+  // AVX-512 needs the CPU's support (cpuid) and the operating system's (it must save the 512-bit
+  // registers on a context switch); __builtin_cpu_supports checks both.
+  static const Simd level = [] {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("fma"))
+      return Simd::avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Simd::avx2_fma;
+    return Simd::portable;
+  }();
   return level;
 #else
   return Simd::portable;
 #endif
 }
 
+Simd parse_simd(const char* name, const char* what) {
+  if (std::strcmp(name, "portable") == 0) return Simd::portable;
+  if (std::strcmp(name, "avx2") == 0) return Simd::avx2_fma;
+  if (std::strcmp(name, "avx512") == 0) return Simd::avx512;
+  fail(what, ": unknown kernel set '", name, "' (expected portable, avx2 or avx512)");
+}
+
 namespace {
 
+Simd at_most_detected(Simd level) {
+  return static_cast<int>(level) > static_cast<int>(detected_simd()) ? detected_simd() : level;
+}
+
 Simd initial_simd() {
-  const char* env = std::getenv("GPT2_NO_SIMD");
-  if (env && std::strcmp(env, "") != 0 && std::strcmp(env, "0") != 0) return Simd::portable;
+  const char* no_simd = std::getenv("GPT2_NO_SIMD");
+  if (no_simd && std::strcmp(no_simd, "") != 0 && std::strcmp(no_simd, "0") != 0) return Simd::portable;
+  const char* env = std::getenv("GPT2_SIMD");
+  if (env && std::strcmp(env, "") != 0) return at_most_detected(parse_simd(env, "GPT2_SIMD"));
   return detected_simd();
 }
 
@@ -36,12 +59,19 @@ Simd active_simd() {
 }
 
 void set_simd(Simd level) {
-  if (level == Simd::avx2_fma && detected_simd() != Simd::avx2_fma) level = detected_simd();
-  current_simd().store(level, std::memory_order_relaxed);
+  current_simd().store(at_most_detected(level), std::memory_order_relaxed);
 }
 
 const char* simd_name(Simd level) {
-  return level == Simd::avx2_fma ? "avx2+fma" : "portable";
+  switch (level) {
+    case Simd::avx512:
+      return "avx512";
+    case Simd::avx2_fma:
+      return "avx2+fma";
+    case Simd::portable:
+      break;
+  }
+  return "portable";
 }
 
 }  // namespace gpt2

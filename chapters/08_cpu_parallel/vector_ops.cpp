@@ -2,30 +2,29 @@
 
 #include <cmath>
 #include <cstddef>
-#include <numbers>
 
 #include "chapters/04_transformer_block/gelu.h"
 #include "chapters/08_cpu_parallel/simd.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GPT2_X86 1
-#endif
-
 namespace gpt2 {
 namespace {
 
-#ifdef GPT2_X86
-// Adds the 8 lanes of v: (0+4, 1+5, 2+6, 3+7), then pairs, then the last two.
-__attribute__((target("avx2,fma"))) float horizontal_sum(__m256 v) {
-  const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  __m128 s = _mm_add_ps(lo, hi);
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
+constexpr float kGeluC = 0.044715f;
 
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int n) {
+// The constants of the vectorised exp (Cephes' expf), shared by the AVX2 and AVX-512 versions.
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln 2 = kLn2Hi + kLn2Lo
+constexpr float kExpP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                            4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+#ifdef GPT2_X86
+// =============================================================================================
+// AVX2 + FMA: 8 floats per register. Loops run over whole registers; the last n mod 8 elements
+// go through the scalar code.
+// =============================================================================================
+
+GPT2_TARGET_AVX2 float dot_avx2(const float* a, const float* b, int n) {
   __m256 acc = _mm256_setzero_ps();
   int i = 0;
   for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
@@ -34,24 +33,7 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   return sum;
 }
 
-__attribute__((target("avx2,fma"))) void dots_avx2(float* out, const float* x, const float* rows, int n,
-                                                   int len) {
-  for (int s = 0; s < n; ++s) out[s] = dot_avx2(x, rows + static_cast<size_t>(s) * len, len);
-}
-
-__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n);
-
-__attribute__((target("avx2,fma"))) void add_weighted_rows_avx2(float* y, const float* w, const float* rows,
-                                                                int n, int len) {
-  for (int s = 0; s < n; ++s) axpy_avx2(y, w[s], rows + static_cast<size_t>(s) * len, len);
-}
-
-__attribute__((target("avx2,fma"))) void add_outer_avx2(float* rows, const float* w, const float* x, int n,
-                                                        int len) {
-  for (int s = 0; s < n; ++s) axpy_avx2(rows + static_cast<size_t>(s) * len, w[s], x, len);
-}
-
-__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const float* x, int n) {
+GPT2_TARGET_AVX2 void axpy_avx2(float* y, float alpha, const float* x, int n) {
   const __m256 va = _mm256_set1_ps(alpha);
   int i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -60,22 +42,30 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float alpha, const 
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
+GPT2_TARGET_AVX2 void dots_avx2(float* out, const float* x, const float* rows, int n, int len) {
+  for (int s = 0; s < n; ++s) out[s] = dot_avx2(x, rows + static_cast<size_t>(s) * len, len);
+}
+
+GPT2_TARGET_AVX2 void add_weighted_rows_avx2(float* y, const float* w, const float* rows, int n, int len) {
+  for (int s = 0; s < n; ++s) axpy_avx2(y, w[s], rows + static_cast<size_t>(s) * len, len);
+}
+
+GPT2_TARGET_AVX2 void add_outer_avx2(float* rows, const float* w, const float* x, int n, int len) {
+  for (int s = 0; s < n; ++s) axpy_avx2(rows + static_cast<size_t>(s) * len, w[s], x, len);
+}
+
 // exp(x) for x <= 0, 8 at a time (Cephes' expf): write x = n ln2 + r with |r| <= ln2 / 2, so
 // exp(x) = 2^n exp(r); ln 2 is split in two constants so that n ln2 is subtracted exactly; exp(r)
 // is a degree-7 polynomial accurate to about 1 ulp; 2^n is built in the exponent bits. Inputs
 // below -87 are clamped (exp(-87) ~ 1.6e-38 is the smallest normal float we build this way).
-__attribute__((target("avx2,fma"))) __m256 exp_nonpositive_avx2(__m256 x) {
+GPT2_TARGET_AVX2 __m256 exp_nonpositive_avx2(__m256 x) {
   x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kExpP[0]);
+  for (int i = 1; i < 6; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpP[i]));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
@@ -84,7 +74,7 @@ __attribute__((target("avx2,fma"))) __m256 exp_nonpositive_avx2(__m256 x) {
 // tanh(u) = sign(u) (1 - e) / (1 + e) with e = exp(-2|u|) in (0, 1]: no overflow for any u. Near
 // u = 0 the subtraction 1 - e loses relative accuracy (the absolute error stays about 1e-7), which
 // GELU does not notice: it uses 1 + tanh(u).
-__attribute__((target("avx2,fma"))) __m256 tanh_avx2(__m256 u) {
+GPT2_TARGET_AVX2 __m256 tanh_avx2(__m256 u) {
   const __m256 sign_mask = _mm256_set1_ps(-0.0f);
   const __m256 abs_u = _mm256_andnot_ps(sign_mask, u);
   const __m256 e = exp_nonpositive_avx2(_mm256_mul_ps(abs_u, _mm256_set1_ps(-2.0f)));
@@ -93,10 +83,7 @@ __attribute__((target("avx2,fma"))) __m256 tanh_avx2(__m256 u) {
   return _mm256_or_ps(t, _mm256_and_ps(u, sign_mask));  // copy the sign of u
 }
 
-constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
-constexpr float kGeluC = 0.044715f;
-
-__attribute__((target("avx2,fma"))) void gelu_forward_avx2(float* out, const float* inp, int n) {
+GPT2_TARGET_AVX2 void gelu_forward_avx2(float* out, const float* inp, int n) {
   const __m256 k = _mm256_set1_ps(kGeluK), c = _mm256_set1_ps(kGeluC), half = _mm256_set1_ps(0.5f);
   const __m256 one = _mm256_set1_ps(1.0f);
   int i = 0;
@@ -110,8 +97,7 @@ __attribute__((target("avx2,fma"))) void gelu_forward_avx2(float* out, const flo
   if (i < n) gelu_forward(out + i, inp + i, n - i);
 }
 
-__attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dinp, const float* inp, const float* dout,
-                                                            int n) {
+GPT2_TARGET_AVX2 void gelu_backward_avx2(float* dinp, const float* inp, const float* dout, int n) {
   const __m256 k = _mm256_set1_ps(kGeluK), c = _mm256_set1_ps(kGeluC), c3 = _mm256_set1_ps(3.0f * kGeluC);
   const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
   int i = 0;
@@ -130,7 +116,7 @@ __attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dinp, const f
   if (i < n) gelu_backward(dinp + i, inp + i, dout + i, n - i);
 }
 
-__attribute__((target("avx2,fma"))) float max_avx2(const float* x, int n) {
+GPT2_TARGET_AVX2 float max_avx2(const float* x, int n) {
   float m = x[0];
   int i = 0;
   if (n >= 8) {
@@ -144,7 +130,7 @@ __attribute__((target("avx2,fma"))) float max_avx2(const float* x, int n) {
   return m;
 }
 
-__attribute__((target("avx2,fma"))) float sum_exp_shifted_avx2(const float* x, float shift, int n) {
+GPT2_TARGET_AVX2 float sum_exp_shifted_avx2(const float* x, float shift, int n) {
   const __m256 vs = _mm256_set1_ps(shift);
   __m256 acc = _mm256_setzero_ps();
   int i = 0;
@@ -155,8 +141,24 @@ __attribute__((target("avx2,fma"))) float sum_exp_shifted_avx2(const float* x, f
   return sum;
 }
 
-__attribute__((target("avx2,fma"))) void add_scaled_exp_shifted_avx2(float* y, float alpha, const float* x,
-                                                                     float shift, int n) {
+GPT2_TARGET_AVX2 float exp_shifted_avx2(float* y, const float* x, float shift, int n) {
+  const __m256 vs = _mm256_set1_ps(shift);
+  __m256 acc = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_nonpositive_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = horizontal_sum(acc);
+  for (; i < n; ++i) {
+    y[i] = std::exp(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
+GPT2_TARGET_AVX2 void add_scaled_exp_shifted_avx2(float* y, float alpha, const float* x, float shift, int n) {
   const __m256 vs = _mm256_set1_ps(shift), va = _mm256_set1_ps(alpha);
   int i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -165,12 +167,185 @@ __attribute__((target("avx2,fma"))) void add_scaled_exp_shifted_avx2(float* y, f
   }
   for (; i < n; ++i) y[i] += alpha * std::exp(x[i] - shift);
 }
+
+// =============================================================================================
+// AVX-512: the same kernels with 16 floats per register. What changes from AVX2 is mostly the
+// width (_mm256_ -> _mm512_, 8 -> 16); what is new is the tail: instead of a scalar loop over the
+// last n mod 16 elements, one more vector step with a mask (first_lanes, simd.h) that loads
+// zeros into the lanes past the end and stores nothing there.
+// =============================================================================================
+
+GPT2_TARGET_AVX512 float dot_avx512(const float* a, const float* b, int n) {
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {  // masked lanes are 0 * 0: they add nothing
+    const __mmask16 m = first_lanes(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+GPT2_TARGET_AVX512 void axpy_avx512(float* y, float alpha, const float* x, int n) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+GPT2_TARGET_AVX512 void dots_avx512(float* out, const float* x, const float* rows, int n, int len) {
+  for (int s = 0; s < n; ++s) out[s] = dot_avx512(x, rows + static_cast<size_t>(s) * len, len);
+}
+
+GPT2_TARGET_AVX512 void add_weighted_rows_avx512(float* y, const float* w, const float* rows, int n,
+                                                 int len) {
+  for (int s = 0; s < n; ++s) axpy_avx512(y, w[s], rows + static_cast<size_t>(s) * len, len);
+}
+
+GPT2_TARGET_AVX512 void add_outer_avx512(float* rows, const float* w, const float* x, int n, int len) {
+  for (int s = 0; s < n; ++s) axpy_avx512(rows + static_cast<size_t>(s) * len, w[s], x, len);
+}
+
+// exp_nonpositive_avx2 with 16 lanes: the same operations in the same order, so the same bits
+// for every element.
+GPT2_TARGET_AVX512 __m512 exp_nonpositive_avx512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kExpP[0]);
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpP[i]));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+GPT2_TARGET_AVX512 __m512 tanh_avx512(__m512 u) {
+  const __m512 sign_mask = _mm512_set1_ps(-0.0f);
+  const __m512 abs_u = _mm512_andnot_ps(sign_mask, u);
+  const __m512 e = exp_nonpositive_avx512(_mm512_mul_ps(abs_u, _mm512_set1_ps(-2.0f)));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  return _mm512_or_ps(t, _mm512_and_ps(u, sign_mask));
+}
+
+GPT2_TARGET_AVX512 __m512 gelu_avx512(__m512 x) {
+  const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+  const __m512 u = _mm512_mul_ps(_mm512_set1_ps(kGeluK), _mm512_fmadd_ps(_mm512_set1_ps(kGeluC), x3, x));
+  const __m512 th = tanh_avx512(u);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), th));
+}
+
+GPT2_TARGET_AVX512 void gelu_forward_avx512(float* out, const float* inp, int n) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, gelu_avx512(_mm512_loadu_ps(inp + i)));
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    _mm512_mask_storeu_ps(out + i, m, gelu_avx512(_mm512_maskz_loadu_ps(m, inp + i)));
+  }
+}
+
+// GELU'(x), as gelu_backward_avx2 computes it.
+GPT2_TARGET_AVX512 __m512 gelu_grad_avx512(__m512 x) {
+  const __m512 k = _mm512_set1_ps(kGeluK), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  const __m512 u = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_set1_ps(kGeluC), _mm512_mul_ps(x2, x), x));
+  const __m512 th = tanh_avx512(u);
+  const __m512 du_dx = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_set1_ps(3.0f * kGeluC), x2, one));
+  const __m512 sech2 = _mm512_fnmadd_ps(th, th, one);
+  return _mm512_fmadd_ps(_mm512_mul_ps(half, x), _mm512_mul_ps(sech2, du_dx),
+                         _mm512_mul_ps(half, _mm512_add_ps(one, th)));
+}
+
+GPT2_TARGET_AVX512 void gelu_backward_avx512(float* dinp, const float* inp, const float* dout, int n) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 grad = gelu_grad_avx512(_mm512_loadu_ps(inp + i));
+    _mm512_storeu_ps(dinp + i, _mm512_fmadd_ps(grad, _mm512_loadu_ps(dout + i), _mm512_loadu_ps(dinp + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    const __m512 grad = gelu_grad_avx512(_mm512_maskz_loadu_ps(m, inp + i));
+    _mm512_mask_storeu_ps(
+        dinp + i, m,
+        _mm512_fmadd_ps(grad, _mm512_maskz_loadu_ps(m, dout + i), _mm512_maskz_loadu_ps(m, dinp + i)));
+  }
+}
+
+GPT2_TARGET_AVX512 float max_avx512(const float* x, int n) {
+  // Lanes past the end load -infinity, which never wins. The maximum is exact in any order.
+  __m512 vm = _mm512_set1_ps(-INFINITY);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + i));
+  if (i < n)
+    vm = _mm512_max_ps(vm, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), first_lanes(n - i), x + i));
+  return _mm512_reduce_max_ps(vm);
+}
+
+GPT2_TARGET_AVX512 float sum_exp_shifted_avx512(const float* x, float shift, int n) {
+  const __m512 vs = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    acc = _mm512_add_ps(acc, exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs)));
+  if (i < n) {  // add only the lanes that exist (a masked add leaves the others as they were)
+    const __mmask16 m = first_lanes(n - i);
+    acc = _mm512_mask_add_ps(acc, m, acc,
+                             exp_nonpositive_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs)));
+  }
+  return horizontal_sum(acc);
+}
+
+GPT2_TARGET_AVX512 float exp_shifted_avx512(float* y, const float* x, float shift, int n) {
+  const __m512 vs = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
+    _mm512_storeu_ps(y + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs));
+    _mm512_mask_storeu_ps(y + i, m, e);
+    acc = _mm512_mask_add_ps(acc, m, acc, e);
+  }
+  return horizontal_sum(acc);
+}
+
+GPT2_TARGET_AVX512 void add_scaled_exp_shifted_avx512(float* y, float alpha, const float* x, float shift,
+                                                      int n) {
+  const __m512 vs = _mm512_set1_ps(shift), va = _mm512_set1_ps(alpha);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, e, _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, e, _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
 #endif
 
 }  // namespace
 
+// =============================================================================================
+// The public functions: the version active_simd() names, else the portable loop.
+// =============================================================================================
+
 float max_of(const float* x, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return max_avx512(x, n);
   if (active_simd() == Simd::avx2_fma) return max_avx2(x, n);
 #endif
   float m = x[0];
@@ -180,6 +355,7 @@ float max_of(const float* x, int n) {
 
 float sum_exp_shifted(const float* x, float shift, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return sum_exp_shifted_avx512(x, shift, n);
   if (active_simd() == Simd::avx2_fma) return sum_exp_shifted_avx2(x, shift, n);
 #endif
   float sum = 0.0f;
@@ -187,8 +363,22 @@ float sum_exp_shifted(const float* x, float shift, int n) {
   return sum;
 }
 
+float exp_shifted(float* y, const float* x, float shift, int n) {
+#ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return exp_shifted_avx512(y, x, shift, n);
+  if (active_simd() == Simd::avx2_fma) return exp_shifted_avx2(y, x, shift, n);
+#endif
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    y[i] = std::exp(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
 void add_scaled_exp_shifted(float* y, float alpha, const float* x, float shift, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return add_scaled_exp_shifted_avx512(y, alpha, x, shift, n);
   if (active_simd() == Simd::avx2_fma) return add_scaled_exp_shifted_avx2(y, alpha, x, shift, n);
 #endif
   for (int i = 0; i < n; ++i) y[i] += alpha * std::exp(x[i] - shift);
@@ -196,6 +386,7 @@ void add_scaled_exp_shifted(float* y, float alpha, const float* x, float shift, 
 
 float dot(const float* a, const float* b, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return dot_avx512(a, b, n);
   if (active_simd() == Simd::avx2_fma) return dot_avx2(a, b, n);
 #endif
   float sum = 0.0f;
@@ -205,6 +396,7 @@ float dot(const float* a, const float* b, int n) {
 
 void axpy(float* y, float alpha, const float* x, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return axpy_avx512(y, alpha, x, n);
   if (active_simd() == Simd::avx2_fma) return axpy_avx2(y, alpha, x, n);
 #endif
   for (int i = 0; i < n; ++i) y[i] += alpha * x[i];
@@ -212,6 +404,7 @@ void axpy(float* y, float alpha, const float* x, int n) {
 
 void dots(float* out, const float* x, const float* rows, int n, int len) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return dots_avx512(out, x, rows, n, len);
   if (active_simd() == Simd::avx2_fma) return dots_avx2(out, x, rows, n, len);
 #endif
   for (int s = 0; s < n; ++s) out[s] = dot(x, rows + static_cast<size_t>(s) * len, len);
@@ -219,6 +412,7 @@ void dots(float* out, const float* x, const float* rows, int n, int len) {
 
 void add_weighted_rows(float* y, const float* w, const float* rows, int n, int len) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return add_weighted_rows_avx512(y, w, rows, n, len);
   if (active_simd() == Simd::avx2_fma) return add_weighted_rows_avx2(y, w, rows, n, len);
 #endif
   for (int s = 0; s < n; ++s) axpy(y, w[s], rows + static_cast<size_t>(s) * len, len);
@@ -226,6 +420,7 @@ void add_weighted_rows(float* y, const float* w, const float* rows, int n, int l
 
 void add_outer(float* rows, const float* w, const float* x, int n, int len) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return add_outer_avx512(rows, w, x, n, len);
   if (active_simd() == Simd::avx2_fma) return add_outer_avx2(rows, w, x, n, len);
 #endif
   for (int s = 0; s < n; ++s) axpy(rows + static_cast<size_t>(s) * len, w[s], x, len);
@@ -233,6 +428,7 @@ void add_outer(float* rows, const float* w, const float* x, int n, int len) {
 
 void gelu_forward_range(float* out, const float* inp, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return gelu_forward_avx512(out, inp, n);
   if (active_simd() == Simd::avx2_fma) return gelu_forward_avx2(out, inp, n);
 #endif
   gelu_forward(out, inp, n);
@@ -240,6 +436,7 @@ void gelu_forward_range(float* out, const float* inp, int n) {
 
 void gelu_backward_range(float* dinp, const float* inp, const float* dout, int n) {
 #ifdef GPT2_X86
+  if (active_simd() == Simd::avx512) return gelu_backward_avx512(dinp, inp, dout, n);
   if (active_simd() == Simd::avx2_fma) return gelu_backward_avx2(dinp, inp, dout, n);
 #endif
   gelu_backward(dinp, inp, dout, n);

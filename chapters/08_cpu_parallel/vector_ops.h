@@ -1,16 +1,21 @@
 /// @file vector_ops.h
 /// @brief Small SIMD building blocks for the fast kernels: dot product, axpy, and exp / tanh on
-/// 8 floats at a time, each with a portable twin.
+/// 8 (AVX2) or 16 (AVX-512) floats at a time, each with a portable twin.
 ///
-/// Each function picks the AVX2 or the portable version with active_simd() (simd.h). The order in
-/// which a sum is added depends only on n and on the SIMD level, never on threads, so a kernel
-/// built from these is deterministic.
+/// Each function picks the AVX-512, the AVX2 or the portable version with active_simd()
+/// (simd.h). The order in which a sum is added depends only on n and on the SIMD level, never on
+/// threads, so a kernel built from these is deterministic. Between levels the sums are grouped
+/// differently (8 or 16 partial sums), so the last bits of a dot product differ; element-wise
+/// results (exp, GELU) are the same operations in every lane and agree bit for bit between AVX2
+/// and AVX-512, except the last n mod 8 elements, which AVX2 computes with the scalar library
+/// functions and AVX-512 with one masked vector step.
 #pragma once
 
 namespace gpt2 {
 
 /// sum_i a[i] b[i]. AVX2: 8 partial sums in one register (lane l adds the elements i = l mod 8),
-/// then the 8 lanes are added in a fixed tree, then the remaining n mod 8 elements.
+/// then the 8 lanes are added in a fixed tree (horizontal_sum, simd.h), then the remaining n mod 8
+/// elements. AVX-512: 16 partial sums, the last n mod 16 elements in a masked step, then the tree.
 float dot(const float* a, const float* b, int n);
 
 /// y[i] += alpha x[i] for i < n (BLAS's saxpy).
@@ -40,6 +45,10 @@ float max_of(const float* x, int n);
 
 /// sum_i exp(x[i] - shift), for shift >= max x (so every exp is in (0, 1]).
 float sum_exp_shifted(const float* x, float shift, int n);
+
+/// y[i] = exp(x[i] - shift) for shift >= max x; returns sum_i y[i]. y may be x. (The numerator
+/// and denominator of a softmax row.)
+float exp_shifted(float* y, const float* x, float shift, int n);
 
 /// y[i] += alpha exp(x[i] - shift), for shift >= max x.
 void add_scaled_exp_shifted(float* y, float alpha, const float* x, float shift, int n);

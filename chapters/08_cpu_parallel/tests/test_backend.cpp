@@ -17,7 +17,7 @@
 
 namespace {
 
-using ch08_test::kLevels;
+using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
@@ -58,7 +58,7 @@ TEST_CASE("fast cross-entropy matches the plain one", "[ch08][cross_entropy]") {
       for (int v = 0; v < V; ++v) p[static_cast<size_t>(i) * V + v] = std::exp(z[v] - m) / sum;
       if (targets[i] >= 0) zmax_minus_zt[i] = m - z[targets[i]];
     }
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       for (int threads : {1, 2}) {
         std::vector<float> losses(N, NAN), lse(N, NAN), dlogits = d0;
         with(threads, level, [&] {

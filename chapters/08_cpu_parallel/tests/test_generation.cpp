@@ -19,7 +19,7 @@
 
 namespace {
 
-using ch08_test::kLevels;
+using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
@@ -51,7 +51,7 @@ TEST_CASE("fast attention over a KV cache gives the bits of the fast attention o
     const int maxT = d.L + 3;  // the cache has room to spare
     const size_t n = static_cast<size_t>(d.B) * d.L * d.C;
     const auto qkv = random_vector(3 * n, 50, -2.0f, 2.0f);  // (B, L, 3C)
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       for (int threads : {1, 2}) {
         std::vector<float> full(n), qkvh(3 * n), att(static_cast<size_t>(d.B) * d.NH * d.L * d.L);
         std::vector<float> cached(n, NAN), k_cache(static_cast<size_t>(d.B) * maxT * d.C, NAN),
@@ -125,7 +125,7 @@ TEST_CASE("08 greedy generation on the fast kernels equals PyTorch token for tok
 TEST_CASE("08 generation gives the same bits with 1 and 2 threads", "[ch08][generate][determinism]") {
   const gpt2::GPT2Config config = gpt2::GPT2Config::make(2, 4, 64, 600, 1000);
   const std::vector<int> prompt = random_tokens(300, 1000, 4);  // long enough for threaded attention
-  for (gpt2::Simd level : kLevels) {
+  for (gpt2::Simd level : levels()) {
     std::vector<float> logits[2];
     for (int threads : {1, 2}) {
       with(threads, level, [&] {

@@ -17,6 +17,7 @@
 #include "chapters/08_cpu_parallel/attention_fast.h"
 #include "chapters/08_cpu_parallel/gelu_fast.h"
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
+#include "chapters/08_cpu_parallel/matmul.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/reduce.h"
 #include "chapters/08_cpu_parallel/simd.h"
@@ -27,7 +28,7 @@
 
 namespace {
 
-using ch08_test::kLevels;
+using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
@@ -168,7 +169,7 @@ TEST_CASE("fast multi-head attention matches the plain one", "[ch08][attention]"
       bwd_bound[i] = 2 * (HS + 2 * d.T + 8) * kEps * mag[i] + 2 * kEps * std::fabs(dqkv_ref[i]);
     }
 
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       std::vector<float> out(n, NAN), qkvh(3 * n, NAN), att(n_att, NAN), dqkv = dqkv0;
       with(2, level, [&] {
         gpt2::multihead_attention_forward_fast(out.data(), qkvh.data(), att.data(), qkv.data(), d.B, d.T, d.C,
@@ -257,7 +258,7 @@ TEST_CASE("fast LayerNorm matches the plain one", "[ch08][layernorm]") {
             2 * kEps * std::fabs(dinp_ref[off + c]);
       }
     }
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       for (int threads : {1, 2}) {
         std::vector<float> out(nc), mean(N), rstd(N), dinp = dinp0, dw = dw0, db = db0;
         with(threads, level, [&] {
@@ -305,7 +306,7 @@ TEST_CASE("fast GELU matches the plain one", "[ch08][gelu]") {
       bb[i] = 32 * kEps * (1 + std::fabs(x) * k * (1 + 3 * 0.044715 * x * x)) * std::fabs(dout[i]) +
               2 * kEps * std::fabs(dinp_ref[i]);
     }
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       std::vector<float> out[2], dinp[2];
       for (int threads : {1, 2}) {
         out[threads - 1].assign(n, NAN);
@@ -359,7 +360,7 @@ TEST_CASE("fast AdamW gives exactly chapter 06's update", "[ch08][adamw]") {
       p_ref = p0, m_ref = m0, v_ref = v0;
       gpt2::adamw_update(p_ref.data(), grad.data(), m_ref.data(), v_ref.data(), n, step, 6e-4f, 0.9f, 0.95f,
                          1e-8f, 0.1f);
-      for (gpt2::Simd level : kLevels) {
+      for (gpt2::Simd level : levels()) {
         for (int threads : {1, 2}) {
           std::vector<float> p = p0, m = m0, v = v0;
           with(threads, level, [&] {
@@ -380,7 +381,7 @@ TEST_CASE("fast attention gives the same bits with 1 and 2 threads", "[ch08][att
   const int B = 2, T = 20, C = 48, NH = 4;
   const size_t n = static_cast<size_t>(B) * T * C, n_att = static_cast<size_t>(B) * NH * T * T;
   const auto qkv = random_vector(3 * n, 80), dout = random_vector(n, 81);
-  for (gpt2::Simd level : kLevels) {
+  for (gpt2::Simd level : levels()) {
     std::vector<float> out[2], qkvh[2], att[2], dqkv[2];
     for (int threads : {1, 2}) {
       const int i = threads - 1;
@@ -418,4 +419,61 @@ TEST_CASE("sum_deterministic: chunk order, the same bits with 1 and 2 threads", 
       CHECK(std::memcmp(&got, &expected, sizeof(float)) == 0);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel-set switch itself.
+// ---------------------------------------------------------------------------------------------
+TEST_CASE("GPT2_SIMD names a kernel set; anything else is one clear error", "[ch08][simd]") {
+  CHECK(gpt2::parse_simd("portable", "GPT2_SIMD") == gpt2::Simd::portable);
+  CHECK(gpt2::parse_simd("avx2", "GPT2_SIMD") == gpt2::Simd::avx2_fma);
+  CHECK(gpt2::parse_simd("avx512", "GPT2_SIMD") == gpt2::Simd::avx512);
+  CHECK_THROWS_WITH(gpt2::parse_simd("sse9", "GPT2_SIMD"), Catch::Contains("GPT2_SIMD") &&
+                                                               Catch::Contains("unknown kernel set 'sse9'") &&
+                                                               Catch::Contains("portable, avx2 or avx512"));
+}
+
+TEST_CASE("set_simd never selects more than the CPU has", "[ch08][simd]") {
+  for (gpt2::Simd level : {gpt2::Simd::portable, gpt2::Simd::avx2_fma, gpt2::Simd::avx512}) {
+    with(1, level, [&] {
+      INFO("asked for " << gpt2::simd_name(level) << ", CPU has " << gpt2::simd_name(gpt2::detected_simd()));
+      CHECK(static_cast<int>(gpt2::active_simd()) <= static_cast<int>(gpt2::detected_simd()));
+      CHECK(static_cast<int>(gpt2::active_simd()) <= static_cast<int>(level));
+    });
+  }
+}
+
+// What does not change from AVX2 to AVX-512: an element-wise kernel does the same operations on
+// every lane, so GELU (and the exp inside it) gives AVX2's bits, except for the last n mod 8
+// elements, which AVX2 hands to the scalar std::tanh. And the matrix product: each element of C
+// is the same chain of fused multiply-adds over k in both micro-kernels (a wider tile changes who
+// computes an element, not how), so the bits agree too.
+TEST_CASE("AVX-512 gives the AVX2 bits for GELU and the packed matrix product", "[ch08][simd]") {
+  if (!ch08_test::testing_avx512()) return;  // this run checks the AVX-512 set only
+  const int n = 4096 + 8;
+  const auto x = random_vector(n, 120, -10.0f, 10.0f), dy = random_vector(n, 121);
+  std::vector<float> y2(n), y5(n), d2(n, 0.0f), d5(n, 0.0f);
+  with(1, gpt2::Simd::avx2_fma, [&] {
+    gpt2::gelu_forward_fast(y2.data(), x.data(), n);
+    gpt2::gelu_backward_fast(d2.data(), x.data(), dy.data(), n);
+  });
+  with(1, gpt2::Simd::avx512, [&] {
+    gpt2::gelu_forward_fast(y5.data(), x.data(), n);
+    gpt2::gelu_backward_fast(d5.data(), x.data(), dy.data(), n);
+  });
+  CHECK(same_bits(y2, y5));
+  CHECK(same_bits(d2, d5));
+
+  const int M = 37, K = 600, N = 1000;  // edge tiles in both directions, three K blocks
+  const auto a = random_vector(static_cast<size_t>(M) * K, 122),
+             b = random_vector(static_cast<size_t>(K) * N, 123);
+  const auto bias = random_vector(N, 124);
+  std::vector<float> c2(static_cast<size_t>(M) * N), c5(c2.size());
+  for (auto [level, c] : {std::pair{gpt2::Simd::avx2_fma, &c2}, std::pair{gpt2::Simd::avx512, &c5}}) {
+    with(2, level, [&] {
+      gpt2::gemm(M, N, K, gpt2::MatRef{a.data(), K, false}, gpt2::MatRef{b.data(), N, false}, c->data(), N,
+                 false, bias.data());
+    });
+  }
+  CHECK(same_bits(c2, c5));
 }

@@ -24,7 +24,7 @@
 
 namespace {
 
-using ch08_test::kLevels;
+using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
@@ -67,7 +67,7 @@ BoundCheck within_bound(const std::vector<float>& actual, const std::vector<floa
 struct Shape3 {
   int BT, C, OC;
 };
-// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, KC = 256, MC = 144, NC = 512),
+// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, 6 x 32, KC = 256, MC = 144, NC = 768),
 // ones that cross every block boundary, and a GPT-2-sized one.
 const Shape3 kShapes[] = {{1, 1, 1},      {1, 768, 2304}, {2, 3, 5},    {5, 7, 15},      {6, 16, 16},
                           {7, 17, 33},    {13, 257, 47},  {64, 64, 64}, {150, 300, 530}, {37, 513, 1025},
@@ -92,7 +92,7 @@ TEST_CASE("linear_forward_fast matches linear_forward within the float rounding 
           scale[static_cast<size_t>(i) * s.OC + o] = sum;
         }
       }
-      for (gpt2::Simd level : kLevels) {
+      for (gpt2::Simd level : levels()) {
         std::vector<float> out(expected.size(), NAN);
         with(2, level,
              [&] { gpt2::linear_forward_fast(out.data(), inp.data(), weight.data(), b, s.BT, s.C, s.OC); });
@@ -136,7 +136,7 @@ TEST_CASE("linear_backward_fast matches linear_backward and adds into the gradie
       for (int i = 0; i < s.BT; ++i) sum += std::fabs(dout[i * s.OC + o]);
       s_db[o] = sum;
     }
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       std::vector<float> dinp = dinp0, dw = dw0, db = db0;
       with(2, level, [&] {
         gpt2::linear_backward_fast(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), weight.data(),
@@ -190,7 +190,7 @@ TEST_CASE("gemm handles every transpose combination and leading dimensions", "[c
               scale[i * N + j] = s;
             }
           }
-          for (gpt2::Simd level : kLevels) {
+          for (gpt2::Simd level : levels()) {
             std::vector<float> c = c0;
             with(2, level, [&] { gpt2::gemm(M, N, K, A, B, c.data(), ldc, accumulate, bias.data()); });
             for (int i = 0; i < M; ++i) {
@@ -229,7 +229,7 @@ TEST_CASE("the fast linear layer gives the same bits with 1 and 2 threads", "[ch
     const auto inp = random_vector(n_inp, 20), weight = random_vector(n_w, 21),
                bias = random_vector(s.OC, 22);
     const auto dout = random_vector(n_out, 23);
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       std::vector<float> out[2], dinp[2], dw[2], db[2];
       for (int threads : {1, 2}) {
         auto& o = out[threads - 1];
@@ -273,6 +273,7 @@ TEST_CASE("every step of the chapter's matmul walk computes the same product", "
       {"blocked", gpt2::matmul_blocked},
       {"packed_portable", gpt2::matmul_packed_portable},
       {"packed_avx2", gpt2::matmul_packed_avx2},
+      {"packed_avx512", gpt2::matmul_packed_avx512},
       {"parallel", gpt2::matmul_parallel},
   };
   for (const auto& [name, step] : steps) {

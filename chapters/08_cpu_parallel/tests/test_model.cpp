@@ -33,7 +33,7 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
   const std::vector<int> tokens = fixture_ints(file, "tokens"), targets = fixture_ints(file, "targets");
   const int B = 2, T = 32;
   REQUIRE(tokens.size() == static_cast<size_t>(B * T));
-  for (gpt2::Simd level : ch08_test::kLevels) {
+  for (gpt2::Simd level : ch08_test::levels()) {
     ch08_test::with(2, level, [&] {
       gpt2::FastCpuBackend fast;
       gpt2::GPT2 model = gpt2::GPT2::load(fs::path(gpt2::fixture_dir()) / "05_hf_tiny", fast);
@@ -77,7 +77,7 @@ TEST_CASE("08 model: three training steps give the same bits with 1 and 2 thread
     tokens[i] = static_cast<int>(rng.below(config.vocab_size));
     targets[i] = static_cast<int>(rng.below(config.vocab_size));
   }
-  for (gpt2::Simd level : ch08_test::kLevels) {
+  for (gpt2::Simd level : ch08_test::levels()) {
     std::vector<float> params[2], losses[2];
     for (int threads : {1, 2}) {
       ch08_test::with(threads, level, [&] {

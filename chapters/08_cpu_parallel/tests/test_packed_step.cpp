@@ -16,7 +16,7 @@
 
 namespace {
 
-using ch08_test::kLevels;
+using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
@@ -53,7 +53,7 @@ TEST_CASE("packed step: equals the exact product within the float bound, both ke
                b = random_vector(static_cast<size_t>(K) * N, 12);
     std::vector<float> plain(static_cast<size_t>(M) * N);
     gpt2::matmul_loop_order(plain.data(), a.data(), b.data(), M, K, N);
-    for (gpt2::Simd level : kLevels) {
+    for (gpt2::Simd level : levels()) {
       std::vector<float> out(static_cast<size_t>(M) * N, NAN);
       with(2, level, [&] { gpt2::matmul_packed_step(out.data(), a.data(), b.data(), M, K, N); });
       INFO("M " << M << " K " << K << " N " << N << " " << gpt2::simd_name(level));
@@ -67,7 +67,7 @@ TEST_CASE("packed step: the same bits with 1 and 2 threads", "[packed_step]") {
   const int M = 37, K = 600, N = 1100;
   const auto a = random_vector(static_cast<size_t>(M) * K, 13),
              b = random_vector(static_cast<size_t>(K) * N, 14);
-  for (gpt2::Simd level : kLevels) {
+  for (gpt2::Simd level : levels()) {
     std::vector<float> one(static_cast<size_t>(M) * N), two(one.size());
     with(1, level, [&] { gpt2::matmul_packed_step(one.data(), a.data(), b.data(), M, K, N); });
     with(2, level, [&] { gpt2::matmul_packed_step(two.data(), a.data(), b.data(), M, K, N); });

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -36,7 +37,19 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-/// Both SIMD levels (on a CPU without AVX2, set_simd turns the second into the first).
-inline const gpt2::Simd kLevels[] = {gpt2::Simd::portable, gpt2::Simd::avx2_fma};
+/// True when this run tests the AVX-512 kernel set: the environment variable GPT2_TEST_SIMD is
+/// "avx512" (CTest's test_08_cpu_parallel_avx512 sets it; tests/test_main.cpp skips that run on a
+/// CPU without AVX-512).
+inline bool testing_avx512() {
+  const char* env = std::getenv("GPT2_TEST_SIMD");
+  return env && std::strcmp(env, "avx512") == 0;
+}
+
+/// The kernel sets each test compares with the plain twin: portable and AVX2 (on a CPU without
+/// AVX2, set_simd turns the second into the first), or AVX-512 alone when testing_avx512().
+inline std::vector<gpt2::Simd> levels() {
+  if (testing_avx512()) return {gpt2::Simd::avx512};
+  return {gpt2::Simd::portable, gpt2::Simd::avx2_fma};
+}
 
 }  // namespace ch08_test
