@@ -1,5 +1,5 @@
 // Exercise 00 (student version): replace each `throw` with your code, then run
-//   ctest --test-dir build-student -L exercise -R 00_tensors --output-on-failure
+//   scripts/check_exercises.sh 00
 // (see exercises/00_tensors/README.md).
 #include "common/error.h"
 #include "exercise.h"

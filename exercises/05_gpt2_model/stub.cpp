@@ -1,5 +1,5 @@
 // Exercises 05 (student version): replace each `throw` with your code, then run
-//   ctest --test-dir build-student -L exercise -R 05_gpt2_model --output-on-failure
+//   scripts/check_exercises.sh 05
 // (see exercises/05_gpt2_model/README.md).
 #include "common/error.h"
 #include "exercise.h"
