@@ -148,22 +148,28 @@ std::string render_svg(const LinePlot& plot) {
       pen_down = true;
       ++finite;
     }
-    if (!d.empty()) {
+    if (!d.empty() && !s.points_only) {
       svg += cat("<path class=\"series\" d=\"", d.substr(1), "\" fill=\"none\" stroke=\"", colour,
                  "\" stroke-width=\"1.5\"/>\n");
     }
-    if (finite <= 60) {
+    if (finite <= 60 || s.points_only) {
       for (size_t i = 0; i < s.x.size(); ++i) {
         if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
         svg += cat("<circle cx=\"", num(px(s.x[i])), "\" cy=\"", num(py(s.y[i])), "\" r=\"2.5\" fill=\"",
                    colour, "\"/>\n");
       }
     }
-    // Legend entry, top right inside the plot area.
+    // Legend entry, top right (or left) inside the plot area.
     double ly = top + 16 + 18.0 * k;
-    svg += cat("<line x1=\"", num(right - 110), "\" y1=\"", num(ly - 4), "\" x2=\"", num(right - 86),
-               "\" y2=\"", num(ly - 4), "\" stroke=\"", colour, "\" stroke-width=\"2\"/>\n");
-    svg += cat("<text class=\"legend\" x=\"", num(right - 80), "\" y=\"", num(ly), "\">", xml_escape(s.name),
+    const double lx = plot.legend_left ? left + 130 : right;  // the entry's right end
+    if (s.points_only) {
+      svg +=
+          cat("<circle cx=\"", num(lx - 98), "\" cy=\"", num(ly - 4), "\" r=\"3\" fill=\"", colour, "\"/>\n");
+    } else {
+      svg += cat("<line x1=\"", num(lx - 110), "\" y1=\"", num(ly - 4), "\" x2=\"", num(lx - 86), "\" y2=\"",
+                 num(ly - 4), "\" stroke=\"", colour, "\" stroke-width=\"2\"/>\n");
+    }
+    svg += cat("<text class=\"legend\" x=\"", num(lx - 80), "\" y=\"", num(ly), "\">", xml_escape(s.name),
                "</text>\n");
   }
   svg += "</svg>\n";

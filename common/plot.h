@@ -25,10 +25,11 @@ namespace gpt2 {
 
 /// One line of the plot.
 struct PlotSeries {
-  std::string name;       ///< shown in the legend
-  std::vector<double> x;  ///< x coordinates (same length as y)
-  std::vector<double> y;  ///< y coordinates; non-finite values are skipped
-  std::string colour;     ///< an SVG colour ("#1f77b4"); empty picks one from a fixed palette
+  std::string name;          ///< shown in the legend
+  std::vector<double> x;     ///< x coordinates (same length as y)
+  std::vector<double> y;     ///< y coordinates; non-finite values are skipped
+  std::string colour;        ///< an SVG colour ("#1f77b4"); empty picks one from a fixed palette
+  bool points_only = false;  ///< a dot at each point and no line (measured data, not a curve)
 };
 
 /// A line plot: its labels, size in pixels and series.
@@ -36,8 +37,9 @@ struct LinePlot {
   std::string title;
   std::string x_label;
   std::string y_label;
-  int width = 720;   ///< pixels
-  int height = 440;  ///< pixels
+  int width = 720;           ///< pixels
+  int height = 440;          ///< pixels
+  bool legend_left = false;  ///< the legend in the top left corner instead of the top right
   std::vector<PlotSeries> series;
 };
 

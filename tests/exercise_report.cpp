@@ -96,8 +96,10 @@ class ExerciseReport : public ListenerBase {
     } else if (r.getResultType() == Catch::ResultWas::FatalErrorCondition) {
       wrong_ = "crashed: " + message;
     } else if (!stats.infoMessages.empty()) {
-      // The comparison helpers put their report (relative error, worst element) in INFO.
-      wrong_ = stats.infoMessages.back().message;
+      // The comparison helpers put their report (relative error, worst element) in INFO; outer
+      // INFOs say which case of the loop it was.
+      for (const Catch::MessageInfo& info : stats.infoMessages)
+        wrong_ += (wrong_.empty() ? "" : "; ") + info.message;
     } else if (r.hasExpression()) {
       wrong_ = std::string(r.getExpression()) + " is " + std::string(r.getExpandedExpression());
     } else {
