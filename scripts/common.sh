@@ -10,6 +10,8 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev"
 # What the HTML docs need.
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
+# What checking them in a real browser needs (scripts/check_docs.sh).
+GPT2_DOCS_CHECK_PACKAGES="chromium python3-websocket"
 
 ensure_packages() {
   local missing=()
