@@ -80,6 +80,7 @@ total=0
 passed=0
 unfinished=0
 skipped=0
+details=()  # how to see Catch2's full report of each task that did not pass
 while read -r nn program; do
   if [ ${#chapters[@]} -gt 0 ] && [[ ! " ${chapters[*]} " == *" $nn "* ]]; then continue; fi
   echo "== $(basename "$program") =="
@@ -106,6 +107,7 @@ while read -r nn program; do
       *": passed") passed=$((passed + 1)) ;;
       *": not implemented yet"*) unfinished=$((unfinished + 1)) ;;
       *": skipped: "*) skipped=$((skipped + 1)) ;;
+      *) details+=("${program#"$GPT2_ROOT"/} \"${name%% *}*\"") ;;
     esac
   done < <(list_cases "$program" | grep '^[0-9][0-9]\.')
 done <"$dir/exercise_programs.txt"
@@ -127,7 +129,10 @@ case "$mode" in
     ;;
   *)
     if [ $((passed + skipped)) -ne "$total" ]; then
-      [ "$mode" = student ] && echo "Details of a task: $dir/bin/exercise_NN_name \"NN.K\"*  (Catch2's full report)"
+      if [ ${#details[@]} -gt 0 ]; then
+        echo "Catch2's full report of a wrong task:"
+        printf '  %s\n' "${details[@]}"
+      fi
       exit 1
     fi
     ;;

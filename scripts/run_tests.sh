@@ -4,8 +4,8 @@
 #   2. the exercises against the course's solutions: every task must pass (build/, label exercise);
 #   3. the exercises against the shipped stubs: every task must report "not implemented yet"
 #      (build-student/, through scripts/check_exercises.sh), which proves that no test passes on
-#      an unfinished stub. Once you have filled in stubs yourself, step 3 lists the tasks you have
-#      done as not unfinished: that is expected (scripts/check_exercises.sh shows your progress).
+#      an unfinished stub. Once you have filled in stubs yourself, step 3 names the tasks you have
+#      finished: that is expected (scripts/check_exercises.sh reports your progress).
 # Extra arguments go to cmake when configuring (CI passes -DGPT2_WERROR=ON).
 source "$(dirname "$0")/common.sh"
 ensure_packages $GPT2_BUILD_PACKAGES
