@@ -25,7 +25,7 @@ struct CloseResult {
   int64_t worst_index = -1;  ///< element with the largest |actual - expected| - (atol + rtol|expected|)
   double worst_actual = 0, worst_expected = 0;
   double max_abs_error = 0;  ///< max |actual - expected|
-  double max_rel_error = 0;  ///< max |actual - expected| / max |expected| (the issue's metric)
+  double max_rel_error = 0;  ///< max |actual - expected| / max |expected| (rel_close's measure)
   std::string message;       ///< one line describing the above
 };
 
@@ -34,7 +34,7 @@ struct CloseResult {
 CloseResult allclose(std::span<const float> actual, std::span<const float> expected, double rtol, double atol,
                      std::string_view what = "values");
 
-/// Relative error as the issues define it: max |actual - expected| / max |expected|, passing
+/// Relative error over the whole array: max |actual - expected| / max |expected|, passing
 /// when it is <= tol. A NaN or a size mismatch fails.
 CloseResult rel_close(std::span<const float> actual, std::span<const float> expected, double tol,
                       std::string_view what = "values");

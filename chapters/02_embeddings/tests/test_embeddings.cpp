@@ -27,10 +27,10 @@ std::vector<int> tokens_of(const gpt2::SafetensorsFile& f, const std::string& na
 
 }  // namespace
 
-// Tolerances (the metric, max |ours - ref| / max |ref|): the forward is one float32
-// addition per element and the backward sums at most B*T = 16 float32 numbers per element, so
-// both are within a few float32 roundings (6e-8 each) of the float64 reference: 1e-5 and 1e-4
-// leave a wide margin while still catching any wrong index or missing term.
+// Tolerances (the relative error max |ours - ref| / max |ref| of common/testing.h): the forward is one
+// float32 addition per element and the backward sums at most B*T = 16 float32 numbers per element, so both
+// are within a few float32 roundings (6e-8 each) of the float64 reference: 1e-5 and 1e-4 leave a wide margin
+// while still catching any wrong index or missing term.
 TEST_CASE("encoder forward and backward match PyTorch", "[embeddings][parity]") {
   auto f = fixture();
   for (std::string name : {"b3t5", "b1t1", "b2t8"}) {

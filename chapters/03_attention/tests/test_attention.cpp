@@ -38,9 +38,9 @@ constexpr double kEps = 1e-6;
 
 }  // namespace
 
-// Tolerances for the PyTorch comparison (the metric, max |ours - ref| / max |ref|): the
-// reference is float64 rounded to float32; our float32 results carry the rounding of sums of at
-// most T * HS = 144 products and of exp, a few 1e-7 relative to the largest value: 1e-5 for
+// Tolerances for the PyTorch comparison (the relative error max |ours - ref| / max |ref| of
+// common/testing.h): the reference is float64 rounded to float32; our float32 results carry the rounding of
+// sums of at most T * HS = 144 products and of exp, a few 1e-7 relative to the largest value: 1e-5 for
 // outputs and 1e-4 for gradients (which go through one more sum and a difference) hold with margin.
 TEST_CASE("softmax matches PyTorch, including rows of +-1000", "[attention][parity]") {
   auto f = fixture();

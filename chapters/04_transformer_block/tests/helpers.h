@@ -30,7 +30,7 @@ inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
 }
 
-// The relative error, reported through Catch.
+// The relative error of common/testing.h (max |ours - ref| / max |ref|), reported through Catch.
 inline void check_rel(const std::vector<float>& ours, const std::vector<float>& ref, double tol,
                       const std::string& what) {
   auto r = gpt2::rel_close(ours, ref, tol, what);
@@ -41,7 +41,7 @@ inline void check_rel(const std::vector<float>& ours, const std::vector<float>& 
 // Tolerances for the PyTorch comparisons (max |ours - ref| / max |ref|): the references are
 // float64 results rounded to float32; ours are float32 computations whose sums have at most a
 // few hundred terms (4C = 80 in the block), so their rounding error is a few 1e-7 of the largest
-// value, and the backward passes add one more level of sums: the 1e-5 for outputs and
+// value, and the backward passes add one more level of sums: 1e-5 for outputs and
 // 1e-4 for gradients hold with an order of magnitude to spare.
 constexpr double kOutTol = 1e-5;
 constexpr double kGradTol = 1e-4;
