@@ -68,8 +68,7 @@ inline TinyGraph tiny_graph_forward(double a, double b) {
 /// twice and da, db hold twice the gradient).
 inline void tiny_graph_backward(double& da, double& db, const TinyGraph& g) {
   double dc = 0, dd = 0;
-  const double dloss = 1.0;
-  square_backward(dd, dloss, g.d);     // L = d^2
+  square_backward(dd, 1.0, g.d);       // L = d^2, and dL/dL = 1
   add_backward(dc, db, dd);            // d = c + b: b's first share
   mul_backward(da, db, dc, g.a, g.b);  // c = a b: b's second share
 }
