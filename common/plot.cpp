@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 
 #include "error.h"
 #include "file_io.h"
+#include "image.h"
 
 namespace gpt2 {
 
@@ -15,9 +17,51 @@ namespace {
 // Matplotlib's default colours: readable on white and distinct from each other.
 const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
 
-std::string xml_escape(const std::string& s) {
+// A tick label: "%g" drops trailing zeros and round-off noise (0.30000000000000004 -> 0.3).
+std::string tick_label(double v) {
+  if (std::fabs(v) < 1e-12) v = 0.0;  // no "-0"
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+std::string base64(const std::vector<uint8_t>& bytes) {
+  static const char* const kDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  for (char c : s) {
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    // Three bytes make four 6-bit digits; a short last group is padded with '='.
+    const uint32_t n = (static_cast<uint32_t>(bytes[i]) << 16) |
+                       (i + 1 < bytes.size() ? static_cast<uint32_t>(bytes[i + 1]) << 8 : 0u) |
+                       (i + 2 < bytes.size() ? static_cast<uint32_t>(bytes[i + 2]) : 0u);
+    out += kDigits[(n >> 18) & 63];
+    out += kDigits[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kDigits[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kDigits[n & 63] : '=';
+  }
+  return out;
+}
+
+// The whole-number ticks of an index axis 0 .. n-1.
+std::vector<int> index_ticks(int n) {
+  std::vector<int> ticks;
+  for (double t : nice_ticks(0, std::max(n - 1, 1))) {
+    if (t >= -1e-9 && t <= n - 1 + 1e-9 && std::fabs(t - std::round(t)) < 1e-9)
+      ticks.push_back(static_cast<int>(std::lround(t)));
+  }
+  return ticks;
+}
+
+}  // namespace
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
     switch (c) {
       case '&':
         out += "&amp;";
@@ -37,22 +81,6 @@ std::string xml_escape(const std::string& s) {
   }
   return out;
 }
-
-// A tick label: "%g" drops trailing zeros and round-off noise (0.30000000000000004 -> 0.3).
-std::string tick_label(double v) {
-  if (std::fabs(v) < 1e-12) v = 0.0;  // no "-0"
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
-
-}  // namespace
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   GPT2_CHECK(std::isfinite(lo) && std::isfinite(hi), "nice_ticks: range [", lo, ", ", hi, "] is not finite");
@@ -148,22 +176,28 @@ std::string render_svg(const LinePlot& plot) {
       pen_down = true;
       ++finite;
     }
-    if (!d.empty()) {
+    if (!d.empty() && !s.points_only) {
       svg += cat("<path class=\"series\" d=\"", d.substr(1), "\" fill=\"none\" stroke=\"", colour,
                  "\" stroke-width=\"1.5\"/>\n");
     }
-    if (finite <= 60) {
+    if (finite <= 60 || s.points_only) {
       for (size_t i = 0; i < s.x.size(); ++i) {
         if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
         svg += cat("<circle cx=\"", num(px(s.x[i])), "\" cy=\"", num(py(s.y[i])), "\" r=\"2.5\" fill=\"",
                    colour, "\"/>\n");
       }
     }
-    // Legend entry, top right inside the plot area.
+    // Legend entry, top right (or left) inside the plot area.
     double ly = top + 16 + 18.0 * k;
-    svg += cat("<line x1=\"", num(right - 110), "\" y1=\"", num(ly - 4), "\" x2=\"", num(right - 86),
-               "\" y2=\"", num(ly - 4), "\" stroke=\"", colour, "\" stroke-width=\"2\"/>\n");
-    svg += cat("<text class=\"legend\" x=\"", num(right - 80), "\" y=\"", num(ly), "\">", xml_escape(s.name),
+    const double lx = plot.legend_left ? left + 130 : right;  // the entry's right end
+    if (s.points_only) {
+      svg +=
+          cat("<circle cx=\"", num(lx - 98), "\" cy=\"", num(ly - 4), "\" r=\"3\" fill=\"", colour, "\"/>\n");
+    } else {
+      svg += cat("<line x1=\"", num(lx - 110), "\" y1=\"", num(ly - 4), "\" x2=\"", num(lx - 86), "\" y2=\"",
+                 num(ly - 4), "\" stroke=\"", colour, "\" stroke-width=\"2\"/>\n");
+    }
+    svg += cat("<text class=\"legend\" x=\"", num(lx - 80), "\" y=\"", num(ly), "\">", xml_escape(s.name),
                "</text>\n");
   }
   svg += "</svg>\n";
@@ -172,6 +206,94 @@ std::string render_svg(const LinePlot& plot) {
 
 void write_svg(const LinePlot& plot, const std::filesystem::path& path) {
   write_file_atomic(path, render_svg(plot));
+}
+
+std::string render_svg(const HeatMap& map) {
+  GPT2_CHECK(map.rows > 0 && map.cols > 0 && map.cell > 0 && !map.panels.empty(), "heat map '", map.title,
+             "': ", map.panels.size(), " panels of ", map.rows, "x", map.cols, " values, cell ", map.cell);
+  for (const HeatMapPanel& p : map.panels) {
+    GPT2_CHECK(p.values.size() == static_cast<size_t>(map.rows) * map.cols, "heat map '", map.title,
+               "': panel '", p.title, "' has ", p.values.size(), " values, expected ", map.rows, "x",
+               map.cols);
+  }
+  bool panel_titles = false;
+  for (const HeatMapPanel& p : map.panels) panel_titles = panel_titles || !p.title.empty();
+
+  // Layout, in pixels: title, panel titles, the panels side by side, x ticks and label below;
+  // y ticks and label on the left; the colour bar with its ticks and label on the right.
+  const double pw = map.cols * map.cell, ph = map.rows * map.cell, gap = 24;
+  const double left = 64, top = panel_titles ? 58 : 40;
+  const double panels_right = left + map.panels.size() * pw + (map.panels.size() - 1) * gap;
+  const double bar_x = panels_right + 28, bar_w = 16;
+  const double width = bar_x + bar_w + 76, height = top + ph + 48;
+  std::string svg = cat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", num(width), "\" height=\"",
+                        num(height), "\" viewBox=\"0 0 ", num(width), " ", num(height),
+                        "\" font-family=\"sans-serif\" font-size=\"12\">\n");
+  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  svg += cat("<text class=\"title\" x=\"", num(width / 2),
+             "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">", xml_escape(map.title), "</text>\n");
+
+  const std::vector<int> xt = index_ticks(map.cols), yt = index_ticks(map.rows);
+  for (size_t k = 0; k < map.panels.size(); ++k) {
+    const HeatMapPanel& p = map.panels[k];
+    const double x0 = left + k * (pw + gap);
+    if (!p.title.empty()) {
+      svg += cat("<text class=\"panel\" x=\"", num(x0 + pw / 2), "\" y=\"", num(top - 8),
+                 "\" text-anchor=\"middle\">", xml_escape(p.title), "</text>\n");
+    }
+    const std::vector<uint8_t> png =
+        encode_png_rgb(map.cols * map.cell, map.rows * map.cell,
+                       heatmap_rgb(p.values, map.rows, map.cols, map.lo, map.hi, map.cell));
+    svg += cat("<image x=\"", num(x0), "\" y=\"", num(top), "\" width=\"", num(pw), "\" height=\"", num(ph),
+               "\" href=\"data:image/png;base64,", base64(png), "\"/>\n");
+    svg += cat("<rect x=\"", num(x0), "\" y=\"", num(top), "\" width=\"", num(pw), "\" height=\"", num(ph),
+               "\" fill=\"none\" stroke=\"black\"/>\n");
+    for (int t : xt) {  // column indices under every panel
+      const double x = x0 + (t + 0.5) * map.cell;
+      svg += cat("<line x1=\"", num(x), "\" y1=\"", num(top + ph), "\" x2=\"", num(x), "\" y2=\"",
+                 num(top + ph + 4), "\" stroke=\"black\"/>\n");
+      svg += cat("<text class=\"xtick\" x=\"", num(x), "\" y=\"", num(top + ph + 16),
+                 "\" text-anchor=\"middle\">", t, "</text>\n");
+    }
+  }
+  for (int t : yt) {  // row indices left of the first panel
+    const double y = top + (t + 0.5) * map.cell;
+    svg += cat("<line x1=\"", num(left - 4), "\" y1=\"", num(y), "\" x2=\"", num(left), "\" y2=\"", num(y),
+               "\" stroke=\"black\"/>\n");
+    svg += cat("<text class=\"ytick\" x=\"", num(left - 7), "\" y=\"", num(y + 4), "\" text-anchor=\"end\">",
+               t, "</text>\n");
+  }
+  svg += cat("<text class=\"xlabel\" x=\"", num((left + panels_right) / 2), "\" y=\"", num(top + ph + 36),
+             "\" text-anchor=\"middle\">", xml_escape(map.x_label), "</text>\n");
+  svg += cat("<text class=\"ylabel\" transform=\"translate(18 ", num(top + ph / 2),
+             ") rotate(-90)\" text-anchor=\"middle\">", xml_escape(map.y_label), "</text>\n");
+
+  // The colour bar: the ramp's five stops as a gradient, hi at the top, with its own ticks.
+  svg += "<defs><linearGradient id=\"ramp\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
+  for (int i = 0; i < 5; ++i) {
+    svg += cat("<stop offset=\"", i * 25, "%\" stop-color=\"rgb(", int{kHeatStops[i][0]}, ",",
+               int{kHeatStops[i][1]}, ",", int{kHeatStops[i][2]}, ")\"/>");
+  }
+  svg += "</linearGradient></defs>\n";
+  svg += cat("<rect class=\"colourbar\" x=\"", num(bar_x), "\" y=\"", num(top), "\" width=\"", num(bar_w),
+             "\" height=\"", num(ph), "\" fill=\"url(#ramp)\" stroke=\"black\"/>\n");
+  const double range = map.hi > map.lo ? map.hi - map.lo : 1.0;
+  for (double t : nice_ticks(map.lo, map.hi, 5)) {
+    if (t < map.lo - 1e-9 * range || t > map.hi + 1e-9 * range) continue;
+    const double y = top + ph - (t - map.lo) / range * ph;
+    svg += cat("<line x1=\"", num(bar_x + bar_w), "\" y1=\"", num(y), "\" x2=\"", num(bar_x + bar_w + 4),
+               "\" y2=\"", num(y), "\" stroke=\"black\"/>\n");
+    svg += cat("<text class=\"ctick\" x=\"", num(bar_x + bar_w + 7), "\" y=\"", num(y + 4), "\">",
+               tick_label(t), "</text>\n");
+  }
+  svg += cat("<text class=\"clabel\" transform=\"translate(", num(width - 12), " ", num(top + ph / 2),
+             ") rotate(-90)\" text-anchor=\"middle\">", xml_escape(map.colour_label), "</text>\n");
+  svg += "</svg>\n";
+  return svg;
+}
+
+void write_svg(const HeatMap& map, const std::filesystem::path& path) {
+  write_file_atomic(path, render_svg(map));
 }
 
 }  // namespace gpt2

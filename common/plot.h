@@ -1,6 +1,7 @@
 /// @file plot.h
-/// @brief A dependency-free SVG line plot, for loss curves: a title, axes with ticks and labels,
-/// and several named series (for example training and validation loss).
+/// @brief Dependency-free SVG pictures: a line plot (loss curves, data and fits) with a title,
+/// axes with ticks and labels, and several named series; and a heat map of matrices with
+/// labelled axes and a colour bar.
 ///
 /// @code
 ///   gpt2::LinePlot plot;
@@ -25,10 +26,11 @@ namespace gpt2 {
 
 /// One line of the plot.
 struct PlotSeries {
-  std::string name;       ///< shown in the legend
-  std::vector<double> x;  ///< x coordinates (same length as y)
-  std::vector<double> y;  ///< y coordinates; non-finite values are skipped
-  std::string colour;     ///< an SVG colour ("#1f77b4"); empty picks one from a fixed palette
+  std::string name;          ///< shown in the legend
+  std::vector<double> x;     ///< x coordinates (same length as y)
+  std::vector<double> y;     ///< y coordinates; non-finite values are skipped
+  std::string colour;        ///< an SVG colour ("#1f77b4"); empty picks one from a fixed palette
+  bool points_only = false;  ///< a dot at each point and no line (measured data, not a curve)
 };
 
 /// A line plot: its labels, size in pixels and series.
@@ -36,10 +38,14 @@ struct LinePlot {
   std::string title;
   std::string x_label;
   std::string y_label;
-  int width = 720;   ///< pixels
-  int height = 440;  ///< pixels
+  int width = 720;           ///< pixels
+  int height = 440;          ///< pixels
+  bool legend_left = false;  ///< the legend in the top left corner instead of the top right
   std::vector<PlotSeries> series;
 };
+
+/// Text made safe inside SVG (or any XML): &, <, > and " become entities.
+std::string xml_escape(const std::string& text);
 
 /// Tick positions covering [lo, hi] with a step of 1, 2 or 5 times a power of ten, about
 /// `target` ticks in all. lo/hi are widened to the ticks around them (first <= lo, last >= hi).
@@ -50,5 +56,42 @@ std::string render_svg(const LinePlot& plot);
 
 /// Writes render_svg(plot) to `path` atomically.
 void write_svg(const LinePlot& plot, const std::filesystem::path& path);
+
+/// One matrix of a heat map.
+struct HeatMapPanel {
+  std::string title;          ///< above the panel ("causal"); may be empty
+  std::vector<float> values;  ///< rows x cols, row-major (row 0 is drawn at the top); NaN is grey
+};
+
+/// A heat map: one or more panels of rows x cols values side by side, sharing the axis labels
+/// and one colour bar. The cells are an embedded PNG (image.h's ramp, dark blue = lo, yellow =
+/// hi); the axes tick the row and column indices.
+/// @code
+///   gpt2::HeatMap map;
+///   map.title = "attention weights";
+///   map.x_label = "key position s";
+///   map.y_label = "query position t";
+///   map.colour_label = "weight";
+///   map.rows = map.cols = T;
+///   map.panels.push_back({"causal", weights});
+///   gpt2::write_svg(map, "attention.svg");
+/// @endcode
+struct HeatMap {
+  std::string title;
+  std::string x_label;       ///< under the panels: what the columns are
+  std::string y_label;       ///< left of the panels: what the rows are
+  std::string colour_label;  ///< beside the colour bar: what the values are
+  int rows = 0, cols = 0;
+  float lo = 0, hi = 1;  ///< the colour bar's range; values outside are clamped
+  int cell = 8;          ///< pixels per value
+  std::vector<HeatMapPanel> panels;
+};
+
+/// The heat map as the text of an SVG file. Throws gpt2::Error for an empty map or a panel whose
+/// size is not rows x cols.
+std::string render_svg(const HeatMap& map);
+
+/// Writes render_svg(map) to `path` atomically.
+void write_svg(const HeatMap& map, const std::filesystem::path& path);
 
 }  // namespace gpt2

@@ -14,6 +14,8 @@ GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-
 GPT2_BROWSER_PACKAGES="chromium python3"
 # What the HTML docs need.
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
+# What checking them in a real browser needs (scripts/check_docs.sh).
+GPT2_DOCS_CHECK_PACKAGES="chromium python3-websocket"
 
 ensure_packages() {
   local missing=()

@@ -1,6 +1,6 @@
 // ch02_demo: the embedding of a short sequence, and a picture of the sinusoidal positional table.
 //
-//   ch02_demo [output.png]      (default: sinusoidal_positional_encoding.png in the current directory)
+//   ch02_demo [output.svg]      (default: sinusoidal_positional_encoding.svg in the current directory)
 //
 // The embedding tables here are random (the trained ones come with chapter 05's checkpoint); what
 // the demo shows is the mechanics: the same token at two positions gives two different vectors,
@@ -12,12 +12,12 @@
 
 #include "chapters/02_embeddings/embedding.h"
 #include "chapters/02_embeddings/positional_encoding.h"
-#include "common/image.h"
+#include "common/plot.h"
 #include "common/rng.h"
 
 int main(int argc, char** argv) {
   try {
-    const std::string png = argc > 1 ? argv[1] : "sinusoidal_positional_encoding.png";
+    const std::string svg = argc > 1 ? argv[1] : "sinusoidal_positional_encoding.svg";
 
     // 1) Token + learned positional embedding of a 4-token sequence (GPT-2 initialises both
     //    tables with N(0, 0.02); we use the same scale).
@@ -41,9 +41,20 @@ int main(int argc, char** argv) {
     const int PT = 64, PC = 128;
     std::vector<float> pe(PT * PC);
     gpt2::sinusoidal_positional_encoding(pe.data(), PT, PC);
-    gpt2::write_heatmap_png(png, pe, PT, PC, -1.0f, 1.0f, 4);
+    gpt2::HeatMap map;
+    map.title = "sinusoidal positional encoding: PE[t, 2i] = sin(t w_i), PE[t, 2i+1] = cos(t w_i)";
+    map.x_label = "channel c (pairs 2i, 2i+1; w_i = 10000^(-2i/C), C = 128)";
+    map.y_label = "position t";
+    map.colour_label = "PE[t, c]";
+    map.rows = PT;
+    map.cols = PC;
+    map.lo = -1.0f;
+    map.hi = 1.0f;
+    map.cell = 4;
+    map.panels.push_back({"", pe});
+    gpt2::write_svg(map, svg);
     std::printf("sinusoidal table (%d positions x %d channels, -1 dark blue .. +1 yellow) written to %s\n",
-                PT, PC, png.c_str());
+                PT, PC, svg.c_str());
     std::printf("left columns change fast with the position (wavelength 2 pi), right ones hardly at all.\n");
     return 0;
   } catch (const std::exception& e) {

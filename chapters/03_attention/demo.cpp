@@ -1,6 +1,6 @@
 // ch03_demo: attention weights for a short input, printed and drawn as a heat map.
 //
-//   ch03_demo [output.png]      (default: attention_weights.png in the current directory)
+//   ch03_demo [output.svg]      (default: attention_weights.svg in the current directory)
 //
 // There is no trained model yet, so the queries and keys are chosen to make a pattern visible:
 // q_t = k_t = alpha * PE_t, the sinusoidal positional encoding of chapter 02. Then
@@ -9,17 +9,16 @@
 // left with the causal mask (GPT-2), right without it.
 #include <cstdio>
 #include <exception>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include "chapters/02_embeddings/positional_encoding.h"
 #include "chapters/03_attention/attention.h"
-#include "common/image.h"
+#include "common/plot.h"
 
 int main(int argc, char** argv) {
   try {
-    const std::string png = argc > 1 ? argv[1] : "attention_weights.png";
+    const std::string svg = argc > 1 ? argv[1] : "attention_weights.svg";
     const int B = 1, NH = 1, T = 12, HS = 16;
     const float alpha = 2.5f;  // sharpens the pattern: scores scale with alpha^2
     std::vector<float> qk(T * HS), v(T * HS);
@@ -42,17 +41,19 @@ int main(int argc, char** argv) {
       std::printf("   weighted mean position %.2f\n", out_causal[t * HS]);
     }
 
-    // One picture, two panels separated by a grey (NaN) column: causal | full.
-    const int cols = 2 * T + 1;
-    std::vector<float> panel(static_cast<size_t>(T) * cols, std::numeric_limits<float>::quiet_NaN());
-    for (int t = 0; t < T; ++t)
-      for (int s = 0; s < T; ++s) {
-        panel[t * cols + s] = att_causal[t * T + s];
-        panel[t * cols + T + 1 + s] = att_full[t * T + s];
-      }
-    gpt2::write_heatmap_png(png, panel, T, cols, 0.0f, 1.0f, 16);
+    // One picture, two panels: causal | no mask.
+    gpt2::HeatMap map;
+    map.title = "attention weights P[t, s] of the demo's queries and keys";
+    map.x_label = "key position s";
+    map.y_label = "query position t";
+    map.colour_label = "weight P[t, s]";
+    map.rows = map.cols = T;
+    map.cell = 20;
+    map.panels.push_back({"causal mask (GPT-2)", att_causal});
+    map.panels.push_back({"no mask", att_full});
+    gpt2::write_svg(map, svg);
     std::printf("\nheat map written to %s (left: causal, right: no mask; 0 dark blue .. 1 yellow)\n",
-                png.c_str());
+                svg.c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ch03_demo: %s\n", e.what());

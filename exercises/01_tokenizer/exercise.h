@@ -1,6 +1,6 @@
 /// @file exercises/01_tokenizer/exercise.h
-/// @brief Exercises 01: the byte alphabet, one BPE merge step, the pre-tokenizer's rules, and BPE
-/// on one word.
+/// @brief Exercises 01: the byte alphabet, one BPE merge step, the pre-tokenizer's rules, BPE on
+/// one word, and learning merges.
 #pragma once
 
 #include <array>
@@ -40,5 +40,12 @@ size_t ascii_pretoken_end(std::string_view text, size_t pos);
 /// rank (tok.find_merge(a, b): rank -1 means "no merge"), the leftmost one if it occurs several
 /// times, until no pair can merge. Example (GPT-2): " world" -> {995}; "Hello" -> {15496}.
 std::vector<int> bpe_word(std::string_view word, const gpt2::Tokenizer& tok);
+
+/// 01.5: BPE training, the plain way: n_merges times, find the most frequent adjacent pair over
+/// all words (each word weighted by its count; ties go to the smaller left id, then the smaller
+/// right id), record it, and rewrite every word with it as the new token first_id + k (k = 0, 1,
+/// ...). Stops early when no word has two tokens left. Returns the merges in order.
+std::vector<std::pair<int, int>> learn_merges(std::vector<std::vector<int>> words,
+                                              const std::vector<int64_t>& counts, int first_id, int n_merges);
 
 }  // namespace exercise

@@ -1,9 +1,15 @@
+#include <algorithm>
+#include <map>
 #include <random>
 #include <string>
 
 #include "chapters/01_tokenizer/pretokenize.h"
+#include "chapters/01_tokenizer/train_bpe.h"
+#include "common/file_io.h"
 #include "common/testing.h"
 #include "exercise.h"
+// Catch2 prints a failed comparison of merges, (left, right) pairs, only when asked to.
+#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
 #include "tests/catch.h"
 
 namespace {
@@ -53,6 +59,7 @@ TEST_CASE("01.2 count_pairs and apply_merge", "[exercise]") {
 
 TEST_CASE("01.3 ascii_pretoken_end: contractions and trailing spaces", "[exercise]") {
   CHECK(split("it's") == V{"it", "'s"});
+  CHECK(split("I'd I'm you're") == V{"I", "'d", " I", "'m", " you", "'re"});
   CHECK(split("we'll've") == V{"we", "'ll", "'ve"});
   CHECK(split("IT'S") == V{"IT", "'", "S"});
   CHECK(split("'sup") == V{"'s", "up"});
@@ -86,4 +93,30 @@ TEST_CASE("01.4 bpe_word gives GPT-2's tokens", "[exercise]") {
     INFO("word '" << w << "'");
     CHECK(exercise::bpe_word(w, tok) == tok.bpe(w));
   }
+}
+
+TEST_CASE("01.5 learn_merges learns the chapter's merges on Shakespeare", "[exercise]") {
+  // By hand: in "aaab" x 2 and "ab" x 3, (a, a) occurs 4 times and (a, b) 5 times, so (a, b)
+  // comes first (new id 10); then (a, a) and (a, 10) tie at 2 and the smaller right id wins; then (11, 10).
+  using M = std::vector<std::pair<int, int>>;
+  CHECK(exercise::learn_merges({{1, 1, 1, 2}, {1, 2}}, {2, 3}, 10, 1) == M{{1, 2}});
+  CHECK(exercise::learn_merges({{1, 1, 1, 2}, {1, 2}}, {2, 3}, 10, 3) == M{{1, 2}, {1, 1}, {11, 10}});
+  CHECK(exercise::learn_merges({{3, 4}, {1, 2}}, {1, 1}, 10, 1) == M{{1, 2}});  // a tie: smaller left id
+  CHECK(exercise::learn_merges({{5}, {6, 7}}, {4, 1}, 10, 5) == M{{6, 7}});     // stops when nothing is left
+  // Against the chapter's trainer (incremental counts and a heap): the first 4,000 bytes of tiny
+  // Shakespeare, pre-tokenized, each distinct piece with its count.
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 4000);
+  const int n_merges = 40;
+  const gpt2::Tokenizer trained = gpt2::train_bpe(text, 256 + n_merges + 1);  // + <|endoftext|>
+  std::map<std::string, int64_t> pieces;
+  for (std::string_view p : gpt2::pretokenize(text)) ++pieces[std::string(p)];
+  std::vector<std::vector<int>> words;
+  std::vector<int64_t> counts;
+  for (const auto& [piece, count] : pieces) {
+    std::vector<int> ids;
+    for (char byte : piece) ids.push_back(trained.token_id(std::string_view(&byte, 1)));
+    words.push_back(ids);
+    counts.push_back(count);
+  }
+  CHECK(exercise::learn_merges(words, counts, 256, n_merges) == trained.merges());
 }

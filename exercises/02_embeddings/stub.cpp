@@ -1,15 +1,14 @@
-// Exercises 02 (student version): replace each `throw` with your code, then run
-//   ./build-student/bin/exercise_02_embeddings
-// (see exercises/02_embeddings/README.md).
+// Exercises 02 (your version): replace each `throw` with your code, then run
+//   scripts/check_exercises.sh 02
+// (the tasks are in exercises/02_embeddings/README.md).
 #include "common/error.h"
 #include "exercise.h"
 
 namespace exercise {
 
 void positional_encoding(float* out, int T, int C) {
-  // TODO(02.1): for each position t and each even channel c = 2i, compute the angle
-  // t * 10000^(-c / C) in double precision (std::pow, std::sin, std::cos from <cmath>), write its
-  // sine to channel c and its cosine to channel c + 1 (if c + 1 < C). Row t starts at out + t * C.
+  // TODO(02.1): the table of chapter 02's section "Sinusoidal encoding"; compute each angle in
+  // double precision.
   (void)out;
   (void)T;
   (void)C;
@@ -17,9 +16,8 @@ void positional_encoding(float* out, int T, int C) {
 }
 
 void embedding_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, int B, int T, int C) {
-  // TODO(02.2): for every (b, t), the C numbers dout[(b T + t) C + c] go to two places:
-  // ADD them to row tokens[b T + t] of dwte and to row t of dwpe. (+=, not =: a token that occurs
-  // twice collects both gradients, and the caller may have gradients there already.)
+  // TODO(02.2): the backward pass of chapter 02's section "Backward": every output row's gradient
+  // goes to two rows, and is ADDED there.
   (void)dwte;
   (void)dwpe;
   (void)dout;
@@ -28,6 +26,16 @@ void embedding_backward(float* dwte, float* dwpe, const float* dout, const int* 
   (void)T;
   (void)C;
   throw gpt2::Error("exercise 02.2 embedding_backward: not implemented yet");
+}
+
+void shift_position(double* out, const double* pe_t, int k, int C) {
+  // TODO(02.3): each channel pair (2i, 2i + 1) of PE[t] is (sin a, cos a) with a = t w_i; the pair
+  // of PE[t + k] is (sin(a + k w_i), cos(a + k w_i)). Use the angle-addition formulas.
+  (void)out;
+  (void)pe_t;
+  (void)k;
+  (void)C;
+  throw gpt2::Error("exercise 02.3 shift_position: not implemented yet");
 }
 
 }  // namespace exercise

@@ -1,6 +1,6 @@
-// Exercises 04 (student version): replace each `throw` with your code, then run
-//   ./build-student/bin/exercise_04_transformer_block
-// (see exercises/04_transformer_block/README.md).
+// Exercises 04 (your version): replace each `throw` with your code, then run
+//   scripts/check_exercises.sh 04
+// (the tasks are in exercises/04_transformer_block/README.md).
 #include "common/error.h"
 #include "exercise.h"
 
@@ -8,11 +8,8 @@ namespace exercise {
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int N, int C) {
-  // TODO(04.1): for each row r, with xhat_c = (inp_c - mean[r]) * rstd[r] and g_c = dout_c * weight_c:
-  //   dbias_c   += dout_c
-  //   dweight_c += dout_c * xhat_c
-  //   dinp_c    += rstd[r] * (g_c - mean over c of g - xhat_c * mean over c of (g * xhat))
-  // (two passes over the row: the two means first, then the updates).
+  // TODO(04.1): derive dL/dx from d xhat_c / d x_k = r (delta_ck - 1/C - xhat_c xhat_k / C), then
+  // compare with chapter 04's section "LayerNorm". ADD into all three buffers.
   (void)dinp;
   (void)dweight;
   (void)dbias;
@@ -27,8 +24,8 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int n) {
-  // TODO(04.2): GELU(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Differentiate
-  // with the product and chain rules (tanh'(u) = 1 - tanh(u)^2), then dinp[i] += GELU'(x) * dout[i].
+  // TODO(04.2): differentiate GELU(x) = x (1 + tanh u) / 2, u = sqrt(2/pi) (x + 0.044715 x^3),
+  // with the product and chain rules (chapter 04, "GELU"), and ADD GELU'(x) dout into dinp.
   (void)dinp;
   (void)inp;
   (void)dout;
@@ -37,8 +34,8 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int n) {
 }
 
 void split_qkv_heads(float* qkvh, const float* qkv, int B, int T, int C, int NH) {
-  // TODO(04.3): four nested loops over w (0..2), b, h, t; copy the HS numbers starting at
-  // qkv + (b T + t) 3C + w C + h HS to qkvh + (((w B + b) NH + h) T + t) HS. Use size_t for offsets.
+  // TODO(04.3): qkvh[w, b, h, t, i] = qkv[b, t, w C + h HS + i] (chapter 04, "Multi-head
+  // attention"); work out both offsets from the shapes as in chapter 00.
   (void)qkvh;
   (void)qkv;
   (void)B;
@@ -46,6 +43,27 @@ void split_qkv_heads(float* qkvh, const float* qkv, int B, int T, int C, int NH)
   (void)C;
   (void)NH;
   throw gpt2::Error("exercise 04.3 split_qkv_heads: not implemented yet");
+}
+
+void post_ln_block_backward(double* dinp, const gpt2::BlockParams<double>& g, const double* dout,
+                            const double* inp, const gpt2::BlockParams<const double>& w,
+                            const PostLnActivations& a, int B, int T, int C, int NH) {
+  // TODO(04.4): the ten operations of post_ln_block_forward (exercise.h) in reverse order, each
+  // one's backward function from chapter 04 (linear_backward, gelu_backward, layernorm_backward,
+  // residual_backward, multihead_attention_backward) fed the gradient of its output. The
+  // intermediate values need gradient buffers of their own; think about which values are used
+  // twice, and where their gradients must meet.
+  (void)dinp;
+  (void)g;
+  (void)dout;
+  (void)inp;
+  (void)w;
+  (void)a;
+  (void)B;
+  (void)T;
+  (void)C;
+  (void)NH;
+  throw gpt2::Error("exercise 04.4 post_ln_block_backward: not implemented yet");
 }
 
 }  // namespace exercise

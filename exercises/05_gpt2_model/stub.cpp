@@ -1,5 +1,5 @@
-// Exercises 05 (student version): replace each `throw` with your code, then build and run
-//   ./build-student/bin/exercise_05_gpt2_model
+// Exercises 05 (student version): replace each `throw` with your code, then run
+//   scripts/check_exercises.sh 05
 // (exercises/05_gpt2_model/README.md has the tasks, exercise.h the contracts).
 #include "common/error.h"
 #include "exercise.h"

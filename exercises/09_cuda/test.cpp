@@ -1,10 +1,10 @@
 // Exercises 09: each kernel against the CPU code of chapters 03 and 04 (tested there against
 // PyTorch), with chapter 09's tolerance rule (sum_tolerance: a sum of K floats added in another
 // order). Outputs start poisoned (NaN), gradients start at random values (so += is checked).
-// Without a usable GPU every test prints why and exits with 77, which CTest reports as Skipped.
+// Without a usable GPU every task reports itself skipped (GPT2_EXERCISE_SKIP), which CTest shows
+// as Skipped and scripts/check_exercises.sh as "skipped".
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <span>
 #include <string>
 #include <tuple>
@@ -16,20 +16,17 @@
 #include "chapters/09_cuda/tests/cuda_test_helpers.h"
 #include "exercise.h"
 #include "tests/catch.h"
+#include "tests/exercise_report.h"
 
 using gpt2::cuda::DeviceArray;
 using namespace gpt2::cuda::testing;
 
 namespace {
 
-// Leaves the test program with "skipped" when there is no GPU to run the kernels on.
-void require_gpu() {
+// Why this machine cannot run the kernels ("" when it can).
+std::string no_gpu_reason() {
   static const gpt2::cuda::DeviceStatus status = gpt2::cuda::cuda_device_status();
-  if (!status.usable) {
-    std::printf("SKIPPED: exercise 09 needs an NVIDIA GPU: %s\n", gpt2::cuda::describe(status).c_str());
-    std::fflush(stdout);
-    std::exit(gpt2::cuda::kSkipReturnCode);
-  }
+  return status.usable ? "" : "exercise 09 needs an NVIDIA GPU: " + gpt2::cuda::describe(status);
 }
 
 DeviceArray<float> on_device(const std::vector<float>& host) {
@@ -39,7 +36,7 @@ DeviceArray<float> on_device(const std::vector<float>& host) {
 }  // namespace
 
 TEST_CASE("09.1 gelu_backward matches chapter 04 and adds", "[exercise]") {
-  require_gpu();
+  if (const std::string why = no_gpu_reason(); !why.empty()) GPT2_EXERCISE_SKIP(why);
   for (int n : {1, 1000, 1 << 21}) {  // 2^21 elements: more than one element per thread
     const auto inp = random_floats(static_cast<size_t>(n), 1, 0.0f, 3.0f), dout = random_floats(n, 2),
                dinp0 = random_floats(n, 3);
@@ -52,7 +49,7 @@ TEST_CASE("09.1 gelu_backward matches chapter 04 and adds", "[exercise]") {
 }
 
 TEST_CASE("09.2 softmax_rows matches chapter 03's softmax", "[exercise]") {
-  require_gpu();
+  if (const std::string why = no_gpu_reason(); !why.empty()) GPT2_EXERCISE_SKIP(why);
   // Rows shorter and longer than a warp, a row count that does not fill the last block, and
   // logits near 1000 (exp overflows without the maximum) and near -1000 (it underflows).
   for (auto [rows, n, mean] : {std::tuple{1, 1, 0.0f}, std::tuple{3, 31, 0.0f}, std::tuple{37, 100, 1000.0f},
@@ -69,7 +66,7 @@ TEST_CASE("09.2 softmax_rows matches chapter 03's softmax", "[exercise]") {
 }
 
 TEST_CASE("09.3 matmul_tiled matches the product computed on the CPU", "[exercise]") {
-  require_gpu();
+  if (const std::string why = no_gpu_reason(); !why.empty()) GPT2_EXERCISE_SKIP(why);
   for (auto [M, K, N] :
        {std::tuple{1, 1, 1}, std::tuple{16, 16, 16}, std::tuple{17, 33, 15}, std::tuple{100, 250, 70}}) {
     const auto a = random_floats(static_cast<size_t>(M) * K, 5),
