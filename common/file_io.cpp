@@ -74,9 +74,14 @@ BinaryReader::BinaryReader(const fs::path& path) : path_(path) {
   GPT2_CHECK(!fs::is_directory(path, ec), "cannot read '", path.string(), "': it is a directory");
   file_ = std::fopen(path.c_str(), "rb");
   GPT2_CHECK(file_ != nullptr, "cannot open '", path.string(), "': ", std::strerror(errno));
-  std::fseek(file_, 0, SEEK_END);
-  size_ = static_cast<uint64_t>(std::ftell(file_));
-  std::fseek(file_, 0, SEEK_SET);
+  const bool seekable = std::fseek(file_, 0, SEEK_END) == 0;
+  const long size = seekable ? std::ftell(file_) : -1;
+  if (size < 0 || std::fseek(file_, 0, SEEK_SET) != 0) {
+    std::fclose(file_);
+    file_ = nullptr;
+    fail("cannot read '", path.string(), "': not a regular file (its size is unknown)");
+  }
+  size_ = static_cast<uint64_t>(size);
 }
 
 BinaryReader::~BinaryReader() {
@@ -84,7 +89,8 @@ BinaryReader::~BinaryReader() {
 }
 
 void BinaryReader::read(void* dst, size_t n) {
-  GPT2_CHECK(position_ + n <= size_, path_.string(), ": truncated at byte ", position_, " (wanted ", n,
+  // n <= size - position, not position + n <= size: a huge n must not wrap around.
+  GPT2_CHECK(n <= size_ - position_, path_.string(), ": truncated at byte ", position_, " (wanted ", n,
              " more bytes, the file has ", size_, ")");
   size_t got = std::fread(dst, 1, n, file_);
   GPT2_CHECK(got == n, path_.string(), ": read error at byte ", position_);

@@ -82,3 +82,14 @@ TEST_CASE("BinaryReader reads values and reports truncation with the offset", "[
   CHECK(r.read_value<uint32_t>() == 9);
   CHECK_THROWS_AS(r.seek(13), gpt2::Error);
 }
+
+TEST_CASE("BinaryReader: a huge read length is truncation, not a wrapped-around offset", "[file_io]") {
+  fs::path p = temp_dir() / "huge.bin";
+  gpt2::write_file_atomic(p, std::string(16, 'x'));
+  gpt2::BinaryReader r(p);
+  char buffer[16];
+  r.read(buffer, 8);
+  // position 8 + (2^64 - 5) wraps around to 3 in 64 bits, which is "inside" the file.
+  CHECK_THROWS_WITH(r.read(buffer, SIZE_MAX - 4), Catch::Contains("truncated at byte 8"));
+  CHECK(r.position() == 8);
+}
