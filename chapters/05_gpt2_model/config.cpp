@@ -13,6 +13,14 @@ namespace gpt2 {
 using nlohmann::json;
 
 void GPT2Config::validate(std::string_view where) const {
+  auto check_limit = [&](const char* field, int value, int limit) {
+    GPT2_CHECK(value <= limit, where, ": ", field, " = ", value, " is more than this program supports (",
+               limit, ")");
+  };
+  check_limit("n_layer", n_layer, kMaxLayers);
+  check_limit("n_embd", n_embd, kMaxEmbd);
+  check_limit("n_positions", n_positions, kMaxPositions);
+  check_limit("vocab_size", vocab_size, kMaxVocab);
   GPT2_CHECK(n_layer > 0, where, ": n_layer must be positive, got ", n_layer);
   GPT2_CHECK(n_head > 0, where, ": n_head must be positive, got ", n_head);
   GPT2_CHECK(n_embd > 0, where, ": n_embd must be positive, got ", n_embd);
@@ -23,9 +31,6 @@ void GPT2Config::validate(std::string_view where) const {
   GPT2_CHECK(vocab_size > 0, where, ": vocab_size must be positive, got ", vocab_size);
   GPT2_CHECK(std::isfinite(layer_norm_epsilon) && layer_norm_epsilon > 0, where,
              ": layer_norm_epsilon must be a positive number, got ", layer_norm_epsilon);
-  // 4C * C must fit an int (the ops take int sizes and compute offsets in size_t); GPT-2 xl has
-  // C = 1600, far from the limit.
-  GPT2_CHECK(n_embd <= 16384, where, ": n_embd ", n_embd, " is larger than this course supports (16384)");
 }
 
 namespace {

@@ -26,7 +26,42 @@ bool is_attention_buffer(const std::string& name) {
   return std::regex_match(name, buffer);
 }
 
+// The name under which `name` is stored in `file` (with or without the prefix), or "".
+std::string stored_name(const SafetensorsFile& file, const std::string& name) {
+  if (file.contains(name)) return name;
+  if (file.contains(std::string(kPrefix) + name)) return std::string(kPrefix) + name;
+  return "";
+}
+
 }  // namespace
+
+void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
+                                  const std::string& config_name) {
+  const std::string& fname = file.file_name();
+  // The embeddings fix V, maxT and C: wte.weight is [V, C], wpe.weight is [maxT, C].
+  auto check_rows_cols = [&](const std::string& tensor, const char* rows_field, int rows) {
+    const std::string stored = stored_name(file, tensor);
+    GPT2_CHECK(!stored.empty(), fname, ": missing tensor '", tensor, "'");
+    const Shape& shape = file.info(stored).shape;
+    const bool two_d = shape.size() == 2;
+    GPT2_CHECK(two_d && shape[1] == config.n_embd, config_name, ": n_embd is ", config.n_embd, ", but ",
+               fname, ": '", stored, "' has shape ", shape_to_string(shape));
+    GPT2_CHECK(shape[0] == rows, config_name, ": ", rows_field, " is ", rows, ", but ", fname, ": '", stored,
+               "' has shape ", shape_to_string(shape));
+  };
+  check_rows_cols("wte.weight", "vocab_size", config.vocab_size);
+  check_rows_cols("wpe.weight", "n_positions", config.n_positions);
+  // The blocks fix L: the highest h.{i} in the file is block L - 1.
+  const std::regex block(R"((transformer\.)?h\.([0-9]{1,9})\..*)");
+  int64_t layers = 0;
+  for (const std::string& name : file.names()) {
+    std::smatch m;
+    if (std::regex_match(name, m, block)) layers = std::max<int64_t>(layers, std::stoll(m[2]) + 1);
+  }
+  GPT2_CHECK(layers == config.n_layer, config_name, ": n_layer is ", config.n_layer, ", but ", fname,
+             " holds the blocks of ", layers, " layers",
+             layers > 0 ? cat(" (h.0 .. h.", layers - 1, ")") : std::string());
+}
 
 void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout, std::span<float> params,
                      const std::string& config_name) {
@@ -121,9 +156,11 @@ HFModel read_hf_model_dir(const fs::path& dir) {
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
   HFModel m{read_config_json(config_path), Tensor()};
+  // config.json against the header first: the layout and the buffer are sized from it.
+  SafetensorsFile file = SafetensorsFile::open(weights_path);
+  check_config_matches_weights(m.config, file, config_path.string());
   ParameterLayout layout(m.config);
   m.params = Tensor({layout.num_parameters()});
-  SafetensorsFile file = SafetensorsFile::open(weights_path);
   read_hf_weights(file, layout, m.params.span(), config_path.string());
   return m;
 }

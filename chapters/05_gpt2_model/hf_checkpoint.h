@@ -29,6 +29,12 @@
 
 namespace gpt2 {
 
+/// Checks the sizes of `config` against the shapes in `file`'s header (wte.weight is [V, C],
+/// wpe.weight [maxT, C], the blocks h.0 .. h.{L-1}), so that a config.json that disagrees with its
+/// weights is reported, naming `config_name` and the field, before anything is allocated from it.
+void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
+                                  const std::string& config_name = "config.json");
+
 /// Checks every tensor of `file` against `layout` and copies the weights into `params`
 /// (num_parameters() floats). `config_name` names where the configuration came from, for the
 /// "config and tensors disagree" messages.
