@@ -3,14 +3,14 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / "gpt2_test_file_io";
-  fs::create_directories(d);
+  static const fs::path d = gpt2::test_temp_dir("file_io");
   return d;
 }
 }  // namespace

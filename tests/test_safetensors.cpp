@@ -82,7 +82,7 @@ TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]"
   w.add("h", {3}, std::vector<float>{0.1f, 2.0f, -3.0f}, gpt2::DType::F16);
   w.add_int64("ids", {2}, std::vector<int64_t>{50256, 1});
   w.set_metadata("format", "pt");
-  fs::path p = fs::temp_directory_path() / "gpt2_test_writer.safetensors";
+  fs::path p = gpt2::test_temp_dir("writer") / "writer.safetensors";
   w.write(p);
   auto f = SafetensorsFile::open(p);
   CHECK(f.get_vector("x") == std::vector<float>{1.0f, -2.0f, 0.5f, 1024.0f});

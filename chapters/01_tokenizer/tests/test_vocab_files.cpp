@@ -5,6 +5,7 @@
 
 #include "chapters/01_tokenizer/byte_unicode.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "gpt2_tokenizer.h"
 #include "tests/catch.h"
 
@@ -14,10 +15,7 @@ using gpt2::Tokenizer;
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("gpt2_test_01_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  return gpt2::test_temp_dir("01_" + name);
 }
 
 // A small valid vocabulary: the 256 bytes, merges "a b" -> "ab" and "ab c" -> "abc", <|endoftext|>.

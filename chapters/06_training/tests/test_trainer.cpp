@@ -24,9 +24,7 @@ constexpr int kV = 16;
 // A run directory with train.bin / val.bin: a stream where the next token is mostly 3x + 1 mod V,
 // so a bigram model can learn it.
 fs::path make_run_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("gpt2_test_06_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  fs::path dir = gpt2::test_temp_dir("06_" + name);
   Rng rng(5);
   std::vector<int32_t> tokens{0};
   for (int i = 0; i < 6000; ++i) {

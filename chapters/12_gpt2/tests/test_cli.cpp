@@ -75,9 +75,7 @@ TEST_CASE("gpt2 --help everywhere", "[cli]") {
 
 TEST_CASE("gpt2 tokenizer train, then encode and decode with it", "[cli]") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "gpt2_test_12_cli";
-  fs::remove_all(dir);
-  gpt2::create_directories(dir);
+  const fs::path dir = gpt2::test_temp_dir("12_cli");
   const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 50000);
   gpt2::write_file_atomic(dir / "train.txt", text);
   Result r = gpt2_run({"tokenizer", "train", "--input", (dir / "train.txt").string(), "--vocab-size", "400",

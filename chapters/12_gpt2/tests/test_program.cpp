@@ -36,10 +36,7 @@ Result run(std::vector<std::string> args, const std::string& input = "") {
 
 // A fresh, empty directory under the system's temporary directory.
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gpt2_test_12_" + name);
-  fs::remove_all(dir);
-  gpt2::create_directories(dir);
-  return dir;
+  return gpt2::test_temp_dir("12_" + name);
 }
 
 std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
