@@ -1,6 +1,7 @@
 #include "hf_checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <regex>
 
@@ -24,6 +25,23 @@ bool is_float_dtype(DType d) {
 bool is_attention_buffer(const std::string& name) {
   static const std::regex buffer(R"(h\.[0-9]+\.attn\.(bias|masked_bias))");
   return std::regex_match(name, buffer);
+}
+
+// Throws if `values` (tensor `stored` of `shape`) holds a NaN or an infinity: a model with one
+// generates token 0 forever, evaluates to "loss nan" and trains into more NaNs, so it is refused
+// at the door, naming the tensor and the element.
+void check_finite(std::span<const float> values, const Shape& shape, const std::string& stored,
+                  const std::string& fname) {
+  const auto bad = std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); });
+  if (bad == values.end()) return;
+  const auto flat = static_cast<int64_t>(bad - values.begin());
+  Shape index(shape.size());
+  for (size_t d = shape.size(), rest = static_cast<size_t>(flat); d-- > 0;) {
+    index[d] = static_cast<int64_t>(rest % static_cast<size_t>(shape[d]));
+    rest /= static_cast<size_t>(shape[d]);
+  }
+  fail(fname, ": tensor '", stored, "' holds ", *bad, " at element ", flat, " (index ",
+       shape_to_string(index), "): these weights are broken (a run that diverged?)");
 }
 
 // The name under which `name` is stored in `file` (with or without the prefix), or "".
@@ -116,8 +134,10 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   for (const ParamSpec& s : layout.specs()) {
     auto it = file_name_of.find(s.name);
     GPT2_CHECK(it != file_name_of.end(), fname, ": missing tensor '", s.name, "'");
-    file.read_into(it->second, s.shape,
-                   params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)));
+    const std::span<float> values =
+        params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel));
+    file.read_into(it->second, s.shape, values);
+    check_finite(values, s.shape, it->second, fname);
   }
 
   // 3. A stored language-model head must be the token embedding: this model ties them.

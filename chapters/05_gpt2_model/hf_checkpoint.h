@@ -15,8 +15,10 @@
 ///  - `lm_head.weight` may be present; it must equal `wte.weight` (the head is tied);
 ///  - the buffers `h.i.attn.bias` (the causal mask) and `h.i.attn.masked_bias` are ignored;
 ///  - F32, F16, BF16 (and F64) data is converted to float;
-///  - every other name, a missing tensor, a wrong shape, a non-float dtype is an error naming the
-///    file, the tensor and what was expected; the first problem found is reported.
+///  - every other name, a missing tensor, a wrong shape, a non-float dtype, a NaN or infinite
+///    weight is an error naming the file, the tensor and what was expected; the first problem
+///    found is reported. config.json is checked against the tensors' shapes before anything is
+///    allocated from it.
 /// Writing produces F32 tensors without prefix and `__metadata__ {"format": "pt"}`, exactly like
 /// OpenAI's own `gpt2/model.safetensors` on the Hugging Face hub.
 #pragma once

@@ -223,6 +223,23 @@ TEST_CASE("05 checkpoint: a bad checkpoint gives a clear error naming the proble
     CHECK(load_error(good, k.dump()) ==
           cj + ": n_embd is 16384, but " + st + ": 'transformer.wte.weight' has shape [97, 64]");
   }
+  SECTION("NaN or infinite weights") {
+    // A model with a NaN generates token 0 forever and evaluates to "loss nan": refuse it at load.
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+      std::string weights = rebuilt([&](auto& ts) {
+        for (auto& [n, t] : ts) {
+          if (n == "transformer.h.1.mlp.c_fc.weight") t.data()[70] = bad;
+        }
+      });
+      INFO(bad);
+      CHECK(load_error(weights) ==
+            st + ": tensor 'transformer.h.1.mlp.c_fc.weight' holds " +
+                (std::isnan(bad) ? "nan"
+                 : bad > 0       ? "inf"
+                                 : "-inf") +
+                " at element 70 (index [0, 70]): these weights are broken (a run that diverged?)");
+    }
+  }
   SECTION("non-JSON config") {
     CHECK_THAT(load_error(good, "n_layer = 2\n"), Catch::Matchers::StartsWith(cj + ": not valid JSON ("));
   }
