@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "chapters/01_tokenizer/flat_maps.h"
+#include "chapters/01_tokenizer/vocab_files.h"
 
 namespace gpt2 {
 
@@ -43,8 +44,9 @@ inline constexpr int kEndOfTextId = 50256;
 class Tokenizer {
  public:
   /// Loads `dir/encoder.json` + `dir/vocab.bpe` (OpenAI's names) or `dir/vocab.json` +
-  /// `dir/merges.txt` (Hugging Face's names; same formats). A malformed file throws gpt2::Error
-  /// naming the file and the line (or the token) at fault.
+  /// `dir/merges.txt` (Hugging Face's names; same formats), whichever find_tokenizer_files()
+  /// picks. A malformed file throws gpt2::Error naming the file and the line (or the token) at
+  /// fault.
   static Tokenizer load(const std::filesystem::path& dir);
 
   /// Builds a tokenizer from its merges: ids 0..255 are the bytes (GPT-2's order), merge r makes
@@ -53,7 +55,8 @@ class Tokenizer {
                                const std::vector<std::string>& special_tokens = {std::string(kEndOfText)});
 
   /// Writes `dir/encoder.json` and `dir/vocab.bpe` (creating `dir`), readable by load() and by
-  /// other GPT-2 tools.
+  /// other GPT-2 tools, and removes a vocab.json + merges.txt pair there (one tokenizer per
+  /// directory).
   void save(const std::filesystem::path& dir) const;
 
   /// The token ids of `text`. With allow_special == false (the default) every byte is ordinary

@@ -193,30 +193,15 @@ void write_hf_model_dir(const fs::path& dir, const GPT2Config& config, std::span
   if (!tokenizer_dir.empty()) copy_tokenizer_files(tokenizer_dir, dir);
 }
 
-namespace {
-// (Hugging Face name, OpenAI name) of the two tokenizer files.
-constexpr const char* kVocab[2] = {"vocab.json", "encoder.json"};
-constexpr const char* kMerges[2] = {"merges.txt", "vocab.bpe"};
-
-int tokenizer_naming(const fs::path& dir) {
-  for (int k = 0; k < 2; ++k) {
-    if (fs::is_regular_file(dir / kVocab[k]) && fs::is_regular_file(dir / kMerges[k])) return k;
-  }
-  return -1;
-}
-}  // namespace
-
-bool has_tokenizer_files(const fs::path& dir) {
-  return tokenizer_naming(dir) >= 0;
-}
-
 void copy_tokenizer_files(const fs::path& from_dir, const fs::path& to_dir) {
-  int k = tokenizer_naming(from_dir);
-  GPT2_CHECK(k >= 0, "tokenizer directory '", from_dir.string(),
-             "' holds neither vocab.json + merges.txt nor encoder.json + vocab.bpe");
+  // The same rule as Tokenizer::load: the model directory gets the tokenizer that was used.
+  const TokenizerFiles from = find_tokenizer_files(from_dir);
+  const std::string vocab = read_file(from.vocab), merges = read_file(from.merges);
   gpt2::create_directories(to_dir);
-  write_file_atomic(to_dir / kVocab[0], read_file(from_dir / kVocab[k]));
-  write_file_atomic(to_dir / kMerges[0], read_file(from_dir / kMerges[k]));
+  const TokenizerFiles to{to_dir / "vocab.json", to_dir / "merges.txt"};
+  write_file_atomic(to.vocab, vocab);
+  write_file_atomic(to.merges, merges);
+  remove_other_tokenizer_files(to);
 }
 
 }  // namespace gpt2

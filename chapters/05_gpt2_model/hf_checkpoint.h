@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <span>
 
+#include "chapters/01_tokenizer/vocab_files.h"  // has_tokenizer_files, find_tokenizer_files
 #include "chapters/05_gpt2_model/parameters.h"
 #include "common/safetensors.h"
 
@@ -64,12 +65,10 @@ HFModel read_hf_model_dir(const std::filesystem::path& dir);
 void write_hf_model_dir(const std::filesystem::path& dir, const GPT2Config& config,
                         std::span<const float> params, const std::filesystem::path& tokenizer_dir = {});
 
-/// Copies the tokenizer files of `from_dir` into `to_dir` under their Hugging Face names:
-/// vocab.json and merges.txt (or, if those are absent, OpenAI's encoder.json and vocab.bpe, which
-/// hold the same content). Throws if neither pair is there.
+/// Copies the tokenizer files of `from_dir` (the pair chapter 01's find_tokenizer_files() picks,
+/// the one Tokenizer::load reads) into `to_dir` under their Hugging Face names, vocab.json and
+/// merges.txt, and removes an encoder.json + vocab.bpe pair there, so `to_dir` holds one
+/// tokenizer. Throws if `from_dir` holds no tokenizer, or two different ones.
 void copy_tokenizer_files(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
-
-/// True if `dir` holds vocab.json and merges.txt (or encoder.json and vocab.bpe).
-bool has_tokenizer_files(const std::filesystem::path& dir);
 
 }  // namespace gpt2

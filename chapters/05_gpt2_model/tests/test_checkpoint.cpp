@@ -328,3 +328,27 @@ TEST_CASE("05 checkpoint: what we write is the Hugging Face layout, byte for byt
   CHECK(back.config == m.config);
   CHECK(std::memcmp(back.params.data(), m.params.data(), static_cast<size_t>(m.params.numel()) * 4) == 0);
 }
+
+TEST_CASE("05 checkpoint: the tokenizer copied into a model directory is the one Tokenizer::load reads",
+          "[checkpoint]") {
+  TempDir tmp("tokenizer_copy");
+  const fs::path gpt2_dir = fs::path(gpt2::data_dir()) / "gpt2";
+  // A directory with GPT-2's tokenizer under OpenAI's names and a different one (the tiny
+  // fixture model's) under Hugging Face's names: which one is "the" tokenizer is ambiguous.
+  const fs::path both = tmp.path / "both";
+  fs::create_directories(both);
+  for (const char* f : {"encoder.json", "vocab.bpe"}) fs::copy_file(gpt2_dir / f, both / f);
+  for (const char* f : {"vocab.json", "merges.txt"}) fs::copy_file(fixture("12_tiny_model") / f, both / f);
+  CHECK_THAT(error_of([&] { gpt2::copy_tokenizer_files(both, tmp.path / "model"); }),
+             Catch::Matchers::Contains("holds two different tokenizers"));
+  CHECK(!fs::exists(tmp.path / "model" / "vocab.json"));
+  // Copied over a directory that holds another tokenizer under OpenAI's names, the copy replaces
+  // it: the model directory then holds one pair, the copied one.
+  const fs::path model = tmp.path / "model";
+  fs::create_directories(model);
+  for (const char* f : {"encoder.json", "vocab.bpe"}) fs::copy_file(gpt2_dir / f, model / f);
+  gpt2::copy_tokenizer_files(fixture("12_tiny_model"), model);
+  CHECK(!fs::exists(model / "encoder.json"));
+  CHECK(!fs::exists(model / "vocab.bpe"));
+  CHECK(gpt2::read_file(model / "merges.txt") == gpt2::read_file(fixture("12_tiny_model") / "merges.txt"));
+}
