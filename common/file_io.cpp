@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -67,6 +68,33 @@ void create_directories(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   GPT2_CHECK(!ec, "cannot create directory '", dir.string(), "': ", ec.message());
+}
+
+bool directory_has_entries(const fs::path& dir, std::string_view flag) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return false;
+  GPT2_CHECK(fs::is_directory(dir, ec), flag, ": '", dir.string(), "' is a file, not a directory");
+  fs::directory_iterator it(dir, ec);
+  GPT2_CHECK(!ec, flag, ": cannot read directory '", dir.string(), "': ", ec.message());
+  return it != fs::directory_iterator();
+}
+
+void check_not_input(const fs::path& output, const fs::path& input, std::string_view who,
+                     std::string_view input_flag) {
+  std::error_code ec;
+  const bool same = fs::exists(output, ec) && fs::exists(input, ec) && fs::equivalent(output, input, ec);
+  // Inside: every component of the output's real path starts the input's real path.
+  const fs::path out = fs::weakly_canonical(output, ec), in = fs::weakly_canonical(input, ec);
+  auto [o, i] = std::mismatch(out.begin(), out.end(), in.begin(), in.end());
+  const bool inside = o == out.end();
+  GPT2_CHECK(!same && !inside, who, ": writing '", output.string(), "' would overwrite ", input_flag, " '",
+             input.string(), "'");
+}
+
+void remove_all(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  GPT2_CHECK(!ec, "cannot remove '", path.string(), "': ", ec.message());
 }
 
 BinaryReader::BinaryReader(const fs::path& path) : path_(path) {

@@ -93,3 +93,25 @@ TEST_CASE("BinaryReader: a huge read length is truncation, not a wrapped-around 
   CHECK_THROWS_WITH(r.read(buffer, SIZE_MAX - 4), Catch::Contains("truncated at byte 8"));
   CHECK(r.position() == 8);
 }
+
+TEST_CASE("check_not_input: the same file under another name, or a directory holding the input",
+          "[file_io]") {
+  const fs::path d = gpt2::test_temp_dir("not_input");
+  gpt2::write_file_atomic(d / "in.txt", "precious");
+  fs::create_hard_link(d / "in.txt", d / "hard.txt");
+  fs::create_symlink(d / "in.txt", d / "soft.txt");
+  for (const char* same : {"in.txt", "hard.txt", "soft.txt", "./in.txt"}) {
+    INFO(same);
+    CHECK_THROWS_WITH(gpt2::check_not_input(d / same, d / "in.txt", "cmd", "--input"),
+                      Catch::Contains("would overwrite --input"));
+  }
+  CHECK_THROWS_WITH(gpt2::check_not_input(d, d / "in.txt", "cmd", "--input"),
+                    Catch::StartsWith("cmd: writing"));
+  CHECK_NOTHROW(gpt2::check_not_input(d / "out.txt", d / "in.txt", "cmd", "--input"));
+  CHECK_NOTHROW(
+      gpt2::check_not_input(d / "in", d / "in.txt", "cmd", "--input"));  // a prefix of the name only
+  CHECK(gpt2::directory_has_entries(d, "--out"));
+  CHECK(!gpt2::directory_has_entries(d / "missing", "--out"));
+  CHECK_THROWS_WITH(gpt2::directory_has_entries(d / "in.txt", "--out"),
+                    Catch::Contains("is a file, not a directory"));
+}

@@ -49,12 +49,6 @@ std::vector<std::pair<int, fs::path>> list_checkpoints(const fs::path& root) {
   return found;
 }
 
-void remove_all_checked(const fs::path& p) {
-  std::error_code ec;
-  fs::remove_all(p, ec);
-  GPT2_CHECK(!ec, "cannot remove '", p.string(), "': ", ec.message());
-}
-
 }  // namespace
 
 std::string training_state_to_json(const TrainingState& s) {
@@ -101,7 +95,7 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
   fs::path tmp_dir = final_dir;
   tmp_dir += ".tmp";
   gpt2::create_directories(root);
-  remove_all_checked(tmp_dir);  // left over from a crash
+  gpt2::remove_all(tmp_dir);  // left over from a crash
   gpt2::create_directories(tmp_dir);
 
   // 1. Every file into the temporary directory; state.json last marks it complete.
@@ -116,7 +110,7 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
   if (fs::exists(final_dir)) {
     old_dir = final_dir;
     old_dir += ".old";
-    remove_all_checked(old_dir);
+    gpt2::remove_all(old_dir);
     fs::rename(final_dir, old_dir, ec);
     GPT2_CHECK(!ec, "cannot rename '", final_dir.string(), "': ", ec.message());
   }
@@ -125,11 +119,11 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
 
   // 3. Point `latest` at it (atomically), then drop what is no longer needed.
   write_file_atomic(root / "latest", step_dir_name(state.step) + "\n");
-  if (!old_dir.empty()) remove_all_checked(old_dir);
+  if (!old_dir.empty()) gpt2::remove_all(old_dir);
   auto all = list_checkpoints(root);
   keep = std::max(keep, 1);
   for (size_t i = 0; i + keep < all.size(); ++i) {
-    if (all[i].second != final_dir) remove_all_checked(all[i].second);
+    if (all[i].second != final_dir) gpt2::remove_all(all[i].second);
   }
   return final_dir;
 }

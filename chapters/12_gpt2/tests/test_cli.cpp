@@ -91,6 +91,34 @@ TEST_CASE("gpt2 tokenizer train, then encode and decode with it", "[cli]") {
   CHECK(d.out == sample);
 }
 
+TEST_CASE("gpt2 tokenizer train never overwrites its input, nor a non-empty directory without --force",
+          "[cli]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = gpt2::test_temp_dir("12_cli_force");
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 5000);
+  gpt2::create_directories(dir / "tok");
+  gpt2::write_file_atomic(dir / "tok" / "notes.txt", "my notes");
+  gpt2::write_file_atomic(dir / "encoder.json", text);  // a training text that happens to have this name
+  auto train_into = [&](const std::string& input, const fs::path& out, bool force) {
+    std::vector<std::string> args = {"tokenizer",    "train", "--input", input,
+                                     "--vocab-size", "280",   "--out",   out.string()};
+    if (force) args.push_back("--force");
+    return gpt2_run(args);
+  };
+  Result r = train_into((dir / "encoder.json").string(), dir / "tok", false);
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "gpt2 tokenizer train: --out: '" + (dir / "tok").string() + "' is not empty"));
+  CHECK(!fs::exists(dir / "tok" / "encoder.json"));
+  r = train_into((dir / "encoder.json").string(), dir / "tok", true);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(gpt2::read_file(dir / "tok" / "notes.txt") == "my notes");  // --force replaces only its own files
+  r = train_into((dir / "encoder.json").string(), dir, true);
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "would overwrite --input '" + (dir / "encoder.json").string() + "'"));
+  CHECK(gpt2::read_file(dir / "encoder.json") == text);
+}
+
 TEST_CASE("ArgParser: --name=value, defaults and flags", "[cli]") {
   gpt2::ArgParser p("t", "test");
   p.option("--a", "N", "a number", "7").flag("--f", "a flag").option("--s", "S", "a string");

@@ -482,3 +482,68 @@ TEST_CASE("bad flags, missing files and invalid values: a clear message and exit
   CHECK(contains(r.err, "option '--seq-len' must be between 1 and 8"));
   fs::remove_all(dir);
 }
+
+// ----- what the commands write: never over an input, never into a directory that holds other things ----
+
+TEST_CASE("gpt2 prepare never overwrites its input, nor a non-empty directory without --force", "[program]") {
+  const fs::path dir = temp_dir("prepare_force");
+  const std::string d = dir.string();
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 4000);
+  gpt2::create_directories(dir / "W");
+  gpt2::write_file_atomic(dir / "W" / "val.txt", text);
+  // The input lies in the output directory under the name of one of the outputs.
+  Result r = run({"prepare", "--input", d + "/W/val.txt", "--tokenizer", kTinyModel, "--out", d + "/W"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "gpt2 prepare: --out: '" + d + "/W' is not empty"));
+  CHECK(contains(r.err, "--force"));
+  r = run({"prepare", "--input", d + "/W/val.txt", "--tokenizer", kTinyModel, "--out", d + "/W", "--force"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "would overwrite --input '" + d + "/W/val.txt'"));
+  CHECK(gpt2::read_file(dir / "W" / "val.txt") == text);  // untouched
+  // The tokenizer given is the one prepare would replace.
+  r = run({"prepare", "--input", d + "/W/val.txt", "--tokenizer", kTinyModel, "--out", d + "/D"});
+  REQUIRE(r.status == 0);
+  r = run({"prepare", "--input", d + "/W/val.txt", "--tokenizer", d + "/D/tokenizer", "--out", d + "/D",
+           "--force"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "would overwrite --tokenizer '" + d + "/D/tokenizer"));
+  CHECK(gpt2::has_tokenizer_files(dir / "D" / "tokenizer"));
+  // An output directory that is a file.
+  r = run({"prepare", "--input", d + "/W/val.txt", "--tokenizer", kTinyModel, "--out", d + "/W/val.txt"});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "is a file, not a directory"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("gpt2 prepare --force into a prepared directory leaves one tokenizer and no stale files",
+          "[program]") {
+  const fs::path dir = temp_dir("prepare_stale");
+  const std::string d = dir.string();
+  const std::string text = gpt2::read_file(gpt2::data_dir() + "/tinyshakespeare.txt").substr(0, 20000);
+  gpt2::write_file_atomic(dir / "text.txt", text);
+  // First with a tokenizer under Hugging Face's names and a validation part...
+  Result r = run({"prepare", "--input", d + "/text.txt", "--tokenizer", kTinyModel, "--out", d + "/D"});
+  REQUIRE(r.status == 0);
+  REQUIRE(fs::exists(dir / "D" / "val.bin"));
+  // ... then, into the same directory, a trained tokenizer (OpenAI's names) and no validation part.
+  r = run({"prepare", "--input", d + "/text.txt", "--vocab-size", "300", "--val-fraction", "0", "--out",
+           d + "/D", "--force"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(!fs::exists(dir / "D" / "val.bin"));  // not left over from the first run
+  CHECK(!fs::exists(dir / "D" / "val.txt"));
+  CHECK(!fs::exists(dir / "D" / "tokenizer" / "vocab.json"));
+  CHECK(!fs::exists(dir / "D" / "tokenizer" / "merges.txt"));
+  // The model trained on it carries the tokenizer the token files were made with.
+  r = run({"train", "--data",        d + "/D", "--n-layer",    "1", "--n-head", "1", "--n-embd",
+           "8",     "--context",     "16",     "--batch-size", "2", "--steps",  "1", "--eval-interval",
+           "0",     "--no-progress", "--out",  d + "/R"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const gpt2::Tokenizer data_tok = gpt2::Tokenizer::load(dir / "D" / "tokenizer");
+  const gpt2::Tokenizer model_tok = gpt2::Tokenizer::load(dir / "R" / "model");
+  CHECK(data_tok.vocab_size() == 300);
+  CHECK(model_tok.merges() == data_tok.merges());
+  CHECK(model_tok.encode(text.substr(0, 500)) == data_tok.encode(text.substr(0, 500)));
+  fs::remove_all(dir);
+}
