@@ -132,7 +132,6 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
 
   // Resume: model, optimizer, data position and run time from the newest checkpoint.
-  gpt2::create_directories(config.out_dir);
   TrainResult result;
   double elapsed_before = 0.0;
   if (config.resume) {
@@ -152,6 +151,8 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
       result.last_checkpoint = *dir;
     }
   }
+  if (config.on_start) config.on_start();
+  gpt2::create_directories(config.out_dir);
   MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
 
   // The clock: the run's time counts from its first start, across resumes.

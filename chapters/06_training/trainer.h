@@ -73,6 +73,10 @@ struct TrainConfig {
   bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
   std::string title = "training loss";  ///< title of loss.svg
   double time_budget_seconds = 0;       ///< stop once the run's time would pass this (0: no budget)
+  /// Called once everything is checked (the options, the data, the checkpoint to resume from),
+  /// just before train() writes its first file: a caller that records the run (chapter 12's
+  /// run.json) does it here, so that a run that never started leaves no record behind.
+  std::function<void()> on_start;
   /// Seconds on a steady clock, for the budget and the metrics (empty: the system's steady clock).
   /// Tests pass a clock of their own, so that what they check does not depend on the machine's speed.
   std::function<double()> clock;
