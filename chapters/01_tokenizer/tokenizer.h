@@ -84,15 +84,17 @@ class Tokenizer {
   const std::vector<std::pair<int, int>>& merges() const { return merges_; }
   /// The id of the merge of (left, right) and its rank, or {-1, -1}.
   MergeTable::Merge find_merge(int left, int right) const { return merge_table_.find(left, right); }
-  /// The id of the ordinary token with exactly these bytes, or -1.
+  /// The id of the ordinary token with exactly these bytes, or -1 (also for a token longer than
+  /// StringToIds::kMaxLength, 64 KB, which the lookup table does not hold; encode() still makes it).
   int token_id(std::string_view bytes) const;
   /// The special tokens, (text, id).
   const std::vector<std::pair<std::string, int>>& special_tokens() const { return specials_; }
 
  private:
   Tokenizer() = default;
-  // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and specials_.
-  void build_tables(const std::vector<std::string>& tokens);
+  // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and
+  // specials_; merge r makes the token merged_ids[r].
+  void build_tables(const std::vector<std::string>& tokens, const std::vector<int>& merged_ids);
   // Encodes text without special tokens; `cache` maps the pre-tokens seen so far to their ids.
   void encode_ordinary(std::string_view text, std::vector<int>& out, StringToIds& cache) const;
   void bpe_into(std::string_view piece, std::vector<int>& out) const;

@@ -78,7 +78,7 @@ void remove_other_tokenizer_files(const TokenizerFiles& kept) {
   }
 }
 
-void Tokenizer::build_tables(const std::vector<std::string>& tokens) {
+void Tokenizer::build_tables(const std::vector<std::string>& tokens, const std::vector<int>& merged_ids) {
   token_offset_.assign(1, 0);
   token_arena_.clear();
   for (const std::string& tok : tokens) {
@@ -103,10 +103,11 @@ void Tokenizer::build_tables(const std::vector<std::string>& tokens) {
     max_token_length_ = std::max(max_token_length_, bytes.size());
     if (piece_ids_.find(bytes).empty()) piece_ids_.insert(bytes, std::span<const int>(&id, 1));
   }
+  // (The merged ids come from the loader, not from a lookup of the merged bytes: a token longer
+  // than piece_ids_'s longest key is not in that table.)
   for (size_t r = 0; r < merges_.size(); ++r) {
     auto [a, b] = merges_[r];
-    std::string joined = cat(token_bytes(a), token_bytes(b));
-    merge_table_.insert(a, b, {static_cast<int>(r), token_id(joined)});
+    merge_table_.insert(a, b, {static_cast<int>(r), merged_ids[r]});
   }
 }
 
@@ -114,12 +115,14 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int, int>>& merges,
                                  const std::vector<std::string>& special_tokens) {
   Tokenizer t;
   std::vector<std::string> tokens;
+  std::vector<int> merged_ids;
   for (uint8_t b : byte_order()) tokens.emplace_back(1, static_cast<char>(b));
   for (size_t r = 0; r < merges.size(); ++r) {
     auto [a, b] = merges[r];
     const int n = static_cast<int>(tokens.size());
     GPT2_CHECK(a >= 0 && a < n && b >= 0 && b < n, "merge ", r, " joins ids ", a, " and ", b,
                ", but only ids below ", n, " exist at that point");
+    merged_ids.push_back(n);
     tokens.push_back(tokens[static_cast<size_t>(a)] + tokens[static_cast<size_t>(b)]);
   }
   t.merges_ = merges;
@@ -127,7 +130,7 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int, int>>& merges,
     t.specials_.emplace_back(s, static_cast<int>(tokens.size()));
     tokens.push_back(s);
   }
-  t.build_tables(tokens);
+  t.build_tables(tokens, merged_ids);
   return t;
 }
 
@@ -184,6 +187,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
     return it->second;
   };
   std::vector<bool> made_by_merge(V, false);
+  std::vector<int> merged_ids;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string line = lines[i];
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -201,6 +205,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
                "' is made by an earlier merge already");
     made_by_merge[static_cast<size_t>(ab)] = true;
     t.merges_.emplace_back(a, b);
+    merged_ids.push_back(ab);
   }
   for (uint8_t b : byte_order())
     GPT2_CHECK(id_of.count(std::string(1, static_cast<char>(b))), vname, ": the single-byte token for byte ",
@@ -211,7 +216,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
     if (tokens[id].size() > 1 && !made_by_merge[id])
       t.specials_.emplace_back(tokens[id], static_cast<int>(id));
   }
-  t.build_tables(tokens);
+  t.build_tables(tokens, merged_ids);
   return t;
 }
 
