@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_fields.h"
 
 namespace gpt2 {
 
@@ -79,24 +80,14 @@ std::string to_string(const GPT2Config& c) {
 }
 
 namespace {
-// An integer field of the config, with a message naming the file and the key.
+// A size of the config: a positive int (GPT2Config::validate then applies the limits).
 int int_field(const json& j, const char* key, const std::string& name) {
-  GPT2_CHECK(j.contains(key), name, ": missing key '", key, "'");
-  const json& v = j[key];
-  GPT2_CHECK(v.is_number_integer(), name, ": '", key, "' must be an integer, got ", v.dump());
-  int64_t x = v.get<int64_t>();
-  GPT2_CHECK(x > 0 && x < (int64_t{1} << 31), name, ": '", key, "' = ", x, " is out of range");
-  return static_cast<int>(x);
+  return static_cast<int>(json_int(j, key, 1, INT32_MAX, name));
 }
 }  // namespace
 
 GPT2Config parse_config_json(const std::string& text, const std::string& name) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail(name, ": not valid JSON (", e.what(), ")");
-  }
+  const json j = parse_json(text, name);
   GPT2_CHECK(j.is_object(), name, ": expected a JSON object, got ", j.type_name());
   if (j.contains("model_type")) {
     GPT2_CHECK(j["model_type"] == "gpt2", name, ": model_type is ", j["model_type"].dump(),
@@ -110,8 +101,10 @@ GPT2Config parse_config_json(const std::string& text, const std::string& name) {
   c.n_positions = int_field(j, j.contains("n_positions") ? "n_positions" : "n_ctx", name);
   c.vocab_size = int_field(j, "vocab_size", name);
   if (j.contains("layer_norm_epsilon")) {
-    GPT2_CHECK(j["layer_norm_epsilon"].is_number(), name, ": 'layer_norm_epsilon' must be a number");
-    c.layer_norm_epsilon = j["layer_norm_epsilon"].get<float>();
+    // In double first: 1e300 does not fit a float (and converting it would be undefined).
+    const double eps = json_number(j, "layer_norm_epsilon", name);
+    GPT2_CHECK(eps > 0 && eps < 1, name, ": 'layer_norm_epsilon' must be in (0, 1), got ", eps);
+    c.layer_norm_epsilon = static_cast<float>(eps);
   }
   // The variants of GPT2Config this course does not implement: refuse them rather than compute
   // something else silently.

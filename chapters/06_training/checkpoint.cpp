@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_fields.h"
 
 namespace gpt2 {
 
@@ -69,22 +70,22 @@ std::string training_state_to_json(const TrainingState& s) {
 TrainingState training_state_from_json(const std::string& text, const std::string& name) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   GPT2_CHECK(!j.is_discarded() && j.is_object(), name, ": not a JSON object");
+  // Each field with its type and range (json_fields.h): a damaged file is an error naming the
+  // field, never a value cast silently into something else.
+  constexpr int64_t kIntMax = INT32_MAX;
   TrainingState s;
-  try {
-    s.step = j.at("step").get<int>();
-    const auto& loader = j.at("train_loader");
-    s.train_loader.epoch = loader.at("epoch").get<int64_t>();
-    s.train_loader.position = loader.at("position").get<int64_t>();
-    s.train_loader.epoch_rng_state = std::stoull(loader.at("epoch_rng_state").get<std::string>());
-    s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
-    s.batch_size = j.at("batch_size").get<int>();
-    s.seq_len = j.at("seq_len").get<int>();
-    s.grad_accum_steps = j.at("grad_accum_steps").get<int>();
-    s.seed = std::stoull(j.at("seed").get<std::string>());
-  } catch (const std::exception& e) {
-    fail(name, ": bad training state: ", e.what());
-  }
-  GPT2_CHECK(s.step >= 0, name, ": 'step' must be >= 0, got ", s.step);
+  s.step = static_cast<int>(json_int(j, "step", 0, kIntMax, name));
+  const nlohmann::json& loader = json_object(j, "train_loader", name);
+  s.train_loader.epoch = json_int(loader, "epoch", 0, INT64_MAX, name);
+  s.train_loader.position = json_int(loader, "position", 0, INT64_MAX, name);
+  s.train_loader.epoch_rng_state = json_u64_string(loader, "epoch_rng_state", name);
+  s.elapsed_seconds = json_number(j, "elapsed_seconds", name);
+  GPT2_CHECK(s.elapsed_seconds >= 0, name, ": 'elapsed_seconds' must be a finite number >= 0, got ",
+             s.elapsed_seconds);
+  s.batch_size = static_cast<int>(json_int(j, "batch_size", 1, kIntMax, name));
+  s.seq_len = static_cast<int>(json_int(j, "seq_len", 1, kIntMax, name));
+  s.grad_accum_steps = static_cast<int>(json_int(j, "grad_accum_steps", 1, kIntMax, name));
+  s.seed = json_u64_string(j, "seed", name);
   return s;
 }
 

@@ -3,6 +3,7 @@
 // resumed run continues bit for bit, and a half-written checkpoint never replaces a good one.
 #include <csignal>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "bigram_model.h"
@@ -191,7 +192,7 @@ TEST_CASE("an interrupted checkpoint write never replaces the last good one", "[
   BigramModel other(kV);
   AdamW opt(other.params().size(), decay_ranges(other.param_infos()), {});
   CHECK_THROWS_WITH(load_checkpoint(root / "step_00000010", other, opt),
-                    Catch::Contains("state.json: bad training state"));
+                    Catch::Contains("state.json: missing key 'train_loader'"));
   write_file_atomic(root / "step_00000010/state.json", "not json");
   CHECK_THROWS_WITH(load_checkpoint(root / "step_00000010", other, opt),
                     Catch::Contains("not a JSON object"));
@@ -392,4 +393,59 @@ TEST_CASE(
     CHECK(load_checkpoint(c.out_dir / "checkpoints/step_00000004", reloaded, opt).step == 4);
     fs::remove_all(dir);
   }
+}
+
+TEST_CASE("state.json: every field is checked for its type and range, and errors name the file",
+          "[checkpoint]") {
+  TrainingState s;
+  s.step = 12;
+  s.train_loader = {3, 40, 0x9E3779B97F4A7C15ull};
+  s.elapsed_seconds = 1.5;
+  s.batch_size = 4;
+  s.seq_len = 16;
+  s.grad_accum_steps = 2;
+  s.seed = 18446744073709551615ull;  // 2^64 - 1: stored as a string, read back exactly
+  const std::string good = training_state_to_json(s);
+  const TrainingState back = training_state_from_json(good, "state.json");
+  CHECK(back.step == 12);
+  CHECK(back.train_loader == s.train_loader);
+  CHECK(back.seed == s.seed);
+  auto edited = [&](const std::string& key, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(good);
+    if (key.rfind("train_loader.", 0) == 0) {
+      j["train_loader"][key.substr(13)] = value;
+    } else {
+      j[key] = value;
+    }
+    try {
+      training_state_from_json(j.dump(), "ck/state.json");
+    } catch (const gpt2::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // Numbers a plain get<int>() would cast silently (or with undefined behaviour).
+  CHECK(edited("step", 1e30) == "ck/state.json: 'step' must be an integer, got 1e+30");
+  CHECK(edited("step", 2.5) == "ck/state.json: 'step' must be an integer, got 2.5");
+  CHECK(edited("step", 4294967296) == "ck/state.json: 'step' = 4294967296 is out of range [0, 2147483647]");
+  CHECK(edited("step", -1) == "ck/state.json: 'step' = -1 is out of range [0, 2147483647]");
+  CHECK(edited("batch_size", 0) == "ck/state.json: 'batch_size' = 0 is out of range [1, 2147483647]");
+  CHECK(edited("elapsed_seconds", "soon") ==
+        "ck/state.json: 'elapsed_seconds' must be a number, got \"soon\"");
+  CHECK(edited("elapsed_seconds", -3.0) ==
+        "ck/state.json: 'elapsed_seconds' must be a finite number >= 0, got -3");
+  CHECK(edited("train_loader.position", -2) ==
+        "ck/state.json: 'position' = -2 is out of range [0, 9223372036854775807]");
+  // 64-bit values are decimal strings: "-1" (which std::stoull would wrap around) and "12x" are not.
+  CHECK(edited("seed", "-1") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"-1\"");
+  CHECK(edited("seed", "12x") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"12x\"");
+  CHECK(edited("seed", "18446744073709551616") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"18446744073709551616\"");
+  CHECK(edited("train_loader.epoch_rng_state", 5) ==
+        "ck/state.json: 'epoch_rng_state' must be a decimal string of a 64-bit value, got 5");
+  CHECK(edited("train_loader", 5) == "ck/state.json: 'train_loader' must be an object, got 5");
+  CHECK_THROWS_WITH(training_state_from_json("{\"step\": 1e999}", "ck/state.json"),
+                    Catch::StartsWith("ck/state.json: not a JSON object"));
 }
