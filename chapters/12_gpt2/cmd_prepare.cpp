@@ -32,8 +32,10 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   p.option("--input", "FILE", "the text to tokenize", "", true);
   p.option("--tokenizer", "DIR", "tokenizer directory (encoder.json + vocab.bpe, or vocab.json + merges.txt)",
            default_tokenizer_dir());
-  p.option("--vocab-size", "N",
-           "train a BPE tokenizer of N tokens on the training part (instead of --tokenizer)");
+  p.option(
+      "--vocab-size", "N",
+      "train a BPE tokenizer of N tokens on the training part (instead of --tokenizer); as for\n"
+      "                             'gpt2 tokenizer train', 256 is the bytes alone, 257 adds <|endoftext|>");
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
   p.flag("--force", "write into a directory that is not empty, replacing prepare's files there");
   p.option("--val-fraction", "F", "fraction of the text kept for validation, in [0, 0.5]", "0.1");
@@ -47,7 +49,7 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   GPT2_CHECK(!(p.given("--tokenizer") && p.given("--vocab-size")),
              "gpt2 prepare: give --tokenizer DIR or --vocab-size N (train one), not both");
   const int vocab_size =
-      p.given("--vocab-size") ? static_cast<int>(p.get_int("--vocab-size", 257, 1 << 24)) : 0;
+      p.given("--vocab-size") ? static_cast<int>(p.get_int("--vocab-size", 256, 1 << 24)) : 0;
 
   // What this command writes. A directory holding anything else is refused unless --force, and an
   // input is never overwritten, --force or not.
@@ -78,7 +80,7 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   for (const std::filesystem::path& output : outputs) gpt2::remove_all(output);
   gpt2::create_directories(out);
   if (vocab_size > 0) {
-    ProgressBar bar("train BPE", vocab_size - 257, "merge");
+    ProgressBar bar("train BPE", std::max(0, vocab_size - 257), "merge");
     loaded.emplace(train_bpe(train_text, vocab_size, [&](int done, int) { bar.update(done); }));
     bar.finish();
     loaded->save(out / "tokenizer");

@@ -534,6 +534,30 @@ TEST_CASE("gpt2 prepare never overwrites its input, nor a non-empty directory wi
   fs::remove_all(dir);
 }
 
+TEST_CASE("gpt2 prepare and tokenizer train accept the same vocabulary sizes", "[program]") {
+  const fs::path dir = temp_dir("vocab_256");
+  const std::string d = dir.string();
+  gpt2::write_file_atomic(dir / "text.txt",
+                          "To be, or not to be, that is the question.\nWhether 'tis nobler\n");
+  Result r =
+      run({"tokenizer", "train", "--input", d + "/text.txt", "--vocab-size", "256", "--out", d + "/tok"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  r = run({"prepare", "--input", d + "/text.txt", "--vocab-size", "256", "--out", d + "/data", "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(json::parse(r.out).at("vocab_size") == 256);  // the bytes alone, as tokenizer train makes
+  for (const char* cmd : {"prepare", "tokenizer"}) {
+    std::vector<std::string> args = {cmd,   "--input", d + "/text.txt", "--vocab-size",
+                                     "255", "--out",   d + "/x"};
+    if (std::string(cmd) == "tokenizer") args.insert(args.begin() + 1, "train");
+    r = run(args);
+    INFO(cmd);
+    CHECK(contains(r.err, "option '--vocab-size' must be between 256 and"));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("gpt2 prepare --force into a prepared directory leaves one tokenizer and no stale files",
           "[program]") {
   const fs::path dir = temp_dir("prepare_stale");
