@@ -32,10 +32,8 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   p.option("--input", "FILE", "the text to tokenize", "", true);
   p.option("--tokenizer", "DIR", "tokenizer directory (encoder.json + vocab.bpe, or vocab.json + merges.txt)",
            default_tokenizer_dir());
-  p.option(
-      "--vocab-size", "N",
-      "train a BPE tokenizer of N tokens on the training part (instead of --tokenizer); as for\n"
-      "                             'gpt2 tokenizer train', 256 is the bytes alone, 257 adds <|endoftext|>");
+  p.option("--vocab-size", "N",
+           "instead of --tokenizer, train a BPE of N tokens on the training part (256: the bytes alone)");
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
   p.flag("--force", "write into a directory that is not empty, replacing prepare's files there");
   p.option("--val-fraction", "F", "fraction of the text kept for validation, in [0, 0.5]", "0.1");
