@@ -2,8 +2,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "chapters/01_tokenizer/vocab_files.h"
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/default_paths.h"
 #include "chapters/12_gpt2/tests/cli_harness.h"
 #include "common/file_io.h"
 #include "common/testing.h"
@@ -129,4 +131,29 @@ TEST_CASE("ArgParser: --name=value, defaults and flags", "[cli]") {
   CHECK(p.get_int("--a", 0, 10) == 7);
   CHECK(p.given("--f"));
   CHECK_FALSE(p.given("--a"));
+}
+
+TEST_CASE("the default tokenizer is found through GPT2_DATA_DIR, next to the program, or in the source tree",
+          "[cli]") {
+  namespace fs = std::filesystem;
+  // A copy of the data directory elsewhere (as for a moved or installed program) wins when named.
+  const fs::path elsewhere = gpt2::test_temp_dir("12_data_dir");
+  fs::create_directories(elsewhere / "gpt2");
+  fs::copy_file(gpt2::data_dir() + "/gpt2/encoder.json", elsewhere / "gpt2" / "encoder.json");
+  fs::copy_file(gpt2::data_dir() + "/gpt2/vocab.bpe", elsewhere / "gpt2" / "vocab.bpe");
+  ::setenv("GPT2_DATA_DIR", elsewhere.c_str(), 1);
+  CHECK(gpt2::default_tokenizer_dir() == (elsewhere / "gpt2").string());
+  CHECK(gpt2_run({"encode"}, "Hello world").out == "15496 995\n");
+  // A GPT2_DATA_DIR without a tokenizer is passed over.
+  ::setenv("GPT2_DATA_DIR", (elsewhere / "nothing").c_str(), 1);
+  CHECK(gpt2::default_tokenizer_dir() != (elsewhere / "nothing" / "gpt2").string());
+  ::unsetenv("GPT2_DATA_DIR");
+  // Without it: next to the program (this test runs from build/bin, two levels below data/), and
+  // the source tree last.
+  const auto places = gpt2::tokenizer_search_path();
+  REQUIRE(places.size() >= 2);
+  CHECK(places.back() == fs::path(gpt2::data_dir() + "/gpt2").lexically_normal());
+  CHECK(places.front().string().find("share/gpt2-cpp-course/gpt2") != std::string::npos);
+  CHECK(gpt2::has_tokenizer_files(gpt2::default_tokenizer_dir()));
+  fs::remove_all(elsewhere);
 }
