@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -69,14 +70,46 @@ void create_directories(const fs::path& dir) {
   GPT2_CHECK(!ec, "cannot create directory '", dir.string(), "': ", ec.message());
 }
 
+bool directory_has_entries(const fs::path& dir, std::string_view flag) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return false;
+  GPT2_CHECK(fs::is_directory(dir, ec), flag, ": '", dir.string(), "' is a file, not a directory");
+  fs::directory_iterator it(dir, ec);
+  GPT2_CHECK(!ec, flag, ": cannot read directory '", dir.string(), "': ", ec.message());
+  return it != fs::directory_iterator();
+}
+
+void check_not_input(const fs::path& output, const fs::path& input, std::string_view who,
+                     std::string_view input_flag) {
+  std::error_code ec;
+  const bool same = fs::exists(output, ec) && fs::exists(input, ec) && fs::equivalent(output, input, ec);
+  // Inside: every component of the output's real path starts the input's real path.
+  const fs::path out = fs::weakly_canonical(output, ec), in = fs::weakly_canonical(input, ec);
+  auto [o, i] = std::mismatch(out.begin(), out.end(), in.begin(), in.end());
+  const bool inside = o == out.end();
+  GPT2_CHECK(!same && !inside, who, ": writing '", output.string(), "' would overwrite ", input_flag, " '",
+             input.string(), "'");
+}
+
+void remove_all(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  GPT2_CHECK(!ec, "cannot remove '", path.string(), "': ", ec.message());
+}
+
 BinaryReader::BinaryReader(const fs::path& path) : path_(path) {
   std::error_code ec;
   GPT2_CHECK(!fs::is_directory(path, ec), "cannot read '", path.string(), "': it is a directory");
   file_ = std::fopen(path.c_str(), "rb");
   GPT2_CHECK(file_ != nullptr, "cannot open '", path.string(), "': ", std::strerror(errno));
-  std::fseek(file_, 0, SEEK_END);
-  size_ = static_cast<uint64_t>(std::ftell(file_));
-  std::fseek(file_, 0, SEEK_SET);
+  const bool seekable = std::fseek(file_, 0, SEEK_END) == 0;
+  const long size = seekable ? std::ftell(file_) : -1;
+  if (size < 0 || std::fseek(file_, 0, SEEK_SET) != 0) {
+    std::fclose(file_);
+    file_ = nullptr;
+    fail("cannot read '", path.string(), "': not a regular file (its size is unknown)");
+  }
+  size_ = static_cast<uint64_t>(size);
 }
 
 BinaryReader::~BinaryReader() {
@@ -84,7 +117,8 @@ BinaryReader::~BinaryReader() {
 }
 
 void BinaryReader::read(void* dst, size_t n) {
-  GPT2_CHECK(position_ + n <= size_, path_.string(), ": truncated at byte ", position_, " (wanted ", n,
+  // n <= size - position, not position + n <= size: a huge n must not wrap around.
+  GPT2_CHECK(n <= size_ - position_, path_.string(), ": truncated at byte ", position_, " (wanted ", n,
              " more bytes, the file has ", size_, ")");
   size_t got = std::fread(dst, 1, n, file_);
   GPT2_CHECK(got == n, path_.string(), ": read error at byte ", position_);

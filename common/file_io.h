@@ -55,4 +55,19 @@ class BinaryReader {
 /// A clear "cannot create directory" error instead of std::filesystem's exception text.
 void create_directories(const std::filesystem::path& dir);
 
+/// Whether `dir` exists and holds anything. Throws gpt2::Error ("`flag`: 'x' is a file, not a
+/// directory") when it exists but is not a directory. The commands use it to refuse writing into
+/// a directory that holds other things unless they are told to (`--force`).
+bool directory_has_entries(const std::filesystem::path& dir, std::string_view flag);
+
+/// Throws gpt2::Error when writing (or replacing) `output` would destroy `input`, because they
+/// are the same file under any name (links included) or `output` is a directory holding `input`:
+/// "gpt2 prepare: writing 'W/val.txt' would overwrite --input 'W/val.txt'". `who` starts the
+/// message; `input_flag` names where the input came from.
+void check_not_input(const std::filesystem::path& output, const std::filesystem::path& input,
+                     std::string_view who, std::string_view input_flag);
+
+/// Removes a file or a directory tree (nothing if it does not exist); a clear error otherwise.
+void remove_all(const std::filesystem::path& path);
+
 }  // namespace gpt2

@@ -1,5 +1,6 @@
 #include "safetensors.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -114,6 +115,38 @@ DType parse_dtype(const std::string& s, const std::string& file, const std::stri
        "' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8)");
 }
 
+// More elements than any file could hold (and a bound that keeps products in int64_t).
+constexpr uint64_t kMaxElements = uint64_t{1} << 62;
+
+// The format requires the tensors' byte ranges, sorted by offset, to follow each other without
+// overlap or gap and to end where the file ends: no two tensors may share (alias) bytes, and no
+// byte is left unaccounted for. (An empty tensor takes no room and may begin where another does.)
+void check_offsets_tile_data(const std::map<std::string, TensorInfo>& tensors, uint64_t data_size,
+                             const std::string& name) {
+  std::vector<const TensorInfo*> by_offset;
+  for (const auto& [key, info] : tensors) by_offset.push_back(&info);
+  std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t expected = 0;  // where the next tensor must begin
+  const TensorInfo* previous = nullptr;
+  for (const TensorInfo* t : by_offset) {
+    GPT2_CHECK(t->begin >= expected, name, ": tensor '", t->name, "': data_offsets [", t->begin, ", ", t->end,
+               "] overlap those of tensor '", previous ? previous->name : "", "' [",
+               previous ? previous->begin : 0, ", ", previous ? previous->end : 0,
+               "] (tensors may not share bytes)");
+    GPT2_CHECK(t->begin == expected, name, ": tensor '", t->name, "': data_offsets [", t->begin, ", ", t->end,
+               "] leave a gap of ", t->begin - expected, " bytes after ",
+               previous ? cat("tensor '", previous->name, "'") : std::string("the header"),
+               " (the tensors must cover the data without holes)");
+    expected = t->end;
+    previous = t;
+  }
+  GPT2_CHECK(expected == data_size, name, ": the data section has ", data_size - expected,
+             " bytes after the last tensor (", data_size,
+             " bytes in all; the tensors must cover it exactly)");
+}
+
 }  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
@@ -157,15 +190,26 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
     info.name = key;
     info.dtype = parse_dtype(value["dtype"].get<std::string>(), name, key);
     GPT2_CHECK(value["shape"].is_array(), name, ": tensor '", key, "': shape is not an array");
-    uint64_t numel = 1;
+    // The element count, multiplied with a check: [2^32, 2^32] must not wrap around to 0 in 64
+    // bits. Bounding the product of the non-zero sizes also bounds every partial product, so
+    // shape_numel() on this shape cannot overflow later, whatever the order of the sizes.
+    uint64_t numel = 1, nonzero_product = 1;
+    bool has_zero = false;
     for (auto& d : value["shape"]) {
       GPT2_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, name, ": tensor '", key,
                  "': shape has an entry that is not a non-negative integer");
-      int64_t size = d.get<int64_t>();
+      const int64_t size = d.get<int64_t>();
       GPT2_CHECK(size < (int64_t{1} << 40), name, ": tensor '", key, "': absurd size ", size);
       info.shape.push_back(size);
-      numel *= static_cast<uint64_t>(size);
+      if (size == 0) {
+        has_zero = true;
+        continue;
+      }
+      GPT2_CHECK(nonzero_product <= kMaxElements / static_cast<uint64_t>(size), name, ": tensor '", key,
+                 "': shape ", value["shape"].dump(), " has too many elements (more than 2^62)");
+      nonzero_product *= static_cast<uint64_t>(size);
     }
+    numel = has_zero ? 0 : nonzero_product;
     auto& off = value["data_offsets"];
     GPT2_CHECK(
         off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), name,
@@ -175,12 +219,14 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
     GPT2_CHECK(info.begin <= info.end && info.end <= data_size, name, ": tensor '", key, "': data_offsets [",
                info.begin, ", ", info.end, "] lie outside the data (", data_size,
                " bytes; the file may be truncated)");
-    uint64_t need = numel * dtype_size(info.dtype);
-    GPT2_CHECK(info.end - info.begin == need, name, ": tensor '", key, "': data_offsets [", info.begin, ", ",
-               info.end, "] hold ", info.end - info.begin, " bytes, shape ", shape_to_string(info.shape),
-               " of ", dtype_name(info.dtype), " needs ", need);
+    const uint64_t held = info.end - info.begin, width = dtype_size(info.dtype);
+    const uint64_t need = numel <= UINT64_MAX / width ? numel * width : UINT64_MAX;  // (no wrap-around)
+    GPT2_CHECK(held == need, name, ": tensor '", key, "': data_offsets [", info.begin, ", ", info.end,
+               "] hold ", held, " bytes, shape ", shape_to_string(info.shape), " of ", dtype_name(info.dtype),
+               " needs ", need == UINT64_MAX ? cat(numel, " elements of ", width, " bytes") : cat(need));
     f.tensors_[key] = std::move(info);
   }
+  check_offsets_tile_data(f.tensors_, data_size, name);
   return f;
 }
 

@@ -7,8 +7,11 @@
 /// strings. Tensors are row-major and little-endian.
 ///
 /// Reading validates everything before any tensor is used (header length inside the file, valid
-/// JSON, known dtype, non-negative shape, offsets inside the data and matching the shape's byte
-/// count) and reports the first problem with the file name:
+/// JSON, known dtype, non-negative shape whose element count is multiplied out with overflow
+/// checks, offsets inside the data and matching the shape's byte count, and, as the format
+/// requires, the tensors' byte ranges tiling the data section: sorted by offset, each begins where
+/// the previous one ends, none overlaps or aliases another, and the last ends at the end of the
+/// file) and reports the first problem with the file name:
 /// "model.safetensors: tensor 'wte.weight': data_offsets [0, 40] hold 40 bytes, shape [3, 4] of F32 needs
 /// 48".
 #pragma once

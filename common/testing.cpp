@@ -1,5 +1,7 @@
 #include "testing.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "error.h"
@@ -67,6 +69,14 @@ CloseResult rel_close(std::span<const float> actual, std::span<const float> expe
                   r.max_abs_error, " / max |ref| ", max_ref, ", tolerance ", tol, "), worst element [",
                   r.worst_index, "] = ", r.worst_actual, " expected ", r.worst_expected);
   return r;
+}
+
+std::filesystem::path test_temp_dir(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / cat("gpt2_test_", name, "_", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 std::string fixture_dir() {

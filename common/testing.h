@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -70,6 +71,11 @@ double max_scaled_error(std::span<const Scalar> a, std::span<const Scalar> b) {
   }
   return worst;
 }
+
+/// A fresh, empty directory for a test: `<system temp>/gpt2_test_<name>_<process id>` (emptied if it
+/// exists). The process id keeps apart the test programs that run at the same time (`ctest -j`,
+/// several checkouts on one machine), which would otherwise write into each other's files.
+std::filesystem::path test_temp_dir(const std::string& name);
 
 /// Root of the fixture directory (tests/fixtures), set by CMake for tests; "" elsewhere.
 std::string fixture_dir();

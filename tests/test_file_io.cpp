@@ -3,14 +3,14 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / "gpt2_test_file_io";
-  fs::create_directories(d);
+  static const fs::path d = gpt2::test_temp_dir("file_io");
   return d;
 }
 }  // namespace
@@ -81,4 +81,37 @@ TEST_CASE("BinaryReader reads values and reports truncation with the offset", "[
   r.seek(8);
   CHECK(r.read_value<uint32_t>() == 9);
   CHECK_THROWS_AS(r.seek(13), gpt2::Error);
+}
+
+TEST_CASE("BinaryReader: a huge read length is truncation, not a wrapped-around offset", "[file_io]") {
+  fs::path p = temp_dir() / "huge.bin";
+  gpt2::write_file_atomic(p, std::string(16, 'x'));
+  gpt2::BinaryReader r(p);
+  char buffer[16];
+  r.read(buffer, 8);
+  // position 8 + (2^64 - 5) wraps around to 3 in 64 bits, which is "inside" the file.
+  CHECK_THROWS_WITH(r.read(buffer, SIZE_MAX - 4), Catch::Contains("truncated at byte 8"));
+  CHECK(r.position() == 8);
+}
+
+TEST_CASE("check_not_input: the same file under another name, or a directory holding the input",
+          "[file_io]") {
+  const fs::path d = gpt2::test_temp_dir("not_input");
+  gpt2::write_file_atomic(d / "in.txt", "precious");
+  fs::create_hard_link(d / "in.txt", d / "hard.txt");
+  fs::create_symlink(d / "in.txt", d / "soft.txt");
+  for (const char* same : {"in.txt", "hard.txt", "soft.txt", "./in.txt"}) {
+    INFO(same);
+    CHECK_THROWS_WITH(gpt2::check_not_input(d / same, d / "in.txt", "cmd", "--input"),
+                      Catch::Contains("would overwrite --input"));
+  }
+  CHECK_THROWS_WITH(gpt2::check_not_input(d, d / "in.txt", "cmd", "--input"),
+                    Catch::StartsWith("cmd: writing"));
+  CHECK_NOTHROW(gpt2::check_not_input(d / "out.txt", d / "in.txt", "cmd", "--input"));
+  CHECK_NOTHROW(
+      gpt2::check_not_input(d / "in", d / "in.txt", "cmd", "--input"));  // a prefix of the name only
+  CHECK(gpt2::directory_has_entries(d, "--out"));
+  CHECK(!gpt2::directory_has_entries(d / "missing", "--out"));
+  CHECK_THROWS_WITH(gpt2::directory_has_entries(d / "in.txt", "--out"),
+                    Catch::Contains("is a file, not a directory"));
 }

@@ -4,12 +4,13 @@
 #include "common/error.h"
 #include "common/file_io.h"
 #include "common/image.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 namespace fs = std::filesystem;
 
 TEST_CASE("heat map PNG has the PNG signature and the right size in its header", "[image]") {
-  fs::path p = fs::temp_directory_path() / "gpt2_test_heatmap.png";
+  fs::path p = gpt2::test_temp_dir("heatmap") / "heatmap.png";
   std::vector<float> v{0.0f, 0.5f, 1.0f, NAN, 0.25f, 0.75f};
   gpt2::write_heatmap_png(p, v, 2, 3, 0.0f, 1.0f, 4);
   std::string bytes = gpt2::read_file(p);

@@ -82,7 +82,7 @@ TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]"
   w.add("h", {3}, std::vector<float>{0.1f, 2.0f, -3.0f}, gpt2::DType::F16);
   w.add_int64("ids", {2}, std::vector<int64_t>{50256, 1});
   w.set_metadata("format", "pt");
-  fs::path p = fs::temp_directory_path() / "gpt2_test_writer.safetensors";
+  fs::path p = gpt2::test_temp_dir("writer") / "writer.safetensors";
   w.write(p);
   auto f = SafetensorsFile::open(p);
   CHECK(f.get_vector("x") == std::vector<float>{1.0f, -2.0f, 0.5f, 1024.0f});
@@ -125,4 +125,44 @@ TEST_CASE("safetensors: broken files give one clear error each", "[safetensors]"
   CHECK(error_of(make_file("[1,2]", "")).find("not a JSON object") != std::string::npos);
   CHECK(error_of(good).find("broken.safetensors") == std::string::npos);
   CHECK(error_of("abc").rfind("broken.safetensors: ", 0) == 0);
+}
+
+TEST_CASE("safetensors: an element count that overflows 64 bits is rejected, not wrapped", "[safetensors]") {
+  // 2^32 * 2^32 = 2^64 wraps to 0 in uint64 arithmetic, which would match the 0 bytes of [0, 0].
+  const std::string e = error_of(
+      make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""));
+  CHECK(e.find("tensor 'a'") != std::string::npos);
+  CHECK(e.find("too many elements") != std::string::npos);
+  // The same with a zero at the end (an empty tensor in any numpy, but its partial products overflow).
+  CHECK(error_of(make_file(R"({"a":{"dtype":"F32","shape":[1099511627775,1099511627775,0],)"
+                           R"("data_offsets":[0,0]}})",
+                           ""))
+            .find("too many elements") != std::string::npos);
+  // An empty tensor with a modest shape is fine.
+  CHECK(error_of(make_file(R"({"a":{"dtype":"F32","shape":[0,7],"data_offsets":[0,0]}})", "")) == "no error");
+}
+
+TEST_CASE("safetensors: data_offsets must tile the data: no overlap, no alias, no gap, no tail",
+          "[safetensors]") {
+  // The format requires the tensors, sorted by offset, to cover the data section exactly.
+  auto with = [](const std::string& a_offsets, const std::string& b_offsets, const std::string& data) {
+    return error_of(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + a_offsets +
+                                  R"(},"b":{"dtype":"F32","shape":[2],"data_offsets":)" + b_offsets + "}}",
+                              data));
+  };
+  const std::string d16 = floats({1, 2, 3, 4}), d12 = floats({1, 2, 3}), d20 = floats({1, 2, 3, 4, 5});
+  CHECK(with("[0,8]", "[8,16]", d16) == "no error");
+  CHECK(with("[8,16]", "[0,8]", d16) == "no error");  // the header's order does not matter
+  const std::string aliased = with("[0,8]", "[0,8]", floats({1, 2}));
+  CHECK(aliased.find("overlap") != std::string::npos);
+  CHECK(aliased.find("'a'") != std::string::npos);
+  CHECK(aliased.find("'b'") != std::string::npos);
+  CHECK(with("[0,8]", "[4,12]", d12).find("overlap") != std::string::npos);
+  CHECK(with("[0,8]", "[12,20]", d20).find("gap of 4 bytes") != std::string::npos);
+  CHECK(with("[4,12]", "[12,20]", d20).find("gap of 4 bytes") != std::string::npos);
+  CHECK(with("[0,8]", "[8,16]", d20).find("4 bytes after the last tensor") != std::string::npos);
+  // An empty tensor takes no room: it may begin where another tensor begins.
+  CHECK(error_of(make_file(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+                           R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                           floats({1, 2}))) == "no error");
 }

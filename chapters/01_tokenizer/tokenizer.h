@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "chapters/01_tokenizer/flat_maps.h"
+#include "chapters/01_tokenizer/vocab_files.h"
 
 namespace gpt2 {
 
@@ -43,8 +44,9 @@ inline constexpr int kEndOfTextId = 50256;
 class Tokenizer {
  public:
   /// Loads `dir/encoder.json` + `dir/vocab.bpe` (OpenAI's names) or `dir/vocab.json` +
-  /// `dir/merges.txt` (Hugging Face's names; same formats). A malformed file throws gpt2::Error
-  /// naming the file and the line (or the token) at fault.
+  /// `dir/merges.txt` (Hugging Face's names; same formats), whichever find_tokenizer_files()
+  /// picks. A malformed file throws gpt2::Error naming the file and the line (or the token) at
+  /// fault.
   static Tokenizer load(const std::filesystem::path& dir);
 
   /// Builds a tokenizer from its merges: ids 0..255 are the bytes (GPT-2's order), merge r makes
@@ -53,7 +55,8 @@ class Tokenizer {
                                const std::vector<std::string>& special_tokens = {std::string(kEndOfText)});
 
   /// Writes `dir/encoder.json` and `dir/vocab.bpe` (creating `dir`), readable by load() and by
-  /// other GPT-2 tools.
+  /// other GPT-2 tools, and removes a vocab.json + merges.txt pair there (one tokenizer per
+  /// directory).
   void save(const std::filesystem::path& dir) const;
 
   /// The token ids of `text`. With allow_special == false (the default) every byte is ordinary
@@ -81,15 +84,17 @@ class Tokenizer {
   const std::vector<std::pair<int, int>>& merges() const { return merges_; }
   /// The id of the merge of (left, right) and its rank, or {-1, -1}.
   MergeTable::Merge find_merge(int left, int right) const { return merge_table_.find(left, right); }
-  /// The id of the ordinary token with exactly these bytes, or -1.
+  /// The id of the ordinary token with exactly these bytes, or -1 (also for a token longer than
+  /// StringToIds::kMaxLength, 64 KB, which the lookup table does not hold; encode() still makes it).
   int token_id(std::string_view bytes) const;
   /// The special tokens, (text, id).
   const std::vector<std::pair<std::string, int>>& special_tokens() const { return specials_; }
 
  private:
   Tokenizer() = default;
-  // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and specials_.
-  void build_tables(const std::vector<std::string>& tokens);
+  // Stores the tokens' bytes (tokens[id]) and builds the lookup tables from them, merges_ and
+  // specials_; merge r makes the token merged_ids[r].
+  void build_tables(const std::vector<std::string>& tokens, const std::vector<int>& merged_ids);
   // Encodes text without special tokens; `cache` maps the pre-tokens seen so far to their ids.
   void encode_ordinary(std::string_view text, std::vector<int>& out, StringToIds& cache) const;
   void bpe_into(std::string_view piece, std::vector<int>& out) const;

@@ -6,6 +6,9 @@
 //
 // Hugging Face calls the same two files vocab.json and merges.txt.
 #include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "chapters/01_tokenizer/vocab_files.h"
 
 #include "chapters/01_tokenizer/byte_unicode.h"
 #include "chapters/01_tokenizer/tokenizer.h"
@@ -14,7 +17,17 @@
 
 namespace gpt2 {
 
+namespace fs = std::filesystem;
+
 namespace {
+
+// The two namings, OpenAI's first (the order only matters in messages).
+const TokenizerFiles kNamings[2] = {{"encoder.json", "vocab.bpe"}, {"vocab.json", "merges.txt"}};
+
+bool has_pair(const fs::path& dir, const TokenizerFiles& names) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / names.vocab, ec) && fs::is_regular_file(dir / names.merges, ec);
+}
 
 std::string hex_code_point(uint32_t cp) {
   if (cp == 0xFFFFFFFF) return "invalid UTF-8";
@@ -33,7 +46,39 @@ size_t line_of(const std::string& text, size_t pos) {
 
 }  // namespace
 
-void Tokenizer::build_tables(const std::vector<std::string>& tokens) {
+TokenizerFiles find_tokenizer_files(const fs::path& dir) {
+  const bool openai = has_pair(dir, kNamings[0]), hugging_face = has_pair(dir, kNamings[1]);
+  if (openai && hugging_face) {
+    const bool same = read_file(dir / kNamings[0].vocab) == read_file(dir / kNamings[1].vocab) &&
+                      read_file(dir / kNamings[0].merges) == read_file(dir / kNamings[1].merges);
+    GPT2_CHECK(same, "tokenizer directory '", dir.string(),
+               "' holds two different tokenizers: encoder.json + vocab.bpe and vocab.json + merges.txt "
+               "differ; delete the pair that is not wanted");
+  }
+  GPT2_CHECK(openai || hugging_face, "tokenizer directory '", dir.string(),
+             "' has neither encoder.json + vocab.bpe (OpenAI's names) nor vocab.json + merges.txt (Hugging "
+             "Face's names)");
+  const TokenizerFiles& names = openai ? kNamings[0] : kNamings[1];
+  return {dir / names.vocab, dir / names.merges};
+}
+
+bool has_tokenizer_files(const fs::path& dir) {
+  return has_pair(dir, kNamings[0]) || has_pair(dir, kNamings[1]);
+}
+
+void remove_other_tokenizer_files(const TokenizerFiles& kept) {
+  const fs::path dir = kept.vocab.parent_path();
+  for (const TokenizerFiles& names : kNamings) {
+    if (dir / names.vocab == kept.vocab) continue;
+    for (const fs::path& stale : {dir / names.vocab, dir / names.merges}) {
+      std::error_code ec;
+      fs::remove(stale, ec);
+      GPT2_CHECK(!ec, "cannot remove '", stale.string(), "': ", ec.message());
+    }
+  }
+}
+
+void Tokenizer::build_tables(const std::vector<std::string>& tokens, const std::vector<int>& merged_ids) {
   token_offset_.assign(1, 0);
   token_arena_.clear();
   for (const std::string& tok : tokens) {
@@ -58,10 +103,11 @@ void Tokenizer::build_tables(const std::vector<std::string>& tokens) {
     max_token_length_ = std::max(max_token_length_, bytes.size());
     if (piece_ids_.find(bytes).empty()) piece_ids_.insert(bytes, std::span<const int>(&id, 1));
   }
+  // (The merged ids come from the loader, not from a lookup of the merged bytes: a token longer
+  // than piece_ids_'s longest key is not in that table.)
   for (size_t r = 0; r < merges_.size(); ++r) {
     auto [a, b] = merges_[r];
-    std::string joined = cat(token_bytes(a), token_bytes(b));
-    merge_table_.insert(a, b, {static_cast<int>(r), token_id(joined)});
+    merge_table_.insert(a, b, {static_cast<int>(r), merged_ids[r]});
   }
 }
 
@@ -69,12 +115,14 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int, int>>& merges,
                                  const std::vector<std::string>& special_tokens) {
   Tokenizer t;
   std::vector<std::string> tokens;
+  std::vector<int> merged_ids;
   for (uint8_t b : byte_order()) tokens.emplace_back(1, static_cast<char>(b));
   for (size_t r = 0; r < merges.size(); ++r) {
     auto [a, b] = merges[r];
     const int n = static_cast<int>(tokens.size());
     GPT2_CHECK(a >= 0 && a < n && b >= 0 && b < n, "merge ", r, " joins ids ", a, " and ", b,
                ", but only ids below ", n, " exist at that point");
+    merged_ids.push_back(n);
     tokens.push_back(tokens[static_cast<size_t>(a)] + tokens[static_cast<size_t>(b)]);
   }
   t.merges_ = merges;
@@ -82,23 +130,12 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int, int>>& merges,
     t.specials_.emplace_back(s, static_cast<int>(tokens.size()));
     tokens.push_back(s);
   }
-  t.build_tables(tokens);
+  t.build_tables(tokens, merged_ids);
   return t;
 }
 
 Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
-  namespace fs = std::filesystem;
-  fs::path vocab_path, merges_path;
-  if (fs::exists(dir / "encoder.json") && fs::exists(dir / "vocab.bpe")) {
-    vocab_path = dir / "encoder.json";
-    merges_path = dir / "vocab.bpe";
-  } else if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
-    vocab_path = dir / "vocab.json";
-    merges_path = dir / "merges.txt";
-  } else {
-    fail("tokenizer directory '", dir.string(), "' has neither encoder.json + vocab.bpe (OpenAI's names) ",
-         "nor vocab.json + merges.txt (Hugging Face's names)");
-  }
+  const auto [vocab_path, merges_path] = find_tokenizer_files(dir);
   const std::string vname = vocab_path.string(), mname = merges_path.string();
 
   // ---- encoder.json: token string -> id ----
@@ -109,6 +146,8 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
   } catch (const nlohmann::json::parse_error& e) {
     fail(vname, " line ", line_of(json_text, e.byte > 0 ? e.byte - 1 : 0), ": not valid JSON (", e.what(),
          ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    fail(vname, ": not valid JSON (", e.what(), ")");
   }
   GPT2_CHECK(vocab.is_object(), vname, ": expected a JSON object {\"token\": id, ...}");
   const size_t V = vocab.size();
@@ -148,6 +187,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
     return it->second;
   };
   std::vector<bool> made_by_merge(V, false);
+  std::vector<int> merged_ids;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string line = lines[i];
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -165,6 +205,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
                "' is made by an earlier merge already");
     made_by_merge[static_cast<size_t>(ab)] = true;
     t.merges_.emplace_back(a, b);
+    merged_ids.push_back(ab);
   }
   for (uint8_t b : byte_order())
     GPT2_CHECK(id_of.count(std::string(1, static_cast<char>(b))), vname, ": the single-byte token for byte ",
@@ -175,7 +216,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
     if (tokens[id].size() > 1 && !made_by_merge[id])
       t.specials_.emplace_back(tokens[id], static_cast<int>(id));
   }
-  t.build_tables(tokens);
+  t.build_tables(tokens, merged_ids);
   return t;
 }
 
@@ -197,6 +238,7 @@ void Tokenizer::save(const std::filesystem::path& dir) const {
     bpe += '\n';
   }
   write_file_atomic(dir / "vocab.bpe", bpe);
+  remove_other_tokenizer_files({dir / "encoder.json", dir / "vocab.bpe"});
 }
 
 }  // namespace gpt2

@@ -7,12 +7,21 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_fields.h"
 
 namespace gpt2 {
 
 using nlohmann::json;
 
 void GPT2Config::validate(std::string_view where) const {
+  auto check_limit = [&](const char* field, int value, int limit) {
+    GPT2_CHECK(value <= limit, where, ": ", field, " = ", value, " is more than this program supports (",
+               limit, ")");
+  };
+  check_limit("n_layer", n_layer, kMaxLayers);
+  check_limit("n_embd", n_embd, kMaxEmbd);
+  check_limit("n_positions", n_positions, kMaxPositions);
+  check_limit("vocab_size", vocab_size, kMaxVocab);
   GPT2_CHECK(n_layer > 0, where, ": n_layer must be positive, got ", n_layer);
   GPT2_CHECK(n_head > 0, where, ": n_head must be positive, got ", n_head);
   GPT2_CHECK(n_embd > 0, where, ": n_embd must be positive, got ", n_embd);
@@ -23,9 +32,6 @@ void GPT2Config::validate(std::string_view where) const {
   GPT2_CHECK(vocab_size > 0, where, ": vocab_size must be positive, got ", vocab_size);
   GPT2_CHECK(std::isfinite(layer_norm_epsilon) && layer_norm_epsilon > 0, where,
              ": layer_norm_epsilon must be a positive number, got ", layer_norm_epsilon);
-  // 4C * C must fit an int (the ops take int sizes and compute offsets in size_t); GPT-2 xl has
-  // C = 1600, far from the limit.
-  GPT2_CHECK(n_embd <= 16384, where, ": n_embd ", n_embd, " is larger than this course supports (16384)");
 }
 
 namespace {
@@ -74,24 +80,14 @@ std::string to_string(const GPT2Config& c) {
 }
 
 namespace {
-// An integer field of the config, with a message naming the file and the key.
+// A size of the config: a positive int (GPT2Config::validate then applies the limits).
 int int_field(const json& j, const char* key, const std::string& name) {
-  GPT2_CHECK(j.contains(key), name, ": missing key '", key, "'");
-  const json& v = j[key];
-  GPT2_CHECK(v.is_number_integer(), name, ": '", key, "' must be an integer, got ", v.dump());
-  int64_t x = v.get<int64_t>();
-  GPT2_CHECK(x > 0 && x < (int64_t{1} << 31), name, ": '", key, "' = ", x, " is out of range");
-  return static_cast<int>(x);
+  return static_cast<int>(json_int(j, key, 1, INT32_MAX, name));
 }
 }  // namespace
 
 GPT2Config parse_config_json(const std::string& text, const std::string& name) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail(name, ": not valid JSON (", e.what(), ")");
-  }
+  const json j = parse_json(text, name);
   GPT2_CHECK(j.is_object(), name, ": expected a JSON object, got ", j.type_name());
   if (j.contains("model_type")) {
     GPT2_CHECK(j["model_type"] == "gpt2", name, ": model_type is ", j["model_type"].dump(),
@@ -105,8 +101,10 @@ GPT2Config parse_config_json(const std::string& text, const std::string& name) {
   c.n_positions = int_field(j, j.contains("n_positions") ? "n_positions" : "n_ctx", name);
   c.vocab_size = int_field(j, "vocab_size", name);
   if (j.contains("layer_norm_epsilon")) {
-    GPT2_CHECK(j["layer_norm_epsilon"].is_number(), name, ": 'layer_norm_epsilon' must be a number");
-    c.layer_norm_epsilon = j["layer_norm_epsilon"].get<float>();
+    // In double first: 1e300 does not fit a float (and converting it would be undefined).
+    const double eps = json_number(j, "layer_norm_epsilon", name);
+    GPT2_CHECK(eps > 0 && eps < 1, name, ": 'layer_norm_epsilon' must be in (0, 1), got ", eps);
+    c.layer_norm_epsilon = static_cast<float>(eps);
   }
   // The variants of GPT2Config this course does not implement: refuse them rather than compute
   // something else silently.

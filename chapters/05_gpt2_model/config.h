@@ -22,6 +22,14 @@
 
 namespace gpt2 {
 
+/// The largest sizes this program accepts: far above GPT-2 xl's (48 layers, 1600 channels, 1024
+/// positions, 50257 tokens), low enough that every size product the ops compute stays in range and
+/// that a typo in a config.json is an error rather than an attempt to allocate terabytes.
+inline constexpr int kMaxLayers = 1024;
+inline constexpr int kMaxEmbd = 16384;
+inline constexpr int kMaxPositions = 1 << 20;
+inline constexpr int kMaxVocab = 1 << 24;
+
 /// The shape of a GPT-2. Everything else (head size, MLP width 4C, parameter count) follows.
 struct GPT2Config {
   int n_layer = 12;                  ///< L: number of transformer blocks
@@ -34,8 +42,9 @@ struct GPT2Config {
   /// HS = C / NH.
   int head_size() const { return n_embd / n_head; }
 
-  /// Throws gpt2::Error naming the first field that is out of range (every size > 0, C divisible
-  /// by NH, eps > 0 and finite). `where` prefixes the message (e.g. the config file's name).
+  /// Throws gpt2::Error naming the first field that is out of range (every size > 0 and at most
+  /// its kMax... limit, C divisible by NH, eps > 0 and finite). `where` prefixes the message (e.g.
+  /// the config file's name).
   void validate(std::string_view where = "GPT2Config") const;
 
   /// The configuration of one of OpenAI's models: "gpt2" (124M), "gpt2-medium" (350M),

@@ -1,6 +1,7 @@
 #include "hf_checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <regex>
 
@@ -26,7 +27,59 @@ bool is_attention_buffer(const std::string& name) {
   return std::regex_match(name, buffer);
 }
 
+// Throws if `values` (tensor `stored` of `shape`) holds a NaN or an infinity: a model with one
+// generates token 0 forever, evaluates to "loss nan" and trains into more NaNs, so it is refused
+// at the door, naming the tensor and the element.
+void check_finite(std::span<const float> values, const Shape& shape, const std::string& stored,
+                  const std::string& fname) {
+  const auto bad = std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); });
+  if (bad == values.end()) return;
+  const auto flat = static_cast<int64_t>(bad - values.begin());
+  Shape index(shape.size());
+  for (size_t d = shape.size(), rest = static_cast<size_t>(flat); d-- > 0;) {
+    index[d] = static_cast<int64_t>(rest % static_cast<size_t>(shape[d]));
+    rest /= static_cast<size_t>(shape[d]);
+  }
+  fail(fname, ": tensor '", stored, "' holds ", *bad, " at element ", flat, " (index ",
+       shape_to_string(index), "): these weights are broken (a run that diverged?)");
+}
+
+// The name under which `name` is stored in `file` (with or without the prefix), or "".
+std::string stored_name(const SafetensorsFile& file, const std::string& name) {
+  if (file.contains(name)) return name;
+  if (file.contains(std::string(kPrefix) + name)) return std::string(kPrefix) + name;
+  return "";
+}
+
 }  // namespace
+
+void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
+                                  const std::string& config_name) {
+  const std::string& fname = file.file_name();
+  // The embeddings fix V, maxT and C: wte.weight is [V, C], wpe.weight is [maxT, C].
+  auto check_rows_cols = [&](const std::string& tensor, const char* rows_field, int rows) {
+    const std::string stored = stored_name(file, tensor);
+    GPT2_CHECK(!stored.empty(), fname, ": missing tensor '", tensor, "'");
+    const Shape& shape = file.info(stored).shape;
+    const bool two_d = shape.size() == 2;
+    GPT2_CHECK(two_d && shape[1] == config.n_embd, config_name, ": n_embd is ", config.n_embd, ", but ",
+               fname, ": '", stored, "' has shape ", shape_to_string(shape));
+    GPT2_CHECK(shape[0] == rows, config_name, ": ", rows_field, " is ", rows, ", but ", fname, ": '", stored,
+               "' has shape ", shape_to_string(shape));
+  };
+  check_rows_cols("wte.weight", "vocab_size", config.vocab_size);
+  check_rows_cols("wpe.weight", "n_positions", config.n_positions);
+  // The blocks fix L: the highest h.{i} in the file is block L - 1.
+  const std::regex block(R"((transformer\.)?h\.([0-9]{1,9})\..*)");
+  int64_t layers = 0;
+  for (const std::string& name : file.names()) {
+    std::smatch m;
+    if (std::regex_match(name, m, block)) layers = std::max<int64_t>(layers, std::stoll(m[2]) + 1);
+  }
+  GPT2_CHECK(layers == config.n_layer, config_name, ": n_layer is ", config.n_layer, ", but ", fname,
+             " holds the blocks of ", layers, " layers",
+             layers > 0 ? cat(" (h.0 .. h.", layers - 1, ")") : std::string());
+}
 
 void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout, std::span<float> params,
                      const std::string& config_name) {
@@ -81,8 +134,10 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   for (const ParamSpec& s : layout.specs()) {
     auto it = file_name_of.find(s.name);
     GPT2_CHECK(it != file_name_of.end(), fname, ": missing tensor '", s.name, "'");
-    file.read_into(it->second, s.shape,
-                   params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)));
+    const std::span<float> values =
+        params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel));
+    file.read_into(it->second, s.shape, values);
+    check_finite(values, s.shape, it->second, fname);
   }
 
   // 3. A stored language-model head must be the token embedding: this model ties them.
@@ -122,8 +177,10 @@ GPT2Config read_hf_model_dir(const fs::path& dir,
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
   const GPT2Config config = read_config_json(config_path);
-  ParameterLayout layout(config);
+  // config.json against the header first: the layout and the buffer are sized from it.
   SafetensorsFile file = SafetensorsFile::open(weights_path);
+  check_config_matches_weights(config, file, config_path.string());
+  ParameterLayout layout(config);
   read_hf_weights(file, layout, weights_into(config), config_path.string());
   return config;
 }
@@ -145,30 +202,15 @@ void write_hf_model_dir(const fs::path& dir, const GPT2Config& config, std::span
   if (!tokenizer_dir.empty()) copy_tokenizer_files(tokenizer_dir, dir);
 }
 
-namespace {
-// (Hugging Face name, OpenAI name) of the two tokenizer files.
-constexpr const char* kVocab[2] = {"vocab.json", "encoder.json"};
-constexpr const char* kMerges[2] = {"merges.txt", "vocab.bpe"};
-
-int tokenizer_naming(const fs::path& dir) {
-  for (int k = 0; k < 2; ++k) {
-    if (fs::is_regular_file(dir / kVocab[k]) && fs::is_regular_file(dir / kMerges[k])) return k;
-  }
-  return -1;
-}
-}  // namespace
-
-bool has_tokenizer_files(const fs::path& dir) {
-  return tokenizer_naming(dir) >= 0;
-}
-
 void copy_tokenizer_files(const fs::path& from_dir, const fs::path& to_dir) {
-  int k = tokenizer_naming(from_dir);
-  GPT2_CHECK(k >= 0, "tokenizer directory '", from_dir.string(),
-             "' holds neither vocab.json + merges.txt nor encoder.json + vocab.bpe");
+  // The same rule as Tokenizer::load: the model directory gets the tokenizer that was used.
+  const TokenizerFiles from = find_tokenizer_files(from_dir);
+  const std::string vocab = read_file(from.vocab), merges = read_file(from.merges);
   gpt2::create_directories(to_dir);
-  write_file_atomic(to_dir / kVocab[0], read_file(from_dir / kVocab[k]));
-  write_file_atomic(to_dir / kMerges[0], read_file(from_dir / kMerges[k]));
+  const TokenizerFiles to{to_dir / "vocab.json", to_dir / "merges.txt"};
+  write_file_atomic(to.vocab, vocab);
+  write_file_atomic(to.merges, merges);
+  remove_other_tokenizer_files(to);
 }
 
 }  // namespace gpt2

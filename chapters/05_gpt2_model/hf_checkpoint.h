@@ -15,8 +15,10 @@
 ///  - `lm_head.weight` may be present; it must equal `wte.weight` (the head is tied);
 ///  - the buffers `h.i.attn.bias` (the causal mask) and `h.i.attn.masked_bias` are ignored;
 ///  - F32, F16, BF16 (and F64) data is converted to float;
-///  - every other name, a missing tensor, a wrong shape, a non-float dtype is an error naming the
-///    file, the tensor and what was expected; the first problem found is reported.
+///  - every other name, a missing tensor, a wrong shape, a non-float dtype, a NaN or infinite
+///    weight is an error naming the file, the tensor and what was expected; the first problem
+///    found is reported. config.json is checked against the tensors' shapes before anything is
+///    allocated from it.
 /// Writing produces F32 tensors without prefix and `__metadata__ {"format": "pt"}`, exactly like
 /// OpenAI's own `gpt2/model.safetensors` on the Hugging Face hub.
 #pragma once
@@ -25,10 +27,17 @@
 #include <functional>
 #include <span>
 
+#include "chapters/01_tokenizer/vocab_files.h"  // has_tokenizer_files, find_tokenizer_files
 #include "chapters/05_gpt2_model/parameters.h"
 #include "common/safetensors.h"
 
 namespace gpt2 {
+
+/// Checks the sizes of `config` against the shapes in `file`'s header (wte.weight is [V, C],
+/// wpe.weight [maxT, C], the blocks h.0 .. h.{L-1}), so that a config.json that disagrees with its
+/// weights is reported, naming `config_name` and the field, before anything is allocated from it.
+void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
+                                  const std::string& config_name = "config.json");
 
 /// Checks every tensor of `file` against `layout` and copies the weights into `params`
 /// (num_parameters() floats). `config_name` names where the configuration came from, for the
@@ -62,12 +71,10 @@ GPT2Config read_hf_model_dir(const std::filesystem::path& dir,
 void write_hf_model_dir(const std::filesystem::path& dir, const GPT2Config& config,
                         std::span<const float> params, const std::filesystem::path& tokenizer_dir = {});
 
-/// Copies the tokenizer files of `from_dir` into `to_dir` under their Hugging Face names:
-/// vocab.json and merges.txt (or, if those are absent, OpenAI's encoder.json and vocab.bpe, which
-/// hold the same content). Throws if neither pair is there.
+/// Copies the tokenizer files of `from_dir` (the pair chapter 01's find_tokenizer_files() picks,
+/// the one Tokenizer::load reads) into `to_dir` under their Hugging Face names, vocab.json and
+/// merges.txt, and removes an encoder.json + vocab.bpe pair there, so `to_dir` holds one
+/// tokenizer. Throws if `from_dir` holds no tokenizer, or two different ones.
 void copy_tokenizer_files(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
-
-/// True if `dir` holds vocab.json and merges.txt (or encoder.json and vocab.bpe).
-bool has_tokenizer_files(const std::filesystem::path& dir);
 
 }  // namespace gpt2

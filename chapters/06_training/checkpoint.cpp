@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_fields.h"
 
 namespace gpt2 {
 
@@ -49,12 +50,6 @@ std::vector<std::pair<int, fs::path>> list_checkpoints(const fs::path& root) {
   return found;
 }
 
-void remove_all_checked(const fs::path& p) {
-  std::error_code ec;
-  fs::remove_all(p, ec);
-  GPT2_CHECK(!ec, "cannot remove '", p.string(), "': ", ec.message());
-}
-
 }  // namespace
 
 std::string training_state_to_json(const TrainingState& s) {
@@ -75,22 +70,22 @@ std::string training_state_to_json(const TrainingState& s) {
 TrainingState training_state_from_json(const std::string& text, const std::string& name) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   GPT2_CHECK(!j.is_discarded() && j.is_object(), name, ": not a JSON object");
+  // Each field with its type and range (json_fields.h): a damaged file is an error naming the
+  // field, never a value cast silently into something else.
+  constexpr int64_t kIntMax = INT32_MAX;
   TrainingState s;
-  try {
-    s.step = j.at("step").get<int>();
-    const auto& loader = j.at("train_loader");
-    s.train_loader.epoch = loader.at("epoch").get<int64_t>();
-    s.train_loader.position = loader.at("position").get<int64_t>();
-    s.train_loader.epoch_rng_state = std::stoull(loader.at("epoch_rng_state").get<std::string>());
-    s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
-    s.batch_size = j.at("batch_size").get<int>();
-    s.seq_len = j.at("seq_len").get<int>();
-    s.grad_accum_steps = j.at("grad_accum_steps").get<int>();
-    s.seed = std::stoull(j.at("seed").get<std::string>());
-  } catch (const std::exception& e) {
-    fail(name, ": bad training state: ", e.what());
-  }
-  GPT2_CHECK(s.step >= 0, name, ": 'step' must be >= 0, got ", s.step);
+  s.step = static_cast<int>(json_int(j, "step", 0, kIntMax, name));
+  const nlohmann::json& loader = json_object(j, "train_loader", name);
+  s.train_loader.epoch = json_int(loader, "epoch", 0, INT64_MAX, name);
+  s.train_loader.position = json_int(loader, "position", 0, INT64_MAX, name);
+  s.train_loader.epoch_rng_state = json_u64_string(loader, "epoch_rng_state", name);
+  s.elapsed_seconds = json_number(j, "elapsed_seconds", name);
+  GPT2_CHECK(s.elapsed_seconds >= 0, name, ": 'elapsed_seconds' must be a finite number >= 0, got ",
+             s.elapsed_seconds);
+  s.batch_size = static_cast<int>(json_int(j, "batch_size", 1, kIntMax, name));
+  s.seq_len = static_cast<int>(json_int(j, "seq_len", 1, kIntMax, name));
+  s.grad_accum_steps = static_cast<int>(json_int(j, "grad_accum_steps", 1, kIntMax, name));
+  s.seed = json_u64_string(j, "seed", name);
   return s;
 }
 
@@ -101,7 +96,7 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
   fs::path tmp_dir = final_dir;
   tmp_dir += ".tmp";
   gpt2::create_directories(root);
-  remove_all_checked(tmp_dir);  // left over from a crash
+  gpt2::remove_all(tmp_dir);  // left over from a crash
   gpt2::create_directories(tmp_dir);
 
   // 1. Every file into the temporary directory; state.json last marks it complete.
@@ -116,7 +111,7 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
   if (fs::exists(final_dir)) {
     old_dir = final_dir;
     old_dir += ".old";
-    remove_all_checked(old_dir);
+    gpt2::remove_all(old_dir);
     fs::rename(final_dir, old_dir, ec);
     GPT2_CHECK(!ec, "cannot rename '", final_dir.string(), "': ", ec.message());
   }
@@ -125,11 +120,11 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
 
   // 3. Point `latest` at it (atomically), then drop what is no longer needed.
   write_file_atomic(root / "latest", step_dir_name(state.step) + "\n");
-  if (!old_dir.empty()) remove_all_checked(old_dir);
+  if (!old_dir.empty()) gpt2::remove_all(old_dir);
   auto all = list_checkpoints(root);
   keep = std::max(keep, 1);
   for (size_t i = 0; i + keep < all.size(); ++i) {
-    if (all[i].second != final_dir) remove_all_checked(all[i].second);
+    if (all[i].second != final_dir) gpt2::remove_all(all[i].second);
   }
   return final_dir;
 }

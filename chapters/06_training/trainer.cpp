@@ -51,14 +51,21 @@ float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
   return static_cast<float>(sum / batches);
 }
 
-StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
-                       int T, int K, float lr, float grad_clip) {
-  // Forward and backward over K micro-batches; the gradients add up in grads().
+StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
+                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going) {
+  // Forward and backward over K micro-batches, fetched one at a time (K·B·T ids at once could be
+  // gigabytes); the gradients add up in grads().
+  StepOutcome outcome;
+  std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
   model.zero_grad();
   float loss_sum = 0.0f;
   for (int k = 0; k < K; ++k) {
-    const size_t offset = static_cast<size_t>(k) * B * T;
-    loss_sum += model.forward(inputs + offset, targets + offset, B, T);
+    if (k > 0 && keep_going && !keep_going()) {
+      outcome.status = StepStatus::kAbandoned;
+      return outcome;
+    }
+    next(k, inputs.data(), targets.data());
+    loss_sum += model.forward(inputs.data(), targets.data(), B, T);
     model.backward();
   }
   // The rest runs where the gradients are, with the backend's operations (training_ops.h).
@@ -67,11 +74,25 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* input
   // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
   // the gradient of the mean over all K·B·T positions.
   if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
-  StepOutcome outcome;
-  outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
-  optimizer.step(model.params(), grads, lr);
   outcome.loss = loss_sum / static_cast<float>(K);
+  outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
+  // A NaN or an infinity would spread to every weight in one update: do not apply it.
+  if (!std::isfinite(outcome.loss) || !std::isfinite(outcome.grad_norm)) {
+    outcome.status = StepStatus::kNonFinite;
+    return outcome;
+  }
+  optimizer.step(model.params(), grads, lr);
   return outcome;
+}
+
+StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
+                       int T, int K, float lr, float grad_clip) {
+  const size_t n = static_cast<size_t>(B) * T;
+  auto from_arrays = [&](int k, int* in, int* tg) {
+    std::copy_n(inputs + static_cast<size_t>(k) * n, n, in);
+    std::copy_n(targets + static_cast<size_t>(k) * n, n, tg);
+  };
+  return train_step(model, optimizer, from_arrays, B, T, K, lr, grad_clip);
 }
 
 namespace {
@@ -114,7 +135,6 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
 
   // Resume: model, optimizer, data position and run time from the newest checkpoint.
-  gpt2::create_directories(config.out_dir);
   TrainResult result;
   double elapsed_before = 0.0;
   if (config.resume) {
@@ -126,38 +146,82 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
                  " seq_len=", state.seq_len, " grad_accum_steps=", state.grad_accum_steps,
                  " seed=", state.seed, "; resuming exactly needs the same values (got ", B, ", ", T, ", ", K,
                  ", ", config.seed, ")");
+      GPT2_CHECK(state.step <= config.steps, dir->string(), ": the run has already completed ", state.step,
+                 " steps, more than the ", config.steps, " it is asked for");
       train_data.set_state(state.train_loader);
       result.start_step = state.step;
       elapsed_before = state.elapsed_seconds;
       result.last_checkpoint = *dir;
     }
   }
+  if (config.on_start) config.on_start();
+  gpt2::create_directories(config.out_dir);
   MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
 
-  std::vector<int> inputs(static_cast<size_t>(K) * B * T), targets(inputs.size());
+  // The clock: the run's time counts from its first start, across resumes.
+  const Timer system_timer;
+  const std::function<double()> clock =
+      config.clock ? config.clock : std::function<double()>([&] { return system_timer.seconds(); });
+  const double started = clock();
+  auto elapsed = [&] { return elapsed_before + clock() - started; };
+  const double budget = config.time_budget_seconds;
+  auto out_of_time = [&] { return budget > 0 && elapsed() > budget; };
+
   ScopedStopHandler stop_handler;
   clear_stop_request();
   const int64_t todo = config.steps - result.start_step;
   ProgressBar bar = config.progress ? ProgressBar("train", todo, "step")
                                     : ProgressBar("train", todo, "step", false, stderr);
-  Timer run_timer;
+  int saved_step = result.last_checkpoint.empty() ? -1 : result.start_step;
   auto checkpoint = [&](int step) {
-    TrainingState state{step, train_data.state(), elapsed_before + run_timer.seconds(), B, T, K, config.seed};
+    if (step == saved_step) return;
+    TrainingState state{step, train_data.state(), elapsed(), B, T, K, config.seed};
     result.last_checkpoint =
         save_checkpoint(config.out_dir, model, optimizer, state, config.keep_checkpoints);
+    saved_step = step;
   };
 
   int step = result.start_step;
+  double last_step_seconds = 0;  // how long the previous step took (0: none yet in this call)
+  bool stop = false;
   while (step < config.steps) {
-    Timer step_timer;
-    const float lr = lr_at(schedule, step);
-
-    for (int k = 0; k < K; ++k) {
-      train_data.next_batch(inputs.data() + static_cast<size_t>(k) * B * T,
-                            targets.data() + static_cast<size_t>(k) * B * T);
+    // Would this step end past the budget? Then it is not started. (The first step of a call is,
+    // unless the budget was used up before the call.)
+    if (budget > 0 &&
+        (last_step_seconds > 0 ? elapsed() + last_step_seconds > budget : elapsed_before >= budget)) {
+      result.budget_reached = true;
+      stop = true;
     }
+    if (stop || stop_requested()) {
+      checkpoint(step);
+      break;
+    }
+    const double step_start = clock();
+    const float lr = lr_at(schedule, step);
+    const DataLoaderState data_before = train_data.state();
+    auto next_micro_batch = [&](int, int* inputs, int* targets) { train_data.next_batch(inputs, targets); };
+    auto keep_going = [&] {
+      if (out_of_time()) result.budget_reached = true;
+      return !result.budget_reached && !stop_requested();
+    };
     const StepOutcome outcome =
-        train_step(model, optimizer, inputs.data(), targets.data(), B, T, K, lr, config.grad_clip);
+        train_step(model, optimizer, next_micro_batch, B, T, K, lr, config.grad_clip, keep_going);
+    if (outcome.status == StepStatus::kAbandoned) {
+      // Stopped part-way through its micro-batches: as if the step had never begun.
+      train_data.set_state(data_before);
+      stop = true;
+      continue;
+    }
+    if (outcome.status == StepStatus::kNonFinite) {
+      bar.finish();
+      if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+      fail("step ", step + 1, ": the loss is ", outcome.loss, " and the gradient norm ", outcome.grad_norm,
+           ": the training has diverged. The step was not applied and nothing was saved after it; ",
+           result.last_checkpoint.empty()
+               ? std::string("no checkpoint had been written yet")
+               : cat("the last good checkpoint is ", result.last_checkpoint.string()),
+           ". A lower learning rate (or a longer warmup, or gradient clipping) usually helps.");
+    }
     ++step;
 
     StepMetrics m;
@@ -166,12 +230,12 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     m.val_loss = NAN;
     m.lr = lr;
     m.grad_norm = outcome.grad_norm;
-    const double seconds = step_timer.seconds();
-    m.tokens_per_sec = seconds > 0 ? static_cast<double>(B) * T * K / seconds : 0.0;
+    last_step_seconds = clock() - step_start;
+    m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * K / last_step_seconds : 0.0;
     if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {
       m.val_loss = evaluate(model, *val_data, config.eval_steps);
     }
-    m.elapsed_seconds = elapsed_before + run_timer.seconds();
+    m.elapsed_seconds = elapsed();
     metrics.append(m);
     result.history.push_back(m);
     if (on_step) on_step(m);
@@ -185,17 +249,11 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     }
     bar.update(step - result.start_step, suffix);
 
-    const bool stop = stop_requested();
-    if (stop || step == config.steps ||
-        (config.checkpoint_interval > 0 && step % config.checkpoint_interval == 0)) {
+    if (step == config.steps || (config.checkpoint_interval > 0 && step % config.checkpoint_interval == 0))
       checkpoint(step);
-    }
-    if (stop) {
-      result.interrupted = true;
-      clear_stop_request();
-      break;
-    }
   }
+  result.interrupted = step < config.steps;
+  clear_stop_request();
   bar.finish();
   result.final_step = step;
   if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);

@@ -17,6 +17,17 @@
 /// With resume=true, train() first loads the newest checkpoint in out_dir and continues from it;
 /// the losses are then bit for bit those of a run that never stopped.
 ///
+/// Stopping early. Ctrl-C (or request_stop()) and a time budget stop the run at a consistent
+/// point and save a checkpoint there. Both are looked at before each step and, so that a step of
+/// many micro-batches cannot run on for minutes, before each micro-batch after the first: a step
+/// stopped part-way is abandoned (its gradients are dropped, the data position goes back to where
+/// the step began), so the checkpoint is the state after the last whole step and a resumed run
+/// redoes the abandoned step exactly. The budget counts the run's time across resumes; a step is
+/// not started if the previous one's duration says it would end past the budget.
+///
+/// Divergence. A NaN or infinite loss or gradient norm stops the run with a gpt2::Error naming
+/// the step, before that step's update: nothing is written after the last good checkpoint.
+///
 /// PyTorch: nanoGPT's train.py loop.
 #pragma once
 
@@ -61,6 +72,14 @@ struct TrainConfig {
   bool resume = false;            ///< continue from out_dir's newest checkpoint if there is one
   bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
   std::string title = "training loss";  ///< title of loss.svg
+  double time_budget_seconds = 0;       ///< stop once the run's time would pass this (0: no budget)
+  /// Called once everything is checked (the options, the data, the checkpoint to resume from),
+  /// just before train() writes its first file: a caller that records the run (chapter 12's
+  /// run.json) does it here, so that a run that never started leaves no record behind.
+  std::function<void()> on_start;
+  /// Seconds on a steady clock, for the budget and the metrics (empty: the system's steady clock).
+  /// Tests pass a clock of their own, so that what they check does not depend on the machine's speed.
+  std::function<double()> clock;
 };
 
 /// What train() returns.
@@ -68,7 +87,8 @@ struct TrainResult {
   std::vector<StepMetrics> history;       ///< the rows of this call (not those before a resume)
   int start_step = 0;                     ///< step the call started from (0, or the resumed checkpoint's)
   int final_step = 0;                     ///< completed steps when train() returned
-  bool interrupted = false;               ///< stopped early by Ctrl-C (request_stop())
+  bool interrupted = false;               ///< stopped early: Ctrl-C, request_stop() or the time budget
+  bool budget_reached = false;            ///< stopped early by the time budget
   std::filesystem::path last_checkpoint;  ///< the checkpoint written last
 };
 
@@ -78,16 +98,32 @@ using StepCallback = std::function<void(const StepMetrics&)>;
 /// Throws gpt2::Error naming the first option that is out of range.
 void validate(const TrainConfig& config);
 
+/// What became of an optimizer step.
+enum class StepStatus {
+  kUpdated,    ///< the parameters and the optimizer were updated
+  kAbandoned,  ///< stopped before its last micro-batch (keep_going() said no): nothing changed
+  kNonFinite,  ///< the loss or the gradient norm is NaN or infinite: not applied, nothing changed
+};
+
 /// What one optimizer step reports.
 struct StepOutcome {
   float loss = 0;       ///< mean loss over the micro-batches (before the update)
   float grad_norm = 0;  ///< global gradient norm before clipping
+  StepStatus status = StepStatus::kUpdated;
 };
 
-/// One optimizer step (steps 2-5 of the file comment): K micro-batches, `inputs` and `targets`
-/// holding K·B·T ids (micro-batch k at offset k·B·T), gradients averaged over them, clipped to
-/// grad_clip (<= 0: no clipping), then an AdamW update at learning rate lr. train() calls this;
-/// the PyTorch parity test calls it directly.
+/// Writes micro-batch k (0 <= k < K) of a step: B·T input ids and B·T target ids.
+using MicroBatchSource = std::function<void(int k, int* inputs, int* targets)>;
+
+/// One optimizer step (steps 2-5 of the file comment): K micro-batches from `next`, gradients
+/// averaged over them, clipped to grad_clip (<= 0: no clipping), then an AdamW update at learning
+/// rate lr. Before each micro-batch after the first, `keep_going` (when given) is asked whether to
+/// go on; if not, the step is abandoned. A non-finite loss or gradient norm skips the update.
+/// train() calls this.
+StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
+                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going = {});
+/// The same with the K micro-batches in arrays of K·B·T ids (micro-batch k at offset k·B·T); the
+/// PyTorch parity test calls this.
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip);
 

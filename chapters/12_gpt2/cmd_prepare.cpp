@@ -27,13 +27,15 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
       "break) becomes DIR/train.bin, the last --val-fraction DIR/val.bin (chapter 06's token files);\n"
       "DIR/val.txt keeps the validation text for 'gpt2 eval', DIR/tokenizer/ a copy of the\n"
       "tokenizer and DIR/meta.json the byte and token counts. The text is encoded as ordinary text\n"
-      "('<|endoftext|>' in it is not special), on all cores (chapter 01's encode_parallel).");
+      "('<|endoftext|>' in it is not special), on all cores (chapter 01's encode_parallel).\n"
+      "DIR must be new or empty unless --force, which replaces these files there (and never the input).");
   p.option("--input", "FILE", "the text to tokenize", "", true);
   p.option("--tokenizer", "DIR", "tokenizer directory (encoder.json + vocab.bpe, or vocab.json + merges.txt)",
            default_tokenizer_dir());
   p.option("--vocab-size", "N",
-           "train a BPE tokenizer of N tokens on the training part (instead of --tokenizer)");
+           "instead of --tokenizer, train a BPE of N tokens on the training part (256: the bytes alone)");
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
+  p.flag("--force", "write into a directory that is not empty, replacing prepare's files there");
   p.option("--val-fraction", "F", "fraction of the text kept for validation, in [0, 0.5]", "0.1");
   p.option("--threads", "N", "encoding threads (0: all cores)", "0");
   p.flag("--json", "print meta.json on stdout");
@@ -45,7 +47,20 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   GPT2_CHECK(!(p.given("--tokenizer") && p.given("--vocab-size")),
              "gpt2 prepare: give --tokenizer DIR or --vocab-size N (train one), not both");
   const int vocab_size =
-      p.given("--vocab-size") ? static_cast<int>(p.get_int("--vocab-size", 257, 1 << 24)) : 0;
+      p.given("--vocab-size") ? static_cast<int>(p.get_int("--vocab-size", 256, 1 << 24)) : 0;
+
+  // What this command writes. A directory holding anything else is refused unless --force, and an
+  // input is never overwritten, --force or not.
+  const std::vector<std::filesystem::path> outputs = {out / "train.bin", out / "val.bin", out / "val.txt",
+                                                      out / "meta.json", out / "tokenizer"};
+  GPT2_CHECK(!directory_has_entries(out, "gpt2 prepare: --out") || p.given("--force"),
+             "gpt2 prepare: --out: '", out.string(),
+             "' is not empty; choose another directory, or give --force to replace prepare's files there "
+             "(train.bin, val.bin, val.txt, meta.json, tokenizer/)");
+  for (const std::filesystem::path& output : outputs) {
+    check_not_input(output, p.get("--input"), "gpt2 prepare", "--input");
+    if (vocab_size == 0) check_not_input(output, p.get("--tokenizer"), "gpt2 prepare", "--tokenizer");
+  }
 
   Timer timer;
   std::optional<Tokenizer> loaded;
@@ -58,9 +73,12 @@ int cmd_prepare(std::span<const std::string> args, CommandIO io) {
   GPT2_CHECK(!train_text.empty(), "gpt2 prepare: '", p.get("--input"),
              "' leaves no training text (one line only? lower --val-fraction)");
 
+  // Files of an earlier prepare that this one would not rewrite (a val.bin when there is no
+  // validation part now, the other tokenizer pair) must not survive it: remove them all first.
+  for (const std::filesystem::path& output : outputs) gpt2::remove_all(output);
   gpt2::create_directories(out);
   if (vocab_size > 0) {
-    ProgressBar bar("train BPE", vocab_size - 257, "merge");
+    ProgressBar bar("train BPE", std::max(0, vocab_size - 257), "merge");
     loaded.emplace(train_bpe(train_text, vocab_size, [&](int done, int) { bar.update(done); }));
     bar.finish();
     loaded->save(out / "tokenizer");

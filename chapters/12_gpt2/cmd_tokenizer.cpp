@@ -84,12 +84,21 @@ int cmd_tokenizer_train(std::span<const std::string> args, CommandIO io) {
       "gpt2 tokenizer train",
       "Learns a byte-level BPE tokenizer (GPT-2's pre-tokenization) from a text file and saves it as\n"
       "DIR/encoder.json + DIR/vocab.bpe, loadable with --tokenizer DIR. The vocabulary size counts\n"
-      "the 256 bytes, the merges and <|endoftext|> (the last id); 256 means the bytes alone.");
+      "the 256 bytes, the merges and <|endoftext|> (the last id); 256 means the bytes alone.\n"
+      "DIR must be new or empty unless --force, which replaces the tokenizer files there.");
   p.option("--input", "FILE", "training text", "", true);
   p.option("--vocab-size", "N", "vocabulary size, at least 256", "", true);
   p.option("--out", "DIR", "output directory (created if needed)", "", true);
+  p.flag("--force", "write into a directory that is not empty, replacing the tokenizer files there");
   if (!p.parse(args, io.out)) return 0;
   const int vocab_size = static_cast<int>(p.get_int("--vocab-size", 256, 1 << 24));
+  const std::filesystem::path out = p.get("--out");
+  GPT2_CHECK(
+      !directory_has_entries(out, "gpt2 tokenizer train: --out") || p.given("--force"),
+      "gpt2 tokenizer train: --out: '", out.string(),
+      "' is not empty; choose another directory, or give --force to replace the tokenizer files there");
+  for (const char* name : {"encoder.json", "vocab.bpe", "vocab.json", "merges.txt"})
+    check_not_input(out / name, p.get("--input"), "gpt2 tokenizer train", "--input");
   const std::string text = read_file(p.get("--input"));
   Timer timer;
   ProgressBar bar("train BPE", std::max(0, vocab_size - 257), "merge");

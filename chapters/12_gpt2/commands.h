@@ -52,7 +52,8 @@ std::vector<Command> all_commands();
 /// io.err and exit status 1 (2 for an unknown command). main() is just this.
 int run_gpt2(std::span<const std::string> args, CommandIO io);
 
-/// GPT-2's own tokenizer directory in the repository (data/gpt2), the default of --tokenizer.
+/// GPT-2's own tokenizer directory, the default of --tokenizer: the first place of
+/// tokenizer_search_path() (default_paths.h) that holds one.
 std::string default_tokenizer_dir();
 
 }  // namespace gpt2

@@ -4,13 +4,8 @@
 
 #include "chapters/12_gpt2/commands.h"
 #include "common/error.h"
-#include "common/testing.h"
 
 namespace gpt2 {
-
-std::string default_tokenizer_dir() {
-  return data_dir() + "/gpt2";
-}
 
 std::vector<Command> all_commands() {
   std::vector<Command> commands;

@@ -15,11 +15,12 @@ namespace gpt2 {
 
 namespace fs = std::filesystem;
 
-fs::path resolve_model_dir(const std::string& model) {
-  GPT2_CHECK(!model.empty(), "--model: empty model name");
+fs::path resolve_model_dir(const std::string& model, const std::string& flag) {
+  GPT2_CHECK(!model.empty(), flag, ": empty model name");
   if (fs::is_directory(model)) return model;
+  GPT2_CHECK(!fs::exists(model), flag, ": '", model, "' is a file, not a model directory");
   const bool bare_name = model.find('/') == std::string::npos && model != "." && model != "..";
-  GPT2_CHECK(bare_name, "--model: model directory '", model, "' does not exist");
+  GPT2_CHECK(bare_name, flag, ": model directory '", model, "' does not exist");
   std::vector<fs::path> candidates = {fs::path("models") / model};
   if (const char* env = std::getenv("GPT2_MODELS_DIR"); env && *env)
     candidates.push_back(fs::path(env) / model);
@@ -31,7 +32,7 @@ fs::path resolve_model_dir(const std::string& model) {
   }
   const bool openai =
       model == "gpt2" || model == "gpt2-medium" || model == "gpt2-large" || model == "gpt2-xl";
-  fail("--model: '", model, "' is neither a directory nor a downloaded model (looked in ", looked, ")",
+  fail(flag, ": '", model, "' is neither a directory nor a downloaded model (looked in ", looked, ")",
        openai ? cat("; download it with ./scripts/download_gpt2.sh ", model) : std::string());
 }
 

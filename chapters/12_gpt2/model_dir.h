@@ -28,8 +28,9 @@ namespace gpt2 {
 ///  2. a bare name without '/' (e.g. `gpt2`, `gpt2-medium`): `models/NAME` under the current
 ///     directory, then under `$GPT2_MODELS_DIR`, then under the repository (next to `data/`),
 ///     where `scripts/download_gpt2.sh NAME` puts it.
-/// Throws gpt2::Error naming the places it looked (and the download command for GPT-2's names).
-std::filesystem::path resolve_model_dir(const std::string& model);
+/// Throws gpt2::Error naming the places it looked (and the download command for GPT-2's names);
+/// `flag` names the option in messages (`--model`, or `--init` for gpt2 train).
+std::filesystem::path resolve_model_dir(const std::string& model, const std::string& flag = "--model");
 
 /// Where a command's model computes.
 struct BackendOptions {

@@ -133,3 +133,25 @@ TEST_CASE("decode rejects ids outside the vocabulary", "[tokenizer]") {
   CHECK_ERROR(tok.token_bytes(60000), "out of range");
   CHECK(tok.decode(std::vector<int>{}).empty());
 }
+
+TEST_CASE("a merged token longer than the lookup table's keys (64 KB) still encodes to its id",
+          "[tokenizer]") {
+  // Merges that double "a" 17 times: the last makes a token of 2^17 = 131072 bytes, longer than
+  // the longest key the whole-token table stores (StringToIds::kMaxLength). Merging must still
+  // give that token's id, never -1.
+  const int a = static_cast<int>(std::find(gpt2::byte_order().begin(), gpt2::byte_order().end(), 'a') -
+                                 gpt2::byte_order().begin());
+  std::vector<std::pair<int, int>> merges;
+  for (int r = 0, id = a; r < 17; ++r, id = 256 + r - 1) merges.emplace_back(id, id);
+  const gpt2::Tokenizer tok = gpt2::Tokenizer::from_merges(merges);
+  REQUIRE(tok.token_bytes(256 + 16).size() == 131072);
+  for (size_t n : {size_t{65535}, size_t{65536}, size_t{131072}, size_t{131072 + 3}}) {
+    INFO(n << " bytes of 'a'");
+    const std::string text(n, 'a');
+    const std::vector<int> ids = tok.encode(text);
+    for (int id : ids) REQUIRE(id >= 0);
+    CHECK(tok.decode(ids) == text);
+    CHECK(ids == tok.bpe(text));
+  }
+  CHECK(tok.encode(std::string(131072, 'a')) == std::vector<int>{256 + 16});
+}

@@ -6,6 +6,7 @@
 #include "chapters/01_tokenizer/pretokenize.h"
 #include "chapters/01_tokenizer/train_bpe.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "common/timer.h"
 #include "gpt2_tokenizer.h"
 #include "tests/catch.h"
@@ -102,8 +103,7 @@ TEST_CASE("training is deterministic and its merges are in order", "[train]") {
 TEST_CASE("a trained tokenizer saves, loads and encodes identically", "[train]") {
   const std::string text = shakespeare().substr(0, 100000);
   Tokenizer tok = gpt2::train_bpe(text, 600);
-  auto dir = std::filesystem::temp_directory_path() / "gpt2_test_01_trained";
-  std::filesystem::remove_all(dir);
+  auto dir = gpt2::test_temp_dir("01_trained");
   tok.save(dir);
   Tokenizer loaded = Tokenizer::load(dir);
   CHECK(loaded.vocab_size() == tok.vocab_size());
@@ -140,8 +140,7 @@ TEST_CASE("the smallest vocabularies: 256 (bytes only) and 257 (bytes and <|endo
   CHECK(with_eot.encode("ab<|endoftext|>", true) ==
         std::vector<int>{with_eot.token_id("a"), with_eot.token_id("b"), 256});
   // A bytes-only vocabulary saves and loads too.
-  auto dir = std::filesystem::temp_directory_path() / "gpt2_test_01_bytes_only";
-  std::filesystem::remove_all(dir);
+  auto dir = gpt2::test_temp_dir("01_bytes_only");
   bytes_only.save(dir);
   CHECK(Tokenizer::load(dir).vocab_size() == 256);
 }

@@ -5,6 +5,7 @@
 
 #include "chapters/01_tokenizer/byte_unicode.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "gpt2_tokenizer.h"
 #include "tests/catch.h"
 
@@ -14,10 +15,7 @@ using gpt2::Tokenizer;
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("gpt2_test_01_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  return gpt2::test_temp_dir("01_" + name);
 }
 
 // A small valid vocabulary: the 256 bytes, merges "a b" -> "ab" and "ab c" -> "abc", <|endoftext|>.
@@ -90,4 +88,37 @@ TEST_CASE("malformed vocabulary files give errors naming the file and the line",
               "merges.txt line 2: token 'xyz' is not in");
   CHECK_ERROR(Tokenizer::load(write_vocab("twice", json, "#version: 0.2\na b\nab c\na b\n")),
               "vocab.bpe line 4: the token 'ab' is made by an earlier merge already");
+  // Every JSON error names the file, not only syntax errors: a number too large for a double is
+  // nlohmann's out_of_range, not its parse_error.
+  CHECK_ERROR(Tokenizer::load(write_vocab("huge_number", "{\"a\": 1e999}", kSmallMerges)),
+              "encoder.json: not valid JSON (");
+}
+
+TEST_CASE("a directory holds one tokenizer: one rule picks its files, two different pairs are refused",
+          "[vocab]") {
+  const std::string json = small_encoder_json();
+  const std::string other_merges = "#version: 0.2\na b\n";  // a different tokenizer: no "abc"
+  // Both pairs, different content: no reader may silently pick one (the copy and the load would
+  // then disagree about which tokenizer the directory holds).
+  fs::path both = write_vocab("two_pairs", json, kSmallMerges);
+  gpt2::write_file_atomic(both / "vocab.json", json);
+  gpt2::write_file_atomic(both / "merges.txt", other_merges);
+  CHECK_ERROR(gpt2::find_tokenizer_files(both), "holds two different tokenizers");
+  CHECK_ERROR(Tokenizer::load(both), "holds two different tokenizers");
+  // Both pairs with the same bytes are one tokenizer under two names.
+  gpt2::write_file_atomic(both / "merges.txt", kSmallMerges);
+  CHECK(Tokenizer::load(both).merges().size() == 2);
+  // An incomplete second pair is not a tokenizer: the complete one is used.
+  fs::path lone = write_vocab("lone_file", json, kSmallMerges, /*hugging_face_names=*/true);
+  gpt2::write_file_atomic(lone / "encoder.json", "not even JSON");
+  CHECK(gpt2::find_tokenizer_files(lone).vocab == lone / "vocab.json");
+  CHECK(Tokenizer::load(lone).merges().size() == 2);
+  CHECK(gpt2::has_tokenizer_files(lone));
+  CHECK(!gpt2::has_tokenizer_files(fresh_dir("no_files")));
+  // save() leaves exactly one pair: a tokenizer saved over another replaces it, names and all.
+  fs::path over = write_vocab("saved_over", json, other_merges, /*hugging_face_names=*/true);
+  Tokenizer::load(write_vocab("source", json, kSmallMerges)).save(over);
+  CHECK(!fs::exists(over / "vocab.json"));
+  CHECK(!fs::exists(over / "merges.txt"));
+  CHECK(Tokenizer::load(over).merges().size() == 2);
 }

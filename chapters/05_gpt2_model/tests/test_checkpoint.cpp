@@ -181,19 +181,64 @@ TEST_CASE("05 checkpoint: a bad checkpoint gives a clear error naming the proble
     std::string cfg = gpt2::read_file(fixture("05_hf_tiny/config.json"));
     auto j = nlohmann::json::parse(cfg);
     j["n_layer"] = 1;
-    CHECK(load_error(good, j.dump()) == st +
-                                            ": tensor 'transformer.h.1.attn.c_attn.bias' does not exist in a "
-                                            "GPT-2 with 1 layers (" +
-                                            cj + " and the weights disagree)");
+    CHECK(load_error(good, j.dump()) ==
+          cj + ": n_layer is 1, but " + st + " holds the blocks of 2 layers (h.0 .. h.1)");
     j["n_layer"] = 3;
-    CHECK(load_error(good, j.dump()) == st + ": missing tensor 'h.2.ln_1.weight'");
+    CHECK(load_error(good, j.dump()) ==
+          cj + ": n_layer is 3, but " + st + " holds the blocks of 2 layers (h.0 .. h.1)");
     j["n_layer"] = 2;
     j["n_embd"] = 128;
     CHECK(load_error(good, j.dump()) ==
-          st +
-              ": tensor 'transformer.h.0.attn.c_attn.bias' has shape [192], expected "
-              "[384] for L=2 NH=4 C=128 maxT=32 V=97 (from " +
-              cj + ")");
+          cj + ": n_embd is 128, but " + st + ": 'transformer.wte.weight' has shape [97, 64]");
+    // read_hf_weights on its own (a layout from elsewhere) still names both sides.
+    auto f = gpt2::SafetensorsFile::parse(good, "w.safetensors");
+    gpt2::ParameterLayout one_layer(GPT2Config::make(1, 4, 64, 32, 97));
+    std::vector<float> params(static_cast<size_t>(one_layer.num_parameters()));
+    CHECK(error_of([&] { gpt2::read_hf_weights(f, one_layer, params, "c.json"); }) ==
+          "w.safetensors: tensor 'transformer.h.1.attn.c_attn.bias' does not exist in a GPT-2 with 1 layers "
+          "(c.json and the weights disagree)");
+  }
+  SECTION("absurd sizes in config.json: an error naming the file and the field, before any allocation") {
+    // Checked against the limits and against the weights' header before the parameter buffer is
+    // laid out, so none of these allocates more than the file itself (or takes more than a moment).
+    auto j = nlohmann::json::parse(gpt2::read_file(fixture("05_hf_tiny/config.json")));
+    auto with = [&](const char* key, int64_t value) {
+      auto k = j;
+      k[key] = value;
+      return load_error(good, k.dump());
+    };
+    CHECK(with("n_layer", 2147483647) ==
+          cj + ": n_layer = 2147483647 is more than this program supports (1024)");
+    CHECK(with("n_layer", 1000) ==
+          cj + ": n_layer is 1000, but " + st + " holds the blocks of 2 layers (h.0 .. h.1)");
+    CHECK(with("vocab_size", 16777216) ==
+          cj + ": vocab_size is 16777216, but " + st + ": 'transformer.wte.weight' has shape [97, 64]");
+    CHECK(with("vocab_size", 1 << 30) ==
+          cj + ": vocab_size = 1073741824 is more than this program supports (16777216)");
+    CHECK(with("n_positions", 1 << 20) ==
+          cj + ": n_positions is 1048576, but " + st + ": 'transformer.wpe.weight' has shape [32, 64]");
+    auto k = j;
+    k["n_embd"] = 16384;
+    k["n_head"] = 4;
+    CHECK(load_error(good, k.dump()) ==
+          cj + ": n_embd is 16384, but " + st + ": 'transformer.wte.weight' has shape [97, 64]");
+  }
+  SECTION("NaN or infinite weights") {
+    // A model with a NaN generates token 0 forever and evaluates to "loss nan": refuse it at load.
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+      std::string weights = rebuilt([&](auto& ts) {
+        for (auto& [n, t] : ts) {
+          if (n == "transformer.h.1.mlp.c_fc.weight") t.data()[70] = bad;
+        }
+      });
+      INFO(bad);
+      CHECK(load_error(weights) ==
+            st + ": tensor 'transformer.h.1.mlp.c_fc.weight' holds " +
+                (std::isnan(bad) ? "nan"
+                 : bad > 0       ? "inf"
+                                 : "-inf") +
+                " at element 70 (index [0, 70]): these weights are broken (a run that diverged?)");
+    }
   }
   SECTION("non-JSON config") {
     CHECK_THAT(load_error(good, "n_layer = 2\n"), Catch::Matchers::StartsWith(cj + ": not valid JSON ("));
@@ -282,4 +327,28 @@ TEST_CASE("05 checkpoint: what we write is the Hugging Face layout, byte for byt
   gpt2::HFModel back = gpt2::read_hf_model_dir(out);
   CHECK(back.config == m.config);
   CHECK(std::memcmp(back.params.data(), m.params.data(), static_cast<size_t>(m.params.numel()) * 4) == 0);
+}
+
+TEST_CASE("05 checkpoint: the tokenizer copied into a model directory is the one Tokenizer::load reads",
+          "[checkpoint]") {
+  TempDir tmp("tokenizer_copy");
+  const fs::path gpt2_dir = fs::path(gpt2::data_dir()) / "gpt2";
+  // A directory with GPT-2's tokenizer under OpenAI's names and a different one (the tiny
+  // fixture model's) under Hugging Face's names: which one is "the" tokenizer is ambiguous.
+  const fs::path both = tmp.path / "both";
+  fs::create_directories(both);
+  for (const char* f : {"encoder.json", "vocab.bpe"}) fs::copy_file(gpt2_dir / f, both / f);
+  for (const char* f : {"vocab.json", "merges.txt"}) fs::copy_file(fixture("12_tiny_model") / f, both / f);
+  CHECK_THAT(error_of([&] { gpt2::copy_tokenizer_files(both, tmp.path / "model"); }),
+             Catch::Matchers::Contains("holds two different tokenizers"));
+  CHECK(!fs::exists(tmp.path / "model" / "vocab.json"));
+  // Copied over a directory that holds another tokenizer under OpenAI's names, the copy replaces
+  // it: the model directory then holds one pair, the copied one.
+  const fs::path model = tmp.path / "model";
+  fs::create_directories(model);
+  for (const char* f : {"encoder.json", "vocab.bpe"}) fs::copy_file(gpt2_dir / f, model / f);
+  gpt2::copy_tokenizer_files(fixture("12_tiny_model"), model);
+  CHECK(!fs::exists(model / "encoder.json"));
+  CHECK(!fs::exists(model / "vocab.bpe"));
+  CHECK(gpt2::read_file(model / "merges.txt") == gpt2::read_file(fixture("12_tiny_model") / "merges.txt"));
 }

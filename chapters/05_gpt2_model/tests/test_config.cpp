@@ -66,6 +66,22 @@ TEST_CASE("05 config: config.json round trip and errors", "[config]") {
   CHECK(gpt2::parse_config_json(hub, "config.json") == GPT2Config::from_name("gpt2"));
   CHECK_THROWS_WITH(gpt2::parse_config_json("{\"n_layer\": 2,", "config.json"),
                     Catch::Matchers::StartsWith("config.json: not valid JSON"));
+  // Every JSON error names the file: an overflowing number is nlohmann's out_of_range, not parse_error.
+  CHECK_THROWS_WITH(gpt2::parse_config_json("{\"n_layer\": 1e999}", "config.json"),
+                    Catch::Matchers::StartsWith("config.json: not valid JSON"));
+  CHECK_THROWS_WITH(
+      gpt2::parse_config_json(
+          R"({"n_layer": 2.5, "n_head": 4, "n_embd": 64, "n_positions": 8, "vocab_size": 9})", "config.json"),
+      "config.json: 'n_layer' must be an integer, got 2.5");
+  CHECK_THROWS_WITH(gpt2::parse_config_json(
+                        R"({"n_layer": 18446744073709551615, "n_head": 4, "n_embd": 64, "n_positions": 8,
+                                  "vocab_size": 9})",
+                        "config.json"),
+                    "config.json: 'n_layer' = 18446744073709551615 is out of range [1, 2147483647]");
+  CHECK_THROWS_WITH(gpt2::parse_config_json(R"({"n_layer": 2, "n_head": 4, "n_embd": 64, "n_positions": 8,
+                                                "vocab_size": 9, "layer_norm_epsilon": 1e300})",
+                                            "config.json"),
+                    "config.json: 'layer_norm_epsilon' must be in (0, 1), got 1e+300");
   CHECK_THROWS_WITH(gpt2::parse_config_json("[1, 2]", "config.json"),
                     "config.json: expected a JSON object, got array");
   CHECK_THROWS_WITH(gpt2::parse_config_json(

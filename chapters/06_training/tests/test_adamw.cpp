@@ -135,8 +135,7 @@ TEST_CASE("AdamW + clipping + schedule match torch.optim.AdamW for 8 steps", "[a
 }
 
 TEST_CASE("AdamW state survives save and load exactly", "[adamw][checkpoint]") {
-  const auto dir = std::filesystem::temp_directory_path() / "gpt2_test_06_adamw";
-  std::filesystem::create_directories(dir);
+  const auto dir = gpt2::test_temp_dir("06_adamw");
   std::vector<float> p(47, 0.5f), g(47);
   for (size_t i = 0; i < g.size(); ++i) g[i] = 0.01f * static_cast<float>(i) - 0.2f;
   AdamW a(cpu, 47, decay_ranges(fixture_params()), {});

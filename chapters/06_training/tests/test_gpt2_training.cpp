@@ -36,9 +36,7 @@ GPT2Config tiny_config() {
 }
 
 fs::path make_run_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("gpt2_test_06_gpt2_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  fs::path dir = gpt2::test_temp_dir("06_gpt2_" + name);
   Rng rng(11);
   std::vector<int32_t> tokens{1};
   for (int i = 0; i < 3000; ++i) {

@@ -5,6 +5,7 @@
 
 #include "common/file_io.h"
 #include "common/plot.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 using namespace gpt2;
@@ -60,7 +61,7 @@ TEST_CASE("write_svg writes the file", "[plot]") {
   LinePlot plot;
   plot.title = "t";
   plot.series = {{"a", {0, 1}, {1, 0}, ""}};
-  const auto path = std::filesystem::temp_directory_path() / "gpt2_test_06_plot.svg";
+  const auto path = gpt2::test_temp_dir("06_plot") / "plot.svg";
   write_svg(plot, path);
   CHECK(read_file(path) == render_svg(plot));
   std::filesystem::remove(path);

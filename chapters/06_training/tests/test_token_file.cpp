@@ -5,6 +5,7 @@
 
 #include "chapters/06_training/token_file.h"
 #include "common/file_io.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 using namespace gpt2;
@@ -12,7 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp(const std::string& name) {
-  return fs::temp_directory_path() / ("gpt2_test_06_" + name);
+  static const fs::path dir = gpt2::test_temp_dir("06_token_file");
+  return dir / name;
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 // resumed run continues bit for bit, and a half-written checkpoint never replaces a good one.
 #include <csignal>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "bigram_model.h"
@@ -10,6 +11,7 @@
 #include "chapters/06_training/stop_signal.h"
 #include "chapters/06_training/token_file.h"
 #include "chapters/06_training/trainer.h"
+#include "common/error.h"
 #include "common/file_io.h"
 #include "common/testing.h"
 #include "tests/catch.h"
@@ -24,9 +26,7 @@ constexpr int kV = 16;
 // A run directory with train.bin / val.bin: a stream where the next token is mostly 3x + 1 mod V,
 // so a bigram model can learn it.
 fs::path make_run_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("gpt2_test_06_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  fs::path dir = gpt2::test_temp_dir("06_" + name);
   Rng rng(5);
   std::vector<int32_t> tokens{0};
   for (int i = 0; i < 6000; ++i) {
@@ -192,7 +192,7 @@ TEST_CASE("an interrupted checkpoint write never replaces the last good one", "[
   BigramModel other(kV);
   AdamW opt(other.backend(), other.params().size(), decay_ranges(other.param_infos()), {});
   CHECK_THROWS_WITH(load_checkpoint(root / "step_00000010", other, opt),
-                    Catch::Contains("state.json: bad training state"));
+                    Catch::Contains("state.json: missing key 'train_loader'"));
   write_file_atomic(root / "step_00000010/state.json", "not json");
   CHECK_THROWS_WITH(load_checkpoint(root / "step_00000010", other, opt),
                     Catch::Contains("not a JSON object"));
@@ -215,4 +215,237 @@ TEST_CASE("TrainConfig: bad options are named", "[trainer]") {
   CHECK_THROWS_WITH(train(tiny_vocab, small_config(dir)),
                     Catch::Contains("outside the model's vocabulary of 8"));
   fs::remove_all(dir);
+}
+
+namespace {
+// The bigram model on a clock of the test's own: each forward pass advances `now` by cost(n)
+// seconds (n = 0, 1, ... counts the calls), and on_forward(n) runs before it. The budget tests
+// then mean the same on any machine, however fast or loaded.
+class TimedBigram : public BigramModel {
+ public:
+  TimedBigram(double& now, std::function<double(int)> cost, std::function<void(int)> on_forward = {})
+      : BigramModel(kV), now_(now), cost_(std::move(cost)), on_forward_(std::move(on_forward)) {}
+  float forward(const int* inputs, const int* targets, int B, int T) override {
+    if (on_forward_) on_forward_(calls_);
+    now_ += cost_(calls_++);
+    return BigramModel::forward(inputs, targets, B, T);
+  }
+
+ private:
+  double& now_;
+  std::function<double(int)> cost_;
+  std::function<void(int)> on_forward_;
+  int calls_ = 0;
+};
+
+TrainConfig clocked_config(const fs::path& dir, double& now) {
+  TrainConfig c = small_config(dir);
+  c.val_file.clear();  // (validation passes would cost clock time too)
+  c.checkpoint_interval = 100;
+  c.clock = [&now] { return now; };
+  return c;
+}
+
+// A model whose loss (or gradient) turns non-finite from forward pass `bad_call` on.
+class DivergingBigram : public BigramModel {
+ public:
+  DivergingBigram(int bad_call, bool bad_gradient)
+      : BigramModel(kV), bad_call_(bad_call), bad_gradient_(bad_gradient) {}
+  float forward(const int* inputs, const int* targets, int B, int T) override {
+    const float loss = BigramModel::forward(inputs, targets, B, T);
+    return calls_++ >= bad_call_ && !bad_gradient_ ? NAN : loss;
+  }
+  void backward() override {
+    BigramModel::backward();
+    if (calls_ > bad_call_ && bad_gradient_) grads()[3] = INFINITY;
+  }
+
+ private:
+  int bad_call_;
+  bool bad_gradient_;
+  int calls_ = 0;
+};
+}  // namespace
+
+TEST_CASE("train: a time budget stops between steps, on the run's own clock", "[trainer][budget]") {
+  fs::path dir = make_run_dir("budget_steps");
+  double now = 0;
+  TimedBigram model(now, [](int) { return 1.0; });  // one second per step
+  TrainConfig c = clocked_config(dir, now);
+  c.time_budget_seconds = 5.5;
+  TrainResult r = train(model, c);
+  // After 5 steps (5 s) a sixth would end at 6 s, past the budget: not started.
+  CHECK(r.final_step == 5);
+  CHECK(r.interrupted);
+  CHECK(r.budget_reached);
+  CHECK(r.history.back().elapsed_seconds == 5.0);
+  CHECK(latest_checkpoint(c.out_dir) == c.out_dir / "checkpoints/step_00000005");
+  // Resumed with a larger budget, the time so far counts: 3 more steps fit in 8.5 s.
+  c.resume = true;
+  c.time_budget_seconds = 8.5;
+  r = train(model, c);
+  CHECK(r.start_step == 5);
+  CHECK(r.final_step == 8);
+  CHECK(r.budget_reached);
+  // Resumed with a budget already used up (8 s of 8), it does nothing. (With time left, the first
+  // step of a call is always started: its duration is not known yet.)
+  c.time_budget_seconds = 8;
+  r = train(model, c);
+  CHECK(r.final_step == 8);
+  CHECK(r.history.empty());
+  CHECK(r.budget_reached);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: the budget and Ctrl-C stop a step of many micro-batches part-way; resume redoes it exactly",
+          "[trainer][budget][resume]") {
+  fs::path dir = make_run_dir("budget_accum");
+  double now = 0;
+  TrainConfig c = clocked_config(dir, now);
+  c.grad_accum_steps = 8;
+  c.steps = 4;
+
+  c.out_dir = dir / "straight";
+  TimedBigram straight(now, [](int) { return 0.0; });
+  std::vector<float> expected = losses(train(straight, c));
+  REQUIRE(expected.size() == 4);
+
+  // 1 s per micro-batch for step 1, then the machine slows to 3 s: step 2 looked as if it would
+  // end at 16 s, but passes the 20 s budget after its fifth micro-batch (23 s) and is abandoned.
+  c.out_dir = dir / "budget";
+  c.time_budget_seconds = 20;
+  now = 0;
+  TimedBigram slowed(now, [](int n) { return n < 8 ? 1.0 : 3.0; });
+  TrainResult r = train(slowed, c);
+  CHECK(r.final_step == 1);
+  CHECK(r.budget_reached);
+  CHECK(now == 23.0);  // it did not go on through the last three micro-batches
+  REQUIRE(latest_checkpoint(c.out_dir) == c.out_dir / "checkpoints/step_00000001");
+  CHECK(read_metrics_csv(c.out_dir / "metrics.csv").size() == 1);
+  c.resume = true;
+  c.time_budget_seconds = 0;
+  TimedBigram resumed(now, [](int) { return 0.0; });
+  TrainResult rest = train(resumed, c);
+  std::vector<float> got = losses(r);
+  for (float l : losses(rest)) got.push_back(l);
+  CHECK(got == expected);  // bit for bit: the abandoned step's micro-batches were given back
+  CHECK(std::vector<float>(resumed.params().begin(), resumed.params().end()) ==
+        std::vector<float>(straight.params().begin(), straight.params().end()));
+
+  // Ctrl-C in the middle of step 3 (its 4th micro-batch): the checkpoint is step 2's.
+  c.out_dir = dir / "ctrl_c";
+  c.resume = false;
+  TimedBigram interrupted(
+      now, [](int) { return 0.0; },
+      [](int n) {
+        if (n == 19) std::raise(SIGINT);
+      });
+  r = train(interrupted, c);
+  CHECK(r.final_step == 2);
+  CHECK(r.interrupted);
+  CHECK(!r.budget_reached);
+  CHECK(latest_checkpoint(c.out_dir) == c.out_dir / "checkpoints/step_00000002");
+  c.resume = true;
+  TimedBigram again(now, [](int) { return 0.0; });
+  rest = train(again, c);
+  got = losses(r);
+  for (float l : losses(rest)) got.push_back(l);
+  CHECK(got == expected);
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "train: a NaN loss or an infinite gradient stops the run before its update; the last checkpoint stays "
+    "good",
+    "[trainer][divergence]") {
+  for (const bool bad_gradient : {false, true}) {
+    INFO((bad_gradient ? "infinite gradient" : "NaN loss"));
+    fs::path dir = make_run_dir("diverge");
+    TrainConfig c = small_config(dir);
+    c.val_file.clear();
+    c.checkpoint_interval = 2;
+    DivergingBigram model(/*bad_call=*/4, bad_gradient);  // the fifth step's forward pass
+    std::vector<float> before;
+    int steps_seen = 0;
+    const std::string e = [&] {
+      try {
+        train(model, c, [&](const StepMetrics& m) {
+          steps_seen = m.step;
+          before.assign(model.params().begin(), model.params().end());
+        });
+      } catch (const gpt2::Error& err) {
+        return std::string(err.what());
+      }
+      return std::string("no error");
+    }();
+    CHECK(steps_seen == 4);
+    CHECK_THAT(e, Catch::Contains("step 5: the loss is "));
+    CHECK_THAT(e, Catch::Contains("the training has diverged"));
+    CHECK_THAT(e, Catch::Contains("the last good checkpoint is " +
+                                  (c.out_dir / "checkpoints/step_00000004").string()));
+    // The bad step was not applied, and nothing was saved after step 4.
+    CHECK(std::vector<float>(model.params().begin(), model.params().end()) == before);
+    for (float p : model.params()) REQUIRE(std::isfinite(p));
+    CHECK(latest_checkpoint(c.out_dir) == c.out_dir / "checkpoints/step_00000004");
+    CHECK(read_metrics_csv(c.out_dir / "metrics.csv").size() == 4);
+    BigramModel reloaded(kV);
+    AdamW opt(reloaded.backend(), reloaded.params().size(), decay_ranges(reloaded.param_infos()), {});
+    CHECK(load_checkpoint(c.out_dir / "checkpoints/step_00000004", reloaded, opt).step == 4);
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("state.json: every field is checked for its type and range, and errors name the file",
+          "[checkpoint]") {
+  TrainingState s;
+  s.step = 12;
+  s.train_loader = {3, 40, 0x9E3779B97F4A7C15ull};
+  s.elapsed_seconds = 1.5;
+  s.batch_size = 4;
+  s.seq_len = 16;
+  s.grad_accum_steps = 2;
+  s.seed = 18446744073709551615ull;  // 2^64 - 1: stored as a string, read back exactly
+  const std::string good = training_state_to_json(s);
+  const TrainingState back = training_state_from_json(good, "state.json");
+  CHECK(back.step == 12);
+  CHECK(back.train_loader == s.train_loader);
+  CHECK(back.seed == s.seed);
+  auto edited = [&](const std::string& key, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(good);
+    if (key.rfind("train_loader.", 0) == 0) {
+      j["train_loader"][key.substr(13)] = value;
+    } else {
+      j[key] = value;
+    }
+    try {
+      training_state_from_json(j.dump(), "ck/state.json");
+    } catch (const gpt2::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // Numbers a plain get<int>() would cast silently (or with undefined behaviour).
+  CHECK(edited("step", 1e30) == "ck/state.json: 'step' must be an integer, got 1e+30");
+  CHECK(edited("step", 2.5) == "ck/state.json: 'step' must be an integer, got 2.5");
+  CHECK(edited("step", 4294967296) == "ck/state.json: 'step' = 4294967296 is out of range [0, 2147483647]");
+  CHECK(edited("step", -1) == "ck/state.json: 'step' = -1 is out of range [0, 2147483647]");
+  CHECK(edited("batch_size", 0) == "ck/state.json: 'batch_size' = 0 is out of range [1, 2147483647]");
+  CHECK(edited("elapsed_seconds", "soon") ==
+        "ck/state.json: 'elapsed_seconds' must be a number, got \"soon\"");
+  CHECK(edited("elapsed_seconds", -3.0) ==
+        "ck/state.json: 'elapsed_seconds' must be a finite number >= 0, got -3");
+  CHECK(edited("train_loader.position", -2) ==
+        "ck/state.json: 'position' = -2 is out of range [0, 9223372036854775807]");
+  // 64-bit values are decimal strings: "-1" (which std::stoull would wrap around) and "12x" are not.
+  CHECK(edited("seed", "-1") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"-1\"");
+  CHECK(edited("seed", "12x") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"12x\"");
+  CHECK(edited("seed", "18446744073709551616") ==
+        "ck/state.json: 'seed' must be a decimal string of a 64-bit value, got \"18446744073709551616\"");
+  CHECK(edited("train_loader.epoch_rng_state", 5) ==
+        "ck/state.json: 'epoch_rng_state' must be a decimal string of a 64-bit value, got 5");
+  CHECK(edited("train_loader", 5) == "ck/state.json: 'train_loader' must be an object, got 5");
+  CHECK_THROWS_WITH(training_state_from_json("{\"step\": 1e999}", "ck/state.json"),
+                    Catch::StartsWith("ck/state.json: not a JSON object"));
 }
