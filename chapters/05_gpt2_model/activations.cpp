@@ -93,6 +93,7 @@ BackwardScratch carve_scratch(Carver& k, const GPT2Config& c, int B, int T) {
   s.datty = k.take(BT * C);
   s.dqkv = k.take(BT * 3 * C);
   s.dln_1 = k.take(BT * C);
+  s.ddropout = c.dropout.any() ? k.take(BT * C) : nullptr;
   return s;
 }
 

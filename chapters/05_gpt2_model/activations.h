@@ -90,6 +90,7 @@ struct BackwardScratch {
   float* datty;       ///< (B, T, C)
   float* dqkv;        ///< (B, T, 3C)
   float* dln_1;       ///< (B, T, C)
+  float* ddropout;    ///< (B, T, C) the gradient before a dropout (null when the model has no dropout)
 };
 
 /// How a forward pass of B sequences of T new positions uses the arena.

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "chapters/02_embeddings/embedding.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
 #include "common/error.h"
 #include "common/rng.h"
@@ -54,7 +55,7 @@ void GPT2::save(const std::filesystem::path& dir, const std::filesystem::path& t
 
 void GPT2::read_weights(const std::filesystem::path& dir) {
   HFModel m = read_hf_model_dir(dir);
-  GPT2_CHECK(m.config == config_, (dir / "config.json").string(), ": the model there is ",
+  GPT2_CHECK(m.config.same_shape(config_), (dir / "config.json").string(), ": the model there is ",
              to_string(m.config), ", this one is ", to_string(config_));
   set_params(m.params.span());
 }
@@ -86,6 +87,16 @@ void GPT2::set_params(std::span<const float> values) {
   GPT2_CHECK(values.size() == n_params(), "set_params: got ", values.size(), " floats, the model has ",
              n_params(), " parameters");
   backend_->copy_to_device(params_.floats(), values.data(), n_params() * sizeof(float));
+}
+
+void GPT2::set_dropout(const DropoutConfig& dropout) {
+  dropout.validate("set_dropout");
+  config_.dropout = dropout;
+}
+
+void GPT2::set_dropout_pass(uint64_t seed, uint64_t pass) {
+  dropout_seed_ = seed;
+  dropout_pass_ = pass;
 }
 
 void GPT2::set_mode(Mode mode) {
@@ -147,15 +158,20 @@ void GPT2::prepare(const ActivationPlan& plan) {
 }
 
 void GPT2::ensure_scratch() {
-  if (scratch_B_ == B_ && scratch_T_ == T_) return;
-  const size_t floats = static_cast<size_t>(backward_scratch_floats(config_, B_, T_));
+  // The scratch has dropout's buffer when the model drops (or its last forward pass did).
+  const bool with_dropout = config_.dropout.any() || last_drop_.any();
+  if (scratch_B_ == B_ && scratch_T_ == T_ && scratch_dropout_ == with_dropout) return;
+  GPT2Config shape = config_;
+  shape.dropout = config_.dropout.any() ? config_.dropout : last_drop_;
+  const size_t floats = static_cast<size_t>(backward_scratch_floats(shape, B_, T_));
   if (scratch_buffer_.bytes() < floats * sizeof(float)) {
     scratch_buffer_ = BackendBuffer();
     scratch_buffer_ = BackendBuffer(*backend_, floats * sizeof(float));
   }
-  scratch_ = bind_backward_scratch(scratch_buffer_.floats(), config_, B_, T_);
+  scratch_ = bind_backward_scratch(scratch_buffer_.floats(), shape, B_, T_);
   scratch_B_ = B_;
   scratch_T_ = T_;
+  scratch_dropout_ = with_dropout;
 }
 
 void GPT2::reserve(int B, int T) {
@@ -207,6 +223,14 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
   }
   have_targets_ = targets != nullptr;
   backward_ready_ = false;
+  // Dropout acts in training mode only, with this pass's masks (dropout.h); p = 0 skips a site.
+  const bool dropping = mode_ == Mode::training && !cache && config_.dropout.any();
+  last_drop_ = dropping ? config_.dropout : DropoutConfig{};
+  if (dropping) last_pass_ = dropout_pass_++;
+  const DropoutConfig& drop = last_drop_;
+  auto dropout = [&](float* x, float p, uint64_t site, size_t n) {
+    if (p > 0) backend_->dropout_forward(x, x, static_cast<int>(n), p, dropout_site_key(site));
+  };
 
   Backend& be = *backend_;
   // The only data that goes to the backend: the token ids (our own copies: backward() needs them
@@ -220,6 +244,7 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
   // x0 = wte[tokens] + wpe[pos0 : pos0 + T]: chapter 02's encoder with the position table
   // starting pos0 rows down.
   be.encoder_forward(a.encoded, d_tokens, w_.wte, w_.wpe + static_cast<size_t>(pos0) * C, B, T, C);
+  dropout(a.encoded, drop.embd_pdrop, 0, static_cast<size_t>(BT) * C);
 
   // The blocks (chapter 04's block_forward, written against the backend).
   for (int l = 0; l < config_.n_layer; ++l) {
@@ -233,16 +258,23 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
       // The new keys and values go into the cache; the queries attend over all cached positions.
       be.attention_forward_cached(x.atty, cache->keys(l), cache->values(l), x.qkv, B, T, pos0,
                                   cache->capacity(), C, NH);
+    } else if (drop.attn_pdrop > 0) {
+      be.attention_forward_dropout(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH, drop.attn_pdrop,
+                                   dropout_site_key(dropout_site_index(l, DropoutSite::attention_weights)));
     } else {
       be.attention_forward(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH);
     }
     be.linear_forward(x.attn_proj, x.atty, w.attn_c_proj_w, w.attn_c_proj_b, BT, C, C);
+    dropout(x.attn_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::attention_output),
+            static_cast<size_t>(BT) * C);
     be.residual_forward(x.res_1, inp, x.attn_proj, BT * C);
     // out = res_1 + mlp.c_proj(gelu(mlp.c_fc(ln_2(res_1))))
     be.layernorm_forward(x.ln_2, x.ln_2_mean, x.ln_2_rstd, x.res_1, w.ln_2_w, w.ln_2_b, BT, C, eps);
     be.linear_forward(x.fch, x.ln_2, w.c_fc_w, w.c_fc_b, BT, C, 4 * C);
     be.gelu_forward(x.fch_gelu, x.fch, BT * 4 * C);
     be.linear_forward(x.mlp_proj, x.fch_gelu, w.mlp_c_proj_w, w.mlp_c_proj_b, BT, 4 * C, C);
+    dropout(x.mlp_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::mlp_output),
+            static_cast<size_t>(BT) * C);
     be.residual_forward(x.out, x.res_1, x.mlp_proj, BT * C);
   }
   if (cache) cache->size_ = pos0 + T;  // the new positions' keys and values are in the cache
@@ -317,6 +349,18 @@ void GPT2::backward() {
   backward_from_hidden(s.dlnf);
 }
 
+uint64_t GPT2::dropout_site_key(uint64_t site) const {
+  return dropout_key(dropout_seed_, last_pass_, site);
+}
+
+const float* GPT2::undo_dropout(const float* d, float p, uint64_t site, size_t n) {
+  if (p == 0) return d;
+  // d(before) = keep * d(after) / (1 - p), added into a zeroed buffer (every backward adds).
+  backend_->zero(scratch_.ddropout, n);
+  backend_->dropout_backward(scratch_.ddropout, d, static_cast<int>(n), p, dropout_site_key(site));
+  return scratch_.ddropout;
+}
+
 void GPT2::backward_from_hidden(const float* dhidden) {
   GPT2_CHECK(backward_ready_,
              "backward: the last forward() ran outside training mode and kept nothing for the backward "
@@ -344,26 +388,38 @@ void GPT2::backward_from_hidden(const float* dhidden) {
     be.zero(s.dfch_gelu, 4 * btc);
     be.zero(s.dfch, 4 * btc);
     be.zero(s.dqkv, 3 * btc);
-    // MLP sub-layer, last op first: out = res_1 + mlp_proj.
+    const DropoutConfig& drop = last_drop_;  // the forward's probabilities (all 0: no dropout)
+    // MLP sub-layer, last op first: out = res_1 + dropout(mlp_proj).
     be.residual_backward(s.dres_1, s.dmlp_proj, dout, BT * C);
-    be.linear_backward(s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, s.dmlp_proj, x.fch_gelu, w.mlp_c_proj_w,
-                       BT, 4 * C, C);
+    const float* dmlp_proj =
+        undo_dropout(s.dmlp_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::mlp_output), btc);
+    be.linear_backward(s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, dmlp_proj, x.fch_gelu, w.mlp_c_proj_w, BT,
+                       4 * C, C);
     be.gelu_backward(s.dfch, x.fch, s.dfch_gelu, BT * 4 * C);
     be.linear_backward(s.dln_2, g.c_fc_w, g.c_fc_b, s.dfch, x.ln_2, w.c_fc_w, BT, C, 4 * C);
     be.layernorm_backward(s.dres_1, g.ln_2_w, g.ln_2_b, s.dln_2, x.res_1, w.ln_2_w, x.ln_2_mean, x.ln_2_rstd,
                           BT, C);
-    // Attention sub-layer: res_1 = inp + attn_proj.
+    // Attention sub-layer: res_1 = inp + dropout(attn_proj).
     be.residual_backward(dinp, s.dattn_proj, s.dres_1, BT * C);
-    be.linear_backward(s.datty, g.attn_c_proj_w, g.attn_c_proj_b, s.dattn_proj, x.atty, w.attn_c_proj_w, BT,
-                       C, C);
-    be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
+    const float* dattn_proj = undo_dropout(s.dattn_proj, drop.resid_pdrop,
+                                           dropout_site_index(l, DropoutSite::attention_output), btc);
+    be.linear_backward(s.datty, g.attn_c_proj_w, g.attn_c_proj_b, dattn_proj, x.atty, w.attn_c_proj_w, BT, C,
+                       C);
+    if (drop.attn_pdrop > 0) {
+      be.attention_backward_dropout(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH, drop.attn_pdrop,
+                                    dropout_site_key(dropout_site_index(l, DropoutSite::attention_weights)));
+    } else {
+      be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
+    }
     be.linear_backward(s.dln_1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln_1, w.c_attn_w, BT, C, 3 * C);
     be.layernorm_backward(dinp, g.ln_1_w, g.ln_1_b, s.dln_1, inp, w.ln_1_w, x.ln_1_mean, x.ln_1_rstd, BT, C);
     std::swap(dout, dinp);  // this block's input is the output of the block below
   }
 
-  // The embeddings: the second of wte's gradients (the rows of the tokens seen), and wpe's.
-  be.encoder_backward(g_.wte, g_.wpe, dout, tokens_buffer_.ints(), B, T, C);
+  // The embeddings (x0 = dropout(wte[tokens] + wpe)): the second of wte's gradients (the rows of
+  // the tokens seen), and wpe's.
+  const float* dencoded = undo_dropout(dout, last_drop_.embd_pdrop, 0, btc);
+  be.encoder_backward(g_.wte, g_.wpe, dencoded, tokens_buffer_.ints(), B, T, C);
 }
 
 }  // namespace gpt2

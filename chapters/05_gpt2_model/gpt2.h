@@ -37,7 +37,13 @@
 ///   logits = model.forward(cache, &next, 1, 1);        // one more token
 /// @endcode
 ///
-/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` with dropout off,
+/// Dropout (dropout.h): in training mode, with the probabilities of config().dropout, the model
+/// drops where GPT-2 does: after the embedding, on the attention weights, and on the output of
+/// each block's two projections before the residual adds. Each forward pass draws its masks from
+/// (seed, pass number, site), set by set_dropout_pass(); every other mode, and a probability of
+/// 0, computes exactly as without dropout.
+///
+/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` (model.train() in training mode),
 /// `loss = model(tokens, labels=...)` (which shifts the labels itself; we take targets as given),
 /// and `model(next, past_key_values=cache, use_cache=True)` for generation.
 #pragma once
@@ -84,6 +90,15 @@ class GPT2 {
   /// everywhere): matrices and embeddings normal(0, 0.02), the two residual projections of each
   /// block (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm gains 1.
   void init_random(uint64_t seed);
+
+  /// The dropout probabilities of training (config().dropout; a model loads them from its
+  /// config.json, and save() writes them). Throws for a probability outside [0, 1).
+  void set_dropout(const DropoutConfig& dropout);
+  /// The masks of the next training forward pass come from (seed, pass) (dropout.h's
+  /// dropout_key); each training forward pass after it counts the pass up by one. A training loop
+  /// sets the pass from its step, so that a resumed run draws the masks the uninterrupted run
+  /// would have drawn. The default is seed 0, pass 0.
+  void set_dropout_pass(uint64_t seed, uint64_t pass);
 
   /// Switches the mode (see Mode). Entering training mode allocates the gradients (zeroed) once;
   /// leaving it keeps them, so evaluation between training steps costs no reallocation.
@@ -170,6 +185,10 @@ class GPT2 {
   void prepare(const ActivationPlan& plan);
   void ensure_scratch();
   void bind_weights();
+  // Dropout of the last forward pass at `site` (dropout.h): its key, and d(input of the dropout)
+  // from d(its output) in the backward scratch (or `d` itself when that site has p = 0).
+  uint64_t dropout_site_key(uint64_t site) const;
+  const float* undo_dropout(const float* d, float p, uint64_t site, size_t n);
 
   GPT2Config config_;
   Backend* backend_;
@@ -189,7 +208,12 @@ class GPT2 {
   Activations acts_{};
   BackwardScratch scratch_{};
   int scratch_B_ = 0, scratch_T_ = 0;
+  bool scratch_dropout_ = false;  // the scratch has the buffer of dropout's gradient
   bool have_targets_ = false;
+  // Dropout: the next training pass's seed and number, and the last pass's probabilities (all 0
+  // when it did not drop) and number: the backward recomputes its masks.
+  uint64_t dropout_seed_ = 0, dropout_pass_ = 0, last_pass_ = 0;
+  DropoutConfig last_drop_;
   bool backward_ready_ = false;  // the last forward kept every block's activations (training mode)
   int num_targets_ = 0;
 

@@ -11,6 +11,11 @@ float Gpt2Trainable::forward(const int* inputs, const int* targets, int B, int T
   return model_.forward(inputs, targets, B, T);
 }
 
+void Gpt2Trainable::set_training(bool training) {
+  // Evaluation runs in inference mode (no dropout; the gradients stay allocated).
+  model_.set_mode(training ? GPT2::Mode::training : GPT2::Mode::inference);
+}
+
 std::vector<ParamInfo> Gpt2Trainable::param_infos() const {
   std::vector<ParamInfo> infos;
   for (const ParamSpec& spec : model_.layout().specs()) {

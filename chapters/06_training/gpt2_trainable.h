@@ -27,6 +27,8 @@ class Gpt2Trainable : public TrainableModel {
   float forward(const int* inputs, const int* targets, int B, int T) override;
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { model_.backward(); }
+  void set_training(bool training) override;
+  void set_forward_pass(uint64_t seed, uint64_t pass) override { model_.set_dropout_pass(seed, pass); }
   Backend& backend() override { return model_.backend(); }
   std::span<float> params() override { return model_.params(); }
   std::span<float> grads() override { return model_.grads(); }

@@ -40,6 +40,7 @@ void validate(const TrainConfig& c) {
 }
 
 float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
+  model.set_training(false);  // no dropout while measuring
   loader.reset();
   batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
   std::vector<int> inputs(static_cast<size_t>(loader.B()) * loader.T()), targets(inputs.size());
@@ -48,6 +49,7 @@ float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
     loader.next_batch(inputs.data(), targets.data());
     sum += model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
   }
+  model.set_training(true);
   return static_cast<float>(sum / batches);
 }
 
@@ -199,7 +201,10 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     const double step_start = clock();
     const float lr = lr_at(schedule, step);
     const DataLoaderState data_before = train_data.state();
-    auto next_micro_batch = [&](int, int* inputs, int* targets) { train_data.next_batch(inputs, targets); };
+    auto next_micro_batch = [&](int k, int* inputs, int* targets) {
+      train_data.next_batch(inputs, targets);
+      model.set_forward_pass(config.seed, static_cast<uint64_t>(step) * K + k);  // dropout's masks
+    };
     auto keep_going = [&] {
       if (out_of_time()) result.budget_reached = true;
       return !result.budget_reached && !stop_requested();

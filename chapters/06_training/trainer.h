@@ -67,7 +67,7 @@ struct TrainConfig {
   int eval_steps = 20;            ///< validation batches per evaluation
   int checkpoint_interval = 500;  ///< checkpoint every this many steps (and at the end); 0: only at the end
   int keep_checkpoints = 2;       ///< how many checkpoints to keep
-  uint64_t seed = 1337;           ///< seed of the training data's shuffling
+  uint64_t seed = 1337;           ///< seed of the training data's shuffling and of dropout's masks
   bool shuffle = true;            ///< visit the training windows in a random order each epoch
   bool resume = false;            ///< continue from out_dir's newest checkpoint if there is one
   bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
