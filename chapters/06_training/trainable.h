@@ -29,6 +29,9 @@ class TrainableModel {
   virtual void zero_grad() = 0;
   /// Adds the gradient of the last forward's loss into grads() (backward passes add).
   virtual void backward() = 0;
+  /// The same for the loss multiplied by `weight`: gradient accumulation weighs each micro-batch by
+  /// its number of targets (see train_step). The default can only weigh by 1.
+  virtual void backward_weighted(float weight);
 
   /// Training or evaluation (PyTorch's model.train() / model.eval()): dropout acts only while
   /// training. train() switches to evaluation for validation and back. The default ignores it.

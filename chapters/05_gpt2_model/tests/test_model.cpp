@@ -144,6 +144,64 @@ TEST_CASE("05 model: dropout acts in training mode only; p = 0 computes exactly 
                     "set_dropout: attn_pdrop must be a probability in [0, 1), got 1");
 }
 
+TEST_CASE("05 model: training the last blocks only: their gradients as in full training, none for the rest",
+          "[model][finetune]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 full = GPT2::load(tiny_dir(), cpu), last = GPT2::load(tiny_dir(), cpu);
+  full.set_dropout({});
+  last.set_dropout({});
+  const int64_t first = last.layout().find("h.1.ln_1.weight").offset;
+  last.set_trainable_from(first);
+  full.set_mode(GPT2::Mode::training);
+  last.set_mode(GPT2::Mode::training);
+  CHECK(last.grads().size() == static_cast<size_t>(last.num_parameters() - first));  // no memory for the rest
+  CHECK(last.trainable_params().data() == last.params().data() + first);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  CHECK(full.forward(tokens.data(), targets.data(), kB, kT) ==
+        last.forward(tokens.data(), targets.data(), kB, kT));
+  full.zero_grad();
+  last.zero_grad();
+  full.backward();
+  last.backward();
+  const std::vector<float> all = full.grads_to_host().to_vector(), tail = last.grads_to_host().to_vector();
+  CHECK(std::equal(tail.begin(), tail.end(), all.begin() + first));  // the same bits
+  CHECK(last.grad("ln_f.bias").to_vector() == full.grad("ln_f.bias").to_vector());
+  CHECK_THROWS_WITH(last.grad("h.0.mlp.c_fc.weight"), Catch::Contains("frozen"));
+  CHECK_THROWS_WITH(last.set_trainable_from(first + 1), Catch::Contains("is not where"));
+  // Only the layers attached to the model: nothing of its own trains, and nothing is allocated for it.
+  last.set_trainable_from(last.num_parameters());
+  CHECK(last.grads().empty());
+}
+
+TEST_CASE("05 model: attached parameters follow the model's own in one buffer; forward_hidden stops at ln_f",
+          "[model][finetune]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // two training passes to compare: no masks
+  const std::vector<float> before = model.params_to_host().to_vector();
+  CHECK(model.attach_parameters(10) == 0);
+  CHECK(model.attach_parameters(5) == 10);
+  CHECK(model.params_to_host().to_vector() == before);  // the model's own moved with the buffer
+  REQUIRE(model.attached_params().size() == 15);
+  CHECK(model.attached_params().data() == model.params().data() + model.num_parameters());
+  for (float x : model.attached_params()) CHECK(x == 0.0f);
+  model.set_trainable_from(model.layout().find("ln_f.weight").offset);
+  model.set_mode(GPT2::Mode::training);
+  CHECK(model.trainable_params().size() == 2 * 64 + 15);  // ln_f and the attached ones
+  CHECK(model.grads().size() == model.trainable_params().size());
+  CHECK(model.attached_grads().data() == model.grads().data() + 2 * 64);
+
+  // forward_hidden: ln_f's output as forward() computes it, no logits.
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  model.forward(tokens.data(), targets.data(), kB, kT);
+  const std::vector<float> lnf(model.activations().lnf, model.activations().lnf + kB * kT * 64);
+  model.forward_hidden(tokens.data(), kB, kT);
+  CHECK(std::equal(lnf.begin(), lnf.end(), model.activations().lnf));
+  CHECK_THROWS_WITH(model.logits(), Catch::Contains("forward_hidden"));
+}
+
 TEST_CASE("05 model: ignored targets (-1) drop out of the mean and the gradient", "[model][parity]") {
   Fixture fx;
   gpt2::CpuBackend cpu;

@@ -151,3 +151,33 @@ TEST_CASE("GPT-2: the same seed gives the same loss curve with 1 or 2 threads", 
   fs::remove_all(dir);
 }
 #endif
+
+TEST_CASE("GPT-2: accumulation weighs micro-batches by their targets: the mean over all of a step's targets",
+          "[gpt2][accumulation]") {
+  // Two micro-batches of B = 2 rows with 30 and 3 targets must give the loss and the gradient of
+  // one batch of 4 rows holding both (the mean over all 33 targets), not the mean of two means.
+  const GPT2Config config = tiny_config();
+  const int B = 2, T = 16;
+  Rng rng(4);
+  std::vector<int> tokens(2 * B * T), targets(2 * B * T, -1);
+  for (int& t : tokens) t = static_cast<int>(rng.below(64));
+  for (int i = 0; i < 30; ++i) targets[static_cast<size_t>(i)] = static_cast<int>(rng.below(64));
+  for (int i = 0; i < 3; ++i) targets[static_cast<size_t>(B * T + 7 * i)] = static_cast<int>(rng.below(64));
+  CpuBackend cpu;
+  std::vector<float> grads[2];
+  float losses[2];
+  for (int K : {1, 2}) {
+    GPT2 model(config, cpu);
+    model.init_random(9);
+    Gpt2Trainable trainable(model);
+    AdamW adamw(cpu, model.params().size(), decay_ranges(trainable.param_infos()), {});
+    const StepOutcome out = train_step(trainable, adamw, tokens.data(), targets.data(), 2 * B / K, T, K,
+                                       /*lr=*/0.0f, /*grad_clip=*/0.0f);
+    losses[K - 1] = out.loss;
+    grads[K - 1] = model.grads_to_host().to_vector();
+  }
+  CHECK(losses[1] == Approx(losses[0]).epsilon(1e-6));
+  auto r = gpt2::rel_close(grads[1], grads[0], 1e-5, "gradient of 2 weighted micro-batches");
+  INFO(r.message);
+  CHECK(r.ok);
+}
