@@ -35,6 +35,11 @@ struct DataLoaderState {
   bool operator==(const DataLoaderState&) const = default;
 };
 
+/// The visiting order of one epoch over n items: 0 .. n - 1, or with `shuffle` a random
+/// permutation (Fisher-Yates, drawn from `rng`, which it advances). DataLoader orders its windows
+/// with it, chapter 10 its examples.
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, Rng& rng);
+
 /// Where train() takes its batches from: a DataLoader over token files (below), or any other source
 /// of (B, T) inputs and targets, such as chapter 10's labelled texts and instruction examples.
 /// Its whole position is a DataLoaderState (saved in every checkpoint), so a resumed run continues

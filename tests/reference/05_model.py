@@ -54,8 +54,9 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
 
 
-def forward(W, cfg, tokens, targets, dropout=None):
-    """W: dict name -> tensor (HF names, no prefix). Returns logits (B, T, V) and the mean loss.
+def forward(W, cfg, tokens, targets, dropout=None, hidden=False):
+    """W: dict name -> tensor (HF names, no prefix). Returns logits (B, T, V) and the mean loss, or
+    with hidden=True the final LayerNorm's output (B, T, C) alone (what a classification head reads).
 
     dropout(x, site), if given, is applied where transformers' GPT2Model drops in training mode:
     after the embedding (site 0), on the attention weights after the softmax (3 i + 1), on the
@@ -79,6 +80,8 @@ def forward(W, cfg, tokens, targets, dropout=None):
         h = gelu_tanh(h @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])
         x = x + drop(h @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"], 3 * i + 3)
     x = F.layer_norm(x, (C,), W["ln_f.weight"], W["ln_f.bias"], eps)
+    if hidden:
+        return x
     logits = x @ W["wte.weight"].T  # the head is tied to the token embedding
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
     return logits, loss

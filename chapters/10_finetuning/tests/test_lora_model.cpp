@@ -12,29 +12,18 @@
 #include "chapters/10_finetuning/lora.h"
 #include "chapters/10_finetuning/lora_adapter.h"
 #include "chapters/10_finetuning/lora_model.h"
+#include "chapters/10_finetuning/tests/helpers.h"
 #include "common/rng.h"
 #include "common/safetensors.h"
 #include "common/testing.h"
 #include "tests/catch.h"
 
 namespace fs = std::filesystem;
+using ch10_test::check_rel;
+using ch10_test::fixtures;
+using ch10_test::ints;
 
 namespace {
-
-fs::path fixtures() {
-  return fs::path(gpt2::fixture_dir());
-}
-
-void check_rel(std::span<const float> ours, std::span<const float> ref, double tol, const std::string& what) {
-  auto r = gpt2::rel_close(ours, ref, tol, what);
-  INFO(r.message);
-  CHECK(r.ok);
-}
-
-std::vector<int> ints(const gpt2::SafetensorsFile& f, const std::string& name) {
-  std::vector<int64_t> t = f.get_int(name);
-  return std::vector<int>(t.begin(), t.end());
-}
 
 std::vector<float> logits(gpt2::GPT2& model, const std::vector<int>& tokens, int B, int T) {
   model.forward(tokens.data(), nullptr, B, T);
