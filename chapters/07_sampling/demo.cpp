@@ -107,9 +107,11 @@ int main(int argc, char** argv) {
     // tokens is printed once it is whole.
     std::printf("\n%s", args.prompt.c_str());
     gpt2::Utf8Stream stream;
-    const gpt2::Generation g = gpt2::generate(model, cache, prompt, options, [&](int id) {
-      std::cout << stream.push(tok.token_bytes(id)) << std::flush;
-    });
+    const gpt2::Generation g =
+        gpt2::generate(model, cache, prompt, options, [&](int id, std::span<const float>) {
+          std::cout << stream.push(tok.token_bytes(id)) << std::flush;
+          return true;
+        });
     std::cout << stream.flush() << "\n\n";
     std::printf("%zu tokens%s; prompt %zu tokens in %.3f s, then %.1f tokens/s\n", g.tokens.size(),
                 g.stopped_at_eot ? " (stopped at <|endoftext|>)" : "", prompt.size(), g.prefill_seconds,

@@ -16,17 +16,19 @@ Generation generate(GPT2& model, KVCache& cache, std::span<const int> prompt, co
   options.validate();
   GPT2_CHECK(cache.batch() == 1, "generate: the KV cache must hold one sequence, it holds ", cache.batch());
   const int capacity = cache.capacity();
+  const int cached = options.continue_cache ? cache.size() : 0;  // positions kept from before
   GPT2_CHECK(!prompt.empty(),
              "generate: the prompt is empty (GPT-2 needs at least one token to condition on; ",
              "start from <|endoftext|>, id ", kEndOfTextId, ", for unconditional text)");
-  GPT2_CHECK(static_cast<int>(prompt.size()) <= capacity, "generate: the prompt has ", prompt.size(),
-             " tokens but the model's context is ", capacity, " tokens; shorten the prompt");
+  GPT2_CHECK(cached + static_cast<int64_t>(prompt.size()) <= capacity, "generate: the prompt has ",
+             prompt.size(), " tokens", cached ? cat(" after ", cached, " cached ones") : std::string(),
+             " but the model's context is ", capacity, " tokens; shorten the prompt");
 
   Sampler sampler(options.sampling(), options.seed);
   Generation result;
   std::vector<int> text(prompt.begin(), prompt.end());  // prompt + generated: the sliding window's source
 
-  cache.clear();
+  if (!options.continue_cache) cache.clear();
   Timer timer;
   std::span<const float> logits = model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size()));
   result.prefill_seconds = timer.seconds();
@@ -40,9 +42,16 @@ Generation generate(GPT2& model, KVCache& cache, std::span<const int> prompt, co
     }
     result.tokens.push_back(next);
     text.push_back(next);
-    if (on_token) on_token(next);
+    if (on_token && !on_token(next, logits)) {
+      result.stopped_by_callback = true;
+      break;
+    }
     if (step + 1 == options.max_new_tokens) break;  // no need for the logits after the last token
     if (cache.size() == capacity) {
+      if (options.continue_cache) {  // the caller's context is full: its policy, not a window
+        result.context_full = true;
+        break;
+      }
       // The cache is full: slide the window. Keep the last capacity / 2 tokens (including `next`)
       // and prefill them again from position 0.
       const int keep = capacity / 2 > 0 ? capacity / 2 : 1;

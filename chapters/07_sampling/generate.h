@@ -6,8 +6,14 @@
 ///   repeat max_new_tokens times:
 ///     next = sampler.sample(logits)                greedy / temperature / top-k / top-p
 ///     if next is <|endoftext|> and stop_at_eot: stop (it is not reported)
-///     on_token(next)                               e.g. print it through a Utf8Stream
+///     on_token(next, logits)                       e.g. print it through a Utf8Stream; false: stop
 ///     logits = model.forward(cache, {next})        one position, reading the KV cache
+///
+/// **Continuing a cache.** A chat keeps its conversation in the cache from turn to turn: with
+/// `continue_cache`, the positions already in the cache stay, `prompt` holds only the new tokens
+/// (the new turn), and only they are prefilled, at positions cache.size() on. The callback sees
+/// the logits each token was drawn from (for its probability and the alternatives, as
+/// `gpt2 serve` reports them) and can stop the generation (a stop string, a client gone).
 ///
 /// The model is chapter 05's GPT2 on any backend (the plain loops, chapter 08's fast kernels,
 /// chapter 09's GPU with the cache in its memory): the forward pass is the model's own, and only
@@ -48,6 +54,10 @@ struct GenerateOptions {
   bool greedy = false;           ///< take the argmax every step (no randomness)
   bool stop_at_eot = true;       ///< stop when the model produces eot_token
   int eot_token = kEndOfTextId;  ///< the end-of-text id (a trained tokenizer may use another)
+  /// Keep what the cache holds and continue after it: `prompt` is only the new tokens (see the
+  /// file comment). A continued generation has no sliding window: it stops when the cache is full
+  /// (Generation::context_full), and the caller decides what to drop.
+  bool continue_cache = false;
 
   /// The sampler's part of the options.
   SamplingOptions sampling() const { return {temperature, top_k, top_p, greedy}; }
@@ -57,24 +67,30 @@ struct GenerateOptions {
 
 /// What generate() produced, with timings for tokens-per-second reports.
 struct Generation {
-  std::vector<int> tokens;      ///< the new token ids (the prompt and a final <|endoftext|> excluded)
-  bool stopped_at_eot = false;  ///< true if generation ended on eot_token
-  int window_shifts = 0;        ///< how often the sliding window re-prefilled the context
-  double prefill_seconds = 0;   ///< time of the prompt's forward pass
-  double decode_seconds = 0;    ///< time after the prefill: one-token passes, sampling, window re-prefills
-  int decode_steps = 0;         ///< how many one-token forward passes ran
+  std::vector<int> tokens;           ///< the new token ids (the prompt and a final <|endoftext|> excluded)
+  bool stopped_at_eot = false;       ///< true if generation ended on eot_token
+  bool stopped_by_callback = false;  ///< the callback returned false
+  bool context_full = false;         ///< continue_cache: the cache filled up before the end
+  int window_shifts = 0;             ///< how often the sliding window re-prefilled the context
+  double prefill_seconds = 0;        ///< time of the prompt's forward pass
+  double decode_seconds = 0;  ///< time after the prefill: one-token passes, sampling, window re-prefills
+  int decode_steps = 0;       ///< how many one-token forward passes ran
   /// Decode speed: one-token forward passes per second (0 if none ran).
   double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_steps / decode_seconds : 0; }
 };
 
-/// Called with each new token id as soon as it is chosen (streaming).
-using TokenCallback = std::function<void(int token)>;
+/// Called with each new token id as soon as it is chosen (streaming), and the logits it was drawn
+/// from (V floats on the host, the model's own scores before temperature and filters; valid during
+/// the call). Returning false stops the generation after this token: it is in the result, but the
+/// model has not read it (it is not in the cache).
+using TokenCallback = std::function<bool(int token, std::span<const float> logits)>;
 
 /// Generates up to options.max_new_tokens tokens after `prompt` (not empty, at most the cache's
 /// capacity) with `model` and `cache` (one sequence, made for this model on its backend). The
 /// cache is cleared first, so both can be reused for another prompt; its capacity is the context
-/// the sliding window keeps. Throws gpt2::Error for an empty or too long prompt, an id outside
-/// the vocabulary, or a bad option.
+/// the sliding window keeps. With options.continue_cache the cache is kept and `prompt` (the new
+/// tokens) must fit after its cache.size() positions. Throws gpt2::Error for an empty or too long
+/// prompt, an id outside the vocabulary, or a bad option.
 Generation generate(GPT2& model, KVCache& cache, std::span<const int> prompt, const GenerateOptions& options,
                     const TokenCallback& on_token = {});
 

@@ -44,6 +44,16 @@ SftExample encode_sft_example(const Tokenizer& tok, const InstructionExample& ex
   return e;
 }
 
+void Conversation::set_system(std::string_view text) {
+  GPT2_CHECK(turn_start_.empty(), "Conversation: the system message comes before the first turn");
+  tokens_.clear();
+  if (!text.empty()) {
+    tok_->encode_append(text, tokens_);
+    tok_->encode_append("\n\n", tokens_);
+  }
+  system_ = tokens_.size();
+}
+
 int Conversation::add_user(std::string_view message) {
   const size_t before = tokens_.size();
   turn_start_.push_back(before);
@@ -64,10 +74,14 @@ int Conversation::fit(int max_tokens) {
   GPT2_CHECK(static_cast<int64_t>(last) <= max_tokens, "the message takes ", last,
              " tokens with the template, more than the context of ", max_tokens, " tokens leaves for it");
   int dropped = 0;
+  GPT2_CHECK(static_cast<int64_t>(system_ + last) <= max_tokens,
+             "the system message and the last message take ", system_ + last,
+             " tokens with the template, more than the context of ", max_tokens, " tokens");
   while (static_cast<int64_t>(tokens_.size()) > max_tokens && turn_start_.size() > 1) {
-    // Drop turn 0: everything before turn 1 begins.
-    const size_t cut = turn_start_[1];
-    tokens_.erase(tokens_.begin(), tokens_.begin() + static_cast<std::ptrdiff_t>(cut));
+    // Drop the oldest turn: everything from its start (after the system message) to turn 1's.
+    const size_t cut = turn_start_[1] - turn_start_[0];
+    tokens_.erase(tokens_.begin() + static_cast<std::ptrdiff_t>(turn_start_[0]),
+                  tokens_.begin() + static_cast<std::ptrdiff_t>(turn_start_[1]));
     turn_start_.erase(turn_start_.begin());
     for (size_t& s : turn_start_) s -= cut;
     ++dropped;
@@ -82,7 +96,7 @@ void Conversation::remove_last_turn() {
 }
 
 void Conversation::reset() {
-  tokens_.clear();
+  tokens_.resize(system_);
   turn_start_.clear();
 }
 

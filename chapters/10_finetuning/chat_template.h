@@ -17,7 +17,9 @@
 ///
 /// A conversation is its turns back to back: the next `### Instruction:` follows the previous
 /// answer's `<|endoftext|>` directly. The model learns to end every answer with
-/// `<|endoftext|>`, where generation stops (chapter 07).
+/// `<|endoftext|>`, where generation stops (chapter 07). A system message (what `gpt2 chat
+/// --system` and the API's `system` role give), if any, comes first as plain text followed by a
+/// blank line, where Alpaca puts its preamble sentence.
 ///
 /// **Why plain-text markers and not new special tokens.** New tokens (`<|user|>`, ...) would
 /// need new rows in the token embedding, which is also the output layer (tied): every model would
@@ -80,6 +82,9 @@ class Conversation {
  public:
   explicit Conversation(const Tokenizer& tok) : tok_(&tok), eot_(end_of_turn_id(tok)) {}
 
+  /// Sets the system message, written before the first turn (`text` and a blank line); it is
+  /// never dropped by fit() and survives reset(). Only before the first turn; "" removes it.
+  void set_system(std::string_view text);
   /// Appends a user turn's prompt (instruction marker, message, response marker) and returns the
   /// number of tokens appended: the ones the model must now read.
   int add_user(std::string_view message);
@@ -98,13 +103,14 @@ class Conversation {
   int fit(int max_tokens);
   /// Removes the last turn (say, a message too long for the context).
   void remove_last_turn();
-  /// Forgets everything (the `/reset` of a chat).
+  /// Forgets every turn (the `/reset` of a chat); the system message stays.
   void reset();
 
  private:
   const Tokenizer* tok_;
   int eot_;
-  std::vector<int> tokens_;
+  std::vector<int> tokens_;         // the system message's tokens, then the turns'
+  size_t system_ = 0;               // how many of them are the system message's
   std::vector<size_t> turn_start_;  // where each turn's tokens begin
 };
 

@@ -79,10 +79,11 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
     io.out.flush();
   }
   // Prefill and decode on the chosen backend, the KV cache in its memory (chapter 07).
-  const Generation g = generate(*m.model, prompt_ids, options, [&](int token) {
-    if (json) return;
+  const Generation g = generate(*m.model, prompt_ids, options, [&](int token, std::span<const float>) {
+    if (json) return true;
     io.out << stream.push(tok.token_bytes(token));
     io.out.flush();
+    return true;
   });
   if (json) {
     nlohmann::json j = {{"prompt_tokens", prompt_ids}, {"tokens", g.tokens}, {"text", tok.decode(g.tokens)}};

@@ -402,6 +402,10 @@ ChatRequest parse_chat_request(std::string_view body, const ServeLimits& limits)
     }
     r.messages.push_back(std::move(cm));
   }
+  // The template writes turns in one order (chat_template.h): say which message breaks it.
+  const auto [problem, at] = chat_order_problem(r.messages);
+  if (!problem.empty())
+    throw ApiError(400, cat("invalid 'messages[", at, "]': ", problem), cat("messages[", at, "].role"));
   return r;
 }
 

@@ -7,7 +7,6 @@
 
 #include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/07_sampling/generate.h"
-#include "chapters/07_sampling/sampler.h"
 #include "chapters/12_gpt2/model_dir.h"
 #include "common/error.h"
 
@@ -68,6 +67,11 @@ std::string ServeModel::token_bytes(int id) const {
   return std::string(m_->tokenizer->token_bytes(id));
 }
 
+std::vector<int> ServeModel::chat_prompt(std::span<const ChatMessage> messages) const {
+  GPT2_CHECK(eot_id() >= 0, "chat: the model's tokenizer has no <|endoftext|>, which ends every answer");
+  return gpt2::chat_prompt(messages, *m_->tokenizer);
+}
+
 ServeModel::MergeParts ServeModel::merge_of(int id) const {
   GPT2_CHECK(id >= 0 && id < vocab_size(), "token id ", id, " is outside the vocabulary [0, ", vocab_size(),
              ")");
@@ -104,45 +108,28 @@ SampledToken describe(std::span<const float> logits, int id, int top_n) {
 
 StopReason ServeModel::generate(std::span<const int> prompt, const ServeSampling& s,
                                 const std::function<bool(const SampledToken&)>& on_token) {
-  // Chapter 07's generate() loop (generate.h), written out here because the server needs two
-  // things generate() does not give its callback: the logits each token was drawn from (for its
-  // probability and alternatives), and a way to stop (a stop string, a client that went away).
-  // The same sampler and seed, the same cache and sliding window, so the tokens are those of
-  // `gpt2 generate` (the tests check it, past the context too).
+  // Chapter 07's generate(): the same sampler and seed, the same cache and sliding window, so the
+  // tokens are those of `gpt2 generate` (the tests check it, past the context too). Its callback
+  // sees the logits each token was drawn from (for its probability and alternatives) and stops
+  // the generation when the server says so (a stop string, a client that went away).
   GenerateOptions options;
   options.max_new_tokens = s.max_tokens;
   options.temperature = s.temperature;
   options.top_k = s.top_k;
   options.top_p = s.top_p;
   options.seed = s.seed;
+  options.stop_at_eot = s.stop_at_eot && eot_id() >= 0;
+  options.eot_token = eot_id();
   options.validate();
   GPT2& model = *m_->model;
-  KVCache& cache = *cache_;
   model.set_mode(GPT2::Mode::inference);
-  const int capacity = cache.capacity();
-  GPT2_CHECK(!prompt.empty() && static_cast<int>(prompt.size()) <= capacity, "generate: the prompt has ",
-             prompt.size(), " tokens; it must have 1 to ", capacity);
-  Sampler sampler(options.sampling(), options.seed);
-  std::vector<int> text(prompt.begin(), prompt.end());  // the sliding window's source
-
-  cache.clear();
-  std::span<const float> logits = model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size()));
-  for (int step = 0; step < s.max_tokens; ++step) {
-    const int next = sampler.sample(logits);
-    if (s.stop_at_eot && next == eot_id()) return StopReason::end_of_text;
-    if (!on_token(describe(logits, next, s.top_n))) return StopReason::caller;
-    text.push_back(next);
-    if (step + 1 == s.max_tokens) break;
-    if (cache.size() == capacity) {
-      // The cache is full: keep the last capacity / 2 tokens and prefill them from position 0.
-      const int keep = capacity / 2 > 0 ? capacity / 2 : 1;
-      cache.clear();
-      logits = model.forward(cache, text.data() + text.size() - keep, 1, keep);
-    } else {
-      logits = model.forward(cache, &next, 1, 1);
-    }
-  }
-  return StopReason::length;
+  GPT2_CHECK(!prompt.empty() && static_cast<int>(prompt.size()) <= cache_->capacity(),
+             "generate: the prompt has ", prompt.size(), " tokens; it must have 1 to ", cache_->capacity());
+  const Generation g = gpt2::generate(
+      model, *cache_, prompt, options,
+      [&](int token, std::span<const float> logits) { return on_token(describe(logits, token, s.top_n)); });
+  if (g.stopped_by_callback) return StopReason::caller;
+  return g.stopped_at_eot ? StopReason::end_of_text : StopReason::length;
 }
 
 void ServeModel::forward(std::span<const int> tokens) {

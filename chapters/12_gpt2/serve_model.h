@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chapters/12_gpt2/chat_template.h"
+
 namespace gpt2 {
 
 struct LoadedModel;
@@ -108,6 +110,9 @@ class ServeModel {
   std::vector<int> encode(std::string_view text, bool allow_special = false) const;
   /// The bytes of one token (need not be valid UTF-8). Throws for an id out of range.
   std::string token_bytes(int id) const;
+  /// The prompt of the next assistant turn of a conversation in the chat template
+  /// (chat_template.h), for messages in an order chat_order_problem() accepts.
+  std::vector<int> chat_prompt(std::span<const ChatMessage> messages) const;
   /// The merge that made token `id`: its two parts and its rank; {-1, -1, -1} for a byte or a
   /// special token.
   struct MergeParts {

@@ -274,8 +274,7 @@ struct Server::Impl {
 
   void chat_completions(const httplib::Request& req, httplib::Response& res) {
     ChatRequest r = parse_chat_request(req.body, limits());
-    std::vector<int> ids = chat_prompt(
-        r.messages, [this](std::string_view text) { return model.encode(text); }, model.eot_id());
+    std::vector<int> ids = model.chat_prompt(r.messages);
     check_prompt(ids, "messages");
     std::vector<std::string> stop = r.sampling.stop;
     for (const std::string& s : chat_stop_strings()) stop.push_back(s);

@@ -117,10 +117,17 @@ TEST_CASE("greedy generation equals PyTorch token for token", "[generate]") {
   gpt2::KVCache cache(m.config, m.cpu);
   gpt2::GenerateOptions options{.max_new_tokens = 10, .greedy = true};
   std::vector<int> streamed;
+  std::vector<int> argmaxes;  // greedy: every token is the argmax of the logits it was drawn from
   const auto g = gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options,
-                                [&](int t) { streamed.push_back(t); });
+                                [&](int t, std::span<const float> logits) {
+                                  streamed.push_back(t);
+                                  argmaxes.push_back(gpt2::argmax(logits));
+                                  CHECK(logits.size() == static_cast<size_t>(m.config.vocab_size));
+                                  return true;
+                                });
   CHECK(g.tokens == ids(ref, "greedy_short"));
   CHECK(streamed == g.tokens);  // the callback saw every token, in order
+  CHECK(argmaxes == g.tokens);  // ... with the logits it came from
   CHECK(g.window_shifts == 0);
   CHECK(g.decode_steps == 9);  // the 10th token's logits are never needed
   CHECK_FALSE(g.stopped_at_eot);
@@ -137,6 +144,41 @@ TEST_CASE("greedy generation equals PyTorch token for token", "[generate]") {
   SECTION("the model object is reusable: the same prompt gives the same tokens again") {
     CHECK(gpt2::generate(m.model, cache, ids(ref, "prompt_short"), options).tokens == g.tokens);
   }
+}
+
+TEST_CASE("generation continues a cache: only the new tokens are prefilled; the callback can stop it",
+          "[generate]") {
+  TinyModel m;
+  const auto ref = reference();
+  const std::vector<int> prompt = ids(ref, "prompt_short"), expected = ids(ref, "greedy_short");
+  gpt2::KVCache cache(m.config, m.cpu);
+  gpt2::GenerateOptions options{.max_new_tokens = 10, .greedy = true, .stop_at_eot = false};
+  // The callback stops after 4 tokens: the fourth is in the result but not in the cache.
+  int seen = 0;
+  const auto first = gpt2::generate(m.model, cache, prompt, options,
+                                    [&](int, std::span<const float>) { return ++seen < 4; });
+  CHECK(first.stopped_by_callback);
+  CHECK(first.tokens == std::vector<int>(expected.begin(), expected.begin() + 4));
+  CHECK(cache.size() == static_cast<int>(prompt.size()) + 3);
+  // Continue with the fourth token as the new "prompt": one prefilled position, and the greedy
+  // continuation of the whole text, as a fresh generation of 10 tokens gives it.
+  options.continue_cache = true;
+  options.max_new_tokens = 6;
+  const auto rest = gpt2::generate(m.model, cache, std::vector<int>{first.tokens.back()}, options);
+  CHECK(cache.size() == static_cast<int>(prompt.size()) + 9);
+  std::vector<int> all = first.tokens;
+  all.insert(all.end(), rest.tokens.begin(), rest.tokens.end());
+  CHECK(all == expected);
+  // A continued generation stops when the cache is full (no sliding window).
+  options.continue_cache = true;
+  options.max_new_tokens = 1000;
+  cache.truncate(static_cast<int>(prompt.size()) - 1);
+  const auto full = gpt2::generate(m.model, cache, std::vector<int>{prompt.back()}, options);
+  CHECK(full.context_full);
+  CHECK(cache.size() == cache.capacity());
+  CHECK(full.window_shifts == 0);
+  CHECK_THROWS_WITH(gpt2::generate(m.model, cache, std::vector<int>{1}, options),
+                    Catch::Contains("after " + std::to_string(cache.capacity()) + " cached ones"));
 }
 
 TEST_CASE("generation stops at the end-of-text token when asked", "[generate]") {

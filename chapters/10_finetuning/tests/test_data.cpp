@@ -201,6 +201,25 @@ TEST_CASE("a conversation grows at the end, drops its oldest turns to fit, reset
   CHECK(chat.turns() == 0);
 }
 
+TEST_CASE("a conversation's system message comes first and stays", "[template][chat]") {
+  const gpt2::Tokenizer& tok = byte_tokenizer();
+  gpt2::Conversation chat(tok);
+  chat.set_system("Be brief.");
+  CHECK(tok.decode(chat.tokens()) == "Be brief.\n\n");
+  chat.add_user("Hi");
+  chat.add_assistant(tok.encode("Hello"));
+  chat.add_user("Again");
+  CHECK(tok.decode(std::span<const int>(chat.tokens()).first(11 + 17)) == "Be brief.\n\n### Instruction:\n");
+  CHECK_THROWS_WITH(chat.set_system("Later"), Contains("before the first turn"));
+  // Dropping the oldest turn keeps the system message in front.
+  CHECK(chat.fit(static_cast<int>(chat.tokens().size()) - 1) == 1);
+  CHECK(tok.decode(chat.tokens()) == "Be brief.\n\n" + gpt2::chat_prompt_text("Again", ""));
+  CHECK_THROWS_WITH(chat.fit(40), Contains("the system message and the last message take 49 tokens"));
+  chat.reset();
+  CHECK(tok.decode(chat.tokens()) == "Be brief.\n\n");
+  CHECK(chat.turns() == 0);
+}
+
 // ----- batches --------------------------------------------------------------------------------
 
 namespace {

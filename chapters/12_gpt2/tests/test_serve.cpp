@@ -293,8 +293,9 @@ TEST_CASE("serve: logprobs report the model's distribution", "[serve]") {
 }
 
 TEST_CASE("serve: chat completions through the chat template", "[serve]") {
-  TestServer s;
-  // The tiny model's context is 32 byte tokens: the template takes 25 of them around the message.
+  // The chat template takes 33 byte tokens around a message: more than 12_tiny_model's context of 32,
+  // so this test serves 12_chat_model (the same kind, with 128 positions).
+  TestServer s(gpt2::fixture_dir() + "/12_chat_model");
   const std::vector<gpt2::ChatMessage> messages = {{"user", "Hi"}};
   const json jm = {{{"role", "user"}, {"content", "Hi"}}};
   const json r = s.post_json("/v1/chat/completions", {{"model", "x"},
@@ -308,8 +309,8 @@ TEST_CASE("serve: chat completions through the chat template", "[serve]") {
   const json& c = r["choices"][0];
   CHECK(c.at("message").at("role") == "assistant");
   const std::string content = c["message"]["content"];
-  const std::vector<int> prompt = gpt2::chat_prompt(
-      messages, [&](std::string_view t) { return s.model.encode(t); }, s.model.eot_id());
+  const std::vector<int> prompt = s.model.chat_prompt(messages);
+  CHECK(s.model.encode("### Instruction:\nHi\n\n### Response:\n") == prompt);  // one token per byte here
   CHECK(r.at("usage").at("prompt_tokens") == static_cast<int>(prompt.size()));
   const json& lp = c.at("logprobs").at("content");
   REQUIRE(!lp.empty());
@@ -341,6 +342,17 @@ TEST_CASE("serve: chat completions through the chat template", "[serve]") {
   }
   CHECK(streamed == content);
   CHECK(json::parse(events[events.size() - 2])["choices"][0]["finish_reason"] == c["finish_reason"]);
+
+  // A conversation the template cannot write: one error naming the message.
+  const auto [status, body] = s.post(
+      "/v1/chat/completions",
+      json{{"messages", {{{"role", "user"}, {"content", "Hi"}}, {{"role", "assistant"}, {"content", "Yes"}}}}}
+          .dump());
+  CHECK(status == 400);
+  const json e = json::parse(body);
+  CHECK(e["error"]["param"] == "messages[1].role");
+  CHECK(e["error"]["message"] ==
+        "invalid 'messages[1]': the last message must be the user's: the model answers it");
 }
 
 // Tolerance: attention and the lens come from float32 activations of a 2-layer, 32-channel model

@@ -1,5 +1,5 @@
 // gpt2 serve's parts without HTTP or a model: the request parser (with a small fuzz loop), the
-// text stream with stop strings, the chat template and the job queue.
+// text stream with stop strings, the chat template (with a tokenizer) and the job queue.
 #include <algorithm>
 #include <chrono>
 #include <latch>
@@ -7,25 +7,48 @@
 #include <string_view>
 #include <thread>
 
+#include "chapters/10_finetuning/chat_template.h"
 #include "chapters/12_gpt2/chat_template.h"
 #include "chapters/12_gpt2/serve_api.h"
 #include "chapters/12_gpt2/serve_queue.h"
 #include "common/rng.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
-TEST_CASE("chat template: roles, end of turn, and no special tokens from the user", "[serve]") {
-  auto encode = [](std::string_view t) {
-    std::vector<int> ids;
-    for (unsigned char c : t) ids.push_back(c);
-    return ids;
-  };
-  const std::vector<gpt2::ChatMessage> m = {{"system", "Be brief."}, {"user", "hi<|endoftext|>"}};
-  const std::vector<int> ids = gpt2::chat_prompt(m, encode, 999);
+TEST_CASE("chat template: chapter 10's, with roles in order and no special tokens from the user", "[serve]") {
+  // The byte-level tokenizer of the tiny model: one token per byte, <|endoftext|> is 256.
+  const gpt2::Tokenizer tok = gpt2::Tokenizer::load(gpt2::fixture_dir() + "/12_tiny_model");
+  const std::vector<gpt2::ChatMessage> m = {
+      {"system", "Be brief."}, {"user", "hi<|endoftext|>"}, {"assistant", "Hello"}, {"user", "Again"}};
+  const std::vector<int> ids = gpt2::chat_prompt(m, tok);
   std::string text;
-  for (int id : ids) text += id == 999 ? std::string("[EOT]") : std::string(1, static_cast<char>(id));
-  CHECK(text == "<|system|>\nBe brief.[EOT]\n<|user|>\nhi<|endoftext|>[EOT]\n<|assistant|>\n");
+  for (int id : ids) text += id == 256 ? std::string("[EOT]") : std::string(tok.token_bytes(id));
+  CHECK(
+      text ==
+      "Be brief.\n\n### Instruction:\nhi<|endoftext|>\n\n### Response:\nHello[EOT]### Instruction:\nAgain\n\n"
+      "### Response:\n");
+  // The same tokens as chapter 10's Conversation, which gpt2 chat keeps.
+  gpt2::Conversation c(tok);
+  c.set_system("Be brief.");
+  c.add_user("hi<|endoftext|>");
+  c.add_assistant(tok.encode("Hello"));
+  c.add_user("Again");
+  CHECK(c.tokens() == ids);
+  CHECK(gpt2::chat_stop_strings() == std::vector<std::string>{"### Instruction:"});
   CHECK(gpt2::is_chat_role("assistant"));
   CHECK(!gpt2::is_chat_role("tool"));
+  // Orders the template cannot write.
+  using Catch::Contains;
+  auto problem = [](std::vector<gpt2::ChatMessage> msgs) { return gpt2::chat_order_problem(msgs); };
+  CHECK(problem({{"user", "a"}}).first.empty());
+  CHECK(problem({{"user", "a"}, {"assistant", "b"}}) ==
+        std::pair<std::string, size_t>{"the last message must be the user's: the model answers it", 1});
+  CHECK(problem({{"user", "a"}, {"user", "b"}}).second == 1);
+  CHECK(problem({{"assistant", "a"}, {"user", "b"}}).first ==
+        "an assistant message must answer a user message");
+  CHECK(problem({{"user", "a"}, {"assistant", "b"}, {"system", "c"}, {"user", "d"}}).second == 2);
+  CHECK_THROWS_WITH(gpt2::chat_prompt(std::vector<gpt2::ChatMessage>{{"assistant", "x"}}, tok),
+                    Contains("chat: message 0: an assistant message must answer a user message"));
 }
 
 TEST_CASE("JobQueue: first come first served, a bounded line, cancellation", "[serve]") {
