@@ -10,6 +10,8 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 GPT2_BUILD_PACKAGES="cmake make g++ pkg-config catch2 nlohmann-json3-dev libstb-dev libutf8proc-dev"
 # What the HTML docs need.
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
+# What the fuzz targets need (scripts/fuzz.sh): clang with libFuzzer and the sanitizers' runtime.
+GPT2_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 
 ensure_packages() {
   local missing=()

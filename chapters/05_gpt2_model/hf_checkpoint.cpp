@@ -175,13 +175,18 @@ HFModel read_hf_model_dir(const fs::path& dir) {
              "files; scripts/download_gpt2.sh fetches OpenAI's)");
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
-  HFModel m{read_config_json(config_path), Tensor()};
-  // config.json against the header first: the layout and the buffer are sized from it.
-  SafetensorsFile file = SafetensorsFile::open(weights_path);
-  check_config_matches_weights(m.config, file, config_path.string());
+  return read_hf_model(read_config_json(config_path), SafetensorsFile::open(weights_path),
+                       config_path.string());
+}
+
+HFModel read_hf_model(const GPT2Config& config, const SafetensorsFile& weights,
+                      const std::string& config_name) {
+  // The configuration against the header first: the layout and the buffer are sized from it.
+  check_config_matches_weights(config, weights, config_name);
+  HFModel m{config, Tensor()};
   ParameterLayout layout(m.config);
   m.params = Tensor({layout.num_parameters()});
-  read_hf_weights(file, layout, m.params.span(), config_path.string());
+  read_hf_weights(weights, layout, m.params.span(), config_name);
   return m;
 }
 
