@@ -56,6 +56,10 @@ write("fuzz_safetensors", "mixed", safetensors([
     ("mask", "BOOL", [2, 2], b"\x01\x00\x01\x01"),
     ("empty", "F32", [0, 4], b"")]))
 write("fuzz_safetensors", "overlap", safetensors([("a", "F32", [2], f32([1, 2]))])[:-4] + f32([3]))
+# Found by the fuzzer: a header "{}" followed by NUL bytes and garbage (tests/test_safetensors.cpp).
+write("fuzz_safetensors", "regression_nul_header", bytes.fromhex(
+    "38000000000000007b7d0000000000007b34383838383838382e313139363135"
+    "36373737373700000000000002013730306d00000000006165223a3822463116"))
 
 # ----- config.json (and a model directory's weights after a NUL byte) --------------------------------
 
