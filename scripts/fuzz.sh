@@ -42,7 +42,7 @@ run_target() {
   mkdir -p "$corpus" "$crashes"
   echo "== $target $* =="
   # The first directory gets what the fuzzer finds; the committed seeds are only read.
-  if ! (cd "$FUZZ_BUILD" && "$FUZZ_BUILD/bin/$target" -artifact_prefix="$crashes/" -print_final_stats=1 \
+  if ! (cd "$FUZZ_BUILD" && "$FUZZ_BUILD/bin/$target" -artifact_prefix="$crashes/" -print_final_stats=1 -print_funcs=0 \
           "$@" "$corpus" "$GPT2_ROOT/fuzz/corpus/$target"); then
     echo "error: $target found a crash, saved in $crashes/. Replay it with:" >&2
     echo "  $FUZZ_BUILD/bin/$target $crashes/<file>" >&2
