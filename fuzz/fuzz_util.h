@@ -30,16 +30,24 @@
 namespace gpt2_fuzz {
 
 /// A directory of this process's own for the files a reader needs (in memory when /dev/shm is
-/// there: the targets write files on every run).
+/// there: the targets write files on every run), removed when the process exits.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    std::filesystem::path base = std::filesystem::exists("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                                     : std::filesystem::temp_directory_path();
-    std::filesystem::path d = base / ("gpt2_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Scratch {
+    std::filesystem::path dir;
+    Scratch() {
+      const std::filesystem::path base = std::filesystem::exists("/dev/shm")
+                                             ? std::filesystem::path("/dev/shm")
+                                             : std::filesystem::temp_directory_path();
+      dir = base / ("gpt2_fuzz_" + std::to_string(::getpid()));
+      std::filesystem::create_directories(dir);
+    }
+    ~Scratch() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.dir;
 }
 
 /// Writes bytes to a file (plainly: no fsync, the targets write on every run).
