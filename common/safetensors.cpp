@@ -166,6 +166,10 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
              " bytes)");
   f.data_start_ = 8 + n;
   uint64_t data_size = b.size() - f.data_start_;
+  // JSON text has no NUL byte (a string would escape it), and nlohmann's parser stops at one:
+  // "{}" followed by NUL bytes and anything at all would pass for "{}".
+  GPT2_CHECK(std::memchr(b.data() + 8, '\0', n) == nullptr, name,
+             ": the header contains a NUL byte (the format allows only JSON, padded with spaces)");
   json header;
   try {
     header = json::parse(b.begin() + 8, b.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -336,7 +340,7 @@ void SafetensorsWriter::add_int64(const std::string& name, const Shape& shape,
 
 std::string SafetensorsWriter::serialize() const {
   // nlohmann::ordered_json keeps insertion order, so the header lists tensors as they lie on disk.
-  nlohmann::ordered_json header;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}", not "null", when empty
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const Entry& e : entries_) {

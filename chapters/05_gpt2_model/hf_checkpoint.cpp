@@ -167,6 +167,20 @@ void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::
   writer.write(path);
 }
 
+namespace {
+
+// The configuration against the header first: only then is the buffer asked for (it is sized
+// from the configuration, so an absurd config.json must not allocate anything), and the weights
+// read into it.
+void read_hf_weights_checked(const GPT2Config& config, const SafetensorsFile& weights,
+                             const std::string& config_name,
+                             const std::function<std::span<float>(const GPT2Config&)>& weights_into) {
+  check_config_matches_weights(config, weights, config_name);
+  read_hf_weights(weights, ParameterLayout(config), weights_into(config), config_name);
+}
+
+}  // namespace
+
 GPT2Config read_hf_model_dir(const fs::path& dir,
                              const std::function<std::span<float>(const GPT2Config&)>& weights_into) {
   GPT2_CHECK(fs::is_directory(dir), "model directory '", dir.string(), "' does not exist");
@@ -177,11 +191,7 @@ GPT2Config read_hf_model_dir(const fs::path& dir,
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
   const GPT2Config config = read_config_json(config_path);
-  // config.json against the header first: the layout and the buffer are sized from it.
-  SafetensorsFile file = SafetensorsFile::open(weights_path);
-  check_config_matches_weights(config, file, config_path.string());
-  ParameterLayout layout(config);
-  read_hf_weights(file, layout, weights_into(config), config_path.string());
+  read_hf_weights_checked(config, SafetensorsFile::open(weights_path), config_path.string(), weights_into);
   return config;
 }
 
@@ -189,6 +199,16 @@ HFModel read_hf_model_dir(const fs::path& dir) {
   HFModel m;
   m.config = read_hf_model_dir(dir, [&](const GPT2Config& config) {
     m.params = Tensor({count_parameters(config)});
+    return m.params.span();
+  });
+  return m;
+}
+
+HFModel read_hf_model(const GPT2Config& config, const SafetensorsFile& weights,
+                      const std::string& config_name) {
+  HFModel m{config, Tensor()};
+  read_hf_weights_checked(config, weights, config_name, [&](const GPT2Config& c) {
+    m.params = Tensor({count_parameters(c)});
     return m.params.span();
   });
   return m;
