@@ -104,6 +104,7 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   for (const std::string& stored : names) {
     std::string name = stored.starts_with(kPrefix) ? stored.substr(kPrefix.size()) : stored;
     if (is_attention_buffer(name)) continue;
+    if (stored == kClassifierHeadName) continue;  // a sequence classifier's head (chapter 10 reads it)
     const TensorInfo& info = file.info(stored);
     if (name == "lm_head.weight") {
       lm_head = stored;
@@ -153,17 +154,22 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   }
 }
 
-void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::span<const float> params,
-                      DType dtype) {
+void add_hf_weights(SafetensorsWriter& writer, const ParameterLayout& layout, std::span<const float> params,
+                    DType dtype, std::string_view prefix) {
   GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(),
              "write_hf_weights: buffer holds ", params.size(), " floats, the layout needs ",
              layout.num_parameters());
-  SafetensorsWriter writer;
   writer.set_metadata("format", "pt");  // transformers wants to know the tensors are PyTorch's
   for (const ParamSpec& s : layout.specs()) {
-    writer.add(s.name, s.shape, params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)),
-               dtype);
+    writer.add(cat(prefix, s.name), s.shape,
+               params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)), dtype);
   }
+}
+
+void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::span<const float> params,
+                      DType dtype) {
+  SafetensorsWriter writer;
+  add_hf_weights(writer, layout, params, dtype);
   writer.write(path);
 }
 

@@ -64,6 +64,13 @@ void log_line(std::ostream& err, const StepMetrics& m, int steps) {
   err.flush();
 }
 
+// ", dropout 0.1" (or ", dropout embd 0.1 attn 0 resid 0.1"), or nothing without dropout.
+std::string dropout_text(const DropoutConfig& d) {
+  if (!d.any()) return "";
+  if (d.embd_pdrop == d.attn_pdrop && d.attn_pdrop == d.resid_pdrop) return cat(", dropout ", d.embd_pdrop);
+  return cat(", dropout embd ", d.embd_pdrop, " attn ", d.attn_pdrop, " resid ", d.resid_pdrop);
+}
+
 // A directory option must name a directory: "--data: 'x' is a file, not a directory".
 void require_directory(const fs::path& dir, const std::string& flag, const char* what = "directory") {
   GPT2_CHECK(fs::exists(dir), "gpt2 train: ", flag, ": ", what, " '", dir.string(), "' does not exist");
@@ -254,6 +261,8 @@ std::unique_ptr<GPT2> make_model(const ArgParser& p, Backend& backend, const Tok
   GPT2_CHECK(tokenizer.vocab_size() <= model->config().vocab_size, "gpt2 train: the tokenizer (",
              tokenizer_dir.string(), ") has ", tokenizer.vocab_size(),
              " tokens but the model's vocabulary is only ", model->config().vocab_size);
+  // Dropout: the model's own (its config.json's, 0 for a new model) unless the options say.
+  model->set_dropout(dropout_options(p, model->config().dropout));
   return model;
 }
 
@@ -431,7 +440,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
          << " parameters) on " << backend->name() << " with " << max_threads()
          << " thread(s): B=" << tc.batch_size << " T=" << tc.seq_len << " K=" << tc.grad_accum_steps << ", "
          << (sized_to_budget ? "steps sized to the time budget" : cat(tc.steps, " steps")) << ", lr " << tc.lr
-         << "\n";
+         << dropout_text(config.dropout) << "\n";
   const bool log_lines = p.given("--no-progress") || !isatty(fileno(stderr));
   TrainResult result;
   try {
