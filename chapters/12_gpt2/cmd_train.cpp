@@ -23,6 +23,7 @@
 #include "chapters/06_training/stop_signal.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
 #include "chapters/08_cpu_parallel/parallel.h"
+#include "chapters/08_cpu_parallel/simd.h"
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
@@ -362,6 +363,15 @@ TrainResult run_training(Training t) {
 
 // ----- 7. the model directory and the summary -----------------------------------------------------
 
+// The kernels `backend` computes with: for chapter 08's fast CPU backend its kernel set (portable,
+// avx2+fma or avx512, whose sums differ in their last bits, so the same run on another set gives
+// slightly different losses), "plain" for chapter 05's loops, else the backend's name.
+std::string kernels_of(const Backend& backend) {
+  if (backend.name() == "cpu-fast") return simd_name(active_simd());
+  if (backend.name() == "cpu") return "plain";
+  return backend.name();
+}
+
 void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, const DataFiles& data,
                 bool steps_known, const ArgParser& p, CommandIO io) {
   float val_loss = NAN;
@@ -389,6 +399,7 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
   const nlohmann::json summary = {
       {"config", nlohmann::json::parse(config_to_json(model.config()))},
       {"parameters", model.num_parameters()},
+      {"kernels", kernels_of(model.backend())},
       {"steps", steps_known ? nlohmann::json(tc.steps) : nlohmann::json()},
       {"completed_steps", result.final_step},
       {"stopped_by", stopped_by},

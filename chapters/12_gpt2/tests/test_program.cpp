@@ -12,6 +12,7 @@
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/06_training/metrics.h"
+#include "chapters/08_cpu_parallel/simd.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
 #include "chapters/12_gpt2/prepare.h"
@@ -250,6 +251,8 @@ TEST_CASE("tokenizer train, prepare, train, eval, generate, resume on a slice of
   CHECK(summary.at("completed_steps") == 6);
   CHECK(summary.at("stopped_by") == "steps");
   CHECK(summary.at("val_loss").get<double>() > 0);
+  // The kernel set the losses were computed with (they differ in the last bits between sets).
+  CHECK(summary.at("kernels") == gpt2::simd_name(gpt2::active_simd()));
   for (const char* f : {"config.json", "model.safetensors", "vocab.json", "merges.txt"})
     CHECK(fs::exists(dir / "run" / "model" / f));
   for (const char* f : {"metrics.csv", "loss.svg", "run.json", "summary.json"})
