@@ -51,11 +51,23 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
   return "";
 }
 
+// A file whose matrices are quantized to int8 (chapter 08's weight formats, `gpt2 quantize`) cannot
+// be read as float weights: say so, rather than "missing tensor".
+void check_float_weights(const SafetensorsFile& file) {
+  const auto format = file.metadata().find("gpt2_weights");
+  GPT2_CHECK(
+      format == file.metadata().end() || format->second == "f32" || format->second == "bf16",
+      file.file_name(), ": holds weights in the format '", format->second,
+      "' (written by gpt2 quantize), which only gpt2 generate and gpt2 eval read; to use them as float "
+      "weights, dequantize them first: gpt2 quantize --model DIR --out NEW_DIR --weights f32");
+}
+
 }  // namespace
 
 void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
                                   const std::string& config_name) {
   const std::string& fname = file.file_name();
+  check_float_weights(file);
   // The embeddings fix V, maxT and C: wte.weight is [V, C], wpe.weight is [maxT, C].
   auto check_rows_cols = [&](const std::string& tensor, const char* rows_field, int rows) {
     const std::string stored = stored_name(file, tensor);
@@ -87,6 +99,7 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(), "read_hf_weights: buffer holds ",
              params.size(), " floats, the layout needs ", layout.num_parameters());
   const GPT2Config& config = layout.config();
+  check_float_weights(file);
   std::map<std::string, const ParamSpec*> wanted;
   for (const ParamSpec& s : layout.specs()) wanted[s.name] = &s;
 
