@@ -76,6 +76,11 @@ HFModel read_hf_model_dir(const std::filesystem::path& dir);
 GPT2Config read_hf_model_dir(const std::filesystem::path& dir,
                              const std::function<std::span<float>(const GPT2Config&)>& weights_into);
 
+/// The same from a configuration and a weights file already read (`config_name` names where the
+/// configuration came from): check_config_matches_weights, then read_hf_weights.
+HFModel read_hf_model(const GPT2Config& config, const SafetensorsFile& weights,
+                      const std::string& config_name = "config.json");
+
 /// Writes a complete model directory: model.safetensors (F32), config.json and, when
 /// `tokenizer_dir` is not empty, the tokenizer files copied from there.
 void write_hf_model_dir(const std::filesystem::path& dir, const GPT2Config& config,

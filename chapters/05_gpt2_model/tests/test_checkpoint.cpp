@@ -140,7 +140,7 @@ TEST_CASE("05 checkpoint: a bad checkpoint gives a clear error naming the proble
     bad.replace(at, 5, "\"Q32\"");
     CHECK_THAT(load_error(bad),
                Catch::Matchers::EndsWith(
-                   "has unsupported dtype 'Q32' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8)"));
+                   "has unsupported dtype 'Q32' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8, I8)"));
   }
   SECTION("a non-float dtype") {
     std::string bad = rebuilt([](auto& ts) { ts.emplace_back("h.0.attn.masked_bias", gpt2::Tensor({1})); });
