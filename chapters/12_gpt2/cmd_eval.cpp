@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chapters/12_gpt2/adapter_option.h"
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
@@ -34,10 +35,12 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
   p.option("--batch-size", "B",
            "windows per forward pass (default: as many as fit in about 256 MB of logits)");
   add_inference_options(p);
+  add_adapter_option(p);
   p.flag("--json", "print {\"tokens\": N, \"loss\": L, \"perplexity\": P, \"bits_per_byte\": B, ...}");
   if (!p.parse(args, io.out)) return 0;
   const std::string text = read_file(p.get("--input"));
   LoadedModel m = load_model(p.get("--model"), inference_options(p));
+  const std::unique_ptr<LoraModel> adapter = apply_adapter_option(p, m);  // --adapter: LoRA, unmerged
   const int n_positions = m.model->config().n_positions;
   const int context =
       p.given("--context") ? static_cast<int>(p.get_int("--context", 1, n_positions)) : n_positions;

@@ -6,6 +6,7 @@
 
 #include "chapters/07_sampling/generate.h"
 #include "chapters/07_sampling/utf8_stream.h"
+#include "chapters/12_gpt2/adapter_option.h"
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
@@ -38,6 +39,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   p.flag("--greedy", "always take the most probable token");
   p.flag("--no-stop", "do not stop at <|endoftext|>");
   add_inference_options(p);
+  add_adapter_option(p);
   p.flag("--json",
          "print {\"prompt_tokens\": [...], \"tokens\": [...], \"text\": \"...\", \"tokens_per_sec\": ..., "
          "\"prefill_seconds\": ...} instead of streaming");
@@ -57,6 +59,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   const std::string prompt = p.given("--prompt-file") ? read_file(p.get("--prompt-file")) : p.get("--prompt");
 
   LoadedModel m = load_model(p.get("--model"), inference_options(p));
+  const std::unique_ptr<LoraModel> adapter = apply_adapter_option(p, m);  // --adapter: LoRA, unmerged
   const Tokenizer& tok = *m.tokenizer;
   options.eot_token = tok.eot_id();
   options.stop_at_eot = !p.given("--no-stop") && tok.eot_id() >= 0;

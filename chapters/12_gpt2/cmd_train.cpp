@@ -117,24 +117,8 @@ TrainConfig train_config(const ArgParser& p, bool resume) {
   GPT2_CHECK(resume || p.given("--out"),
              "gpt2 train: missing required option '--out RUN_DIR' (or --resume RUN_DIR)");
   tc.out_dir = resume ? fs::path(p.get("--resume")) : fs::path(p.get("--out"));
-  tc.batch_size = static_cast<int>(p.get_int("--batch-size", 1, 1 << 20));
-  tc.grad_accum_steps = static_cast<int>(p.get_int("--grad-accum", 1, 1 << 20));
-  tc.lr = static_cast<float>(p.get_double("--lr", 0.0, 10.0));
-  tc.min_lr = p.given("--min-lr") ? static_cast<float>(p.get_double("--min-lr", 0.0, tc.lr)) : tc.lr / 10;
-  tc.warmup_steps = static_cast<int>(p.get_int("--warmup", 0, INT32_MAX));
-  tc.weight_decay = static_cast<float>(p.get_double("--weight-decay", 0.0, 1e3));
-  tc.beta1 = static_cast<float>(p.get_double("--beta1", 0.0, 0.999999));
-  tc.beta2 = static_cast<float>(p.get_double("--beta2", 0.0, 0.999999));
-  tc.eps = static_cast<float>(p.get_double("--eps", 1e-30, 1.0));
-  tc.grad_clip = static_cast<float>(p.get_double("--grad-clip", 0.0, 1e9));
-  tc.eval_interval = static_cast<int>(p.get_int("--eval-interval", 0, INT32_MAX));
-  tc.eval_steps = static_cast<int>(p.get_int("--eval-steps", 1, INT32_MAX));
-  tc.checkpoint_interval = static_cast<int>(p.get_int("--checkpoint-interval", 0, INT32_MAX));
-  tc.keep_checkpoints = static_cast<int>(p.get_int("--keep-checkpoints", 1, 1000));
-  tc.seed = static_cast<uint64_t>(p.get_int("--seed", 0, INT64_MAX));
-  tc.shuffle = !p.given("--no-shuffle");
+  read_optimizer_options(p, tc);
   tc.resume = resume;
-  tc.progress = !p.given("--no-progress");
   tc.steps = p.given("--steps") ? static_cast<int>(p.get_int("--steps", 1, INT32_MAX)) : 1000;
   tc.time_budget_seconds = p.given("--time-budget") ? p.get_double("--time-budget", 0.0, 1e9) : 0.0;
   GPT2_CHECK(!p.given("--time-budget") || tc.time_budget_seconds > 0,

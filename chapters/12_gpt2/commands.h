@@ -42,6 +42,12 @@ void register_train_commands(std::vector<Command>& commands);
 void register_generate_commands(std::vector<Command>& commands);
 /// `eval` (cmd_eval.cpp).
 void register_eval_commands(std::vector<Command>& commands);
+/// `finetune` (cmd_finetune.cpp).
+void register_finetune_commands(std::vector<Command>& commands);
+/// `classify` (cmd_classify.cpp).
+void register_classify_commands(std::vector<Command>& commands);
+/// `chat` (cmd_chat.cpp).
+void register_chat_commands(std::vector<Command>& commands);
 /// `quantize` (cmd_quantize.cpp).
 void register_quantize_commands(std::vector<Command>& commands);
 /// `serve` (cmd_serve.cpp).

@@ -65,18 +65,7 @@ ArgParser make_train_parser() {
   p.option("--seq-len", "T", "tokens per sequence (default: the context)");
   p.option("--grad-accum", "K", "micro-batches per optimizer step", "1");
   p.option("--steps", "N", "optimizer steps (default 1000; with --time-budget: as many as fit)");
-  p.option("--lr", "LR", "peak learning rate", "1e-3");
-  p.option("--min-lr", "LR", "final learning rate of the cosine decay (default: lr / 10)");
-  p.option("--warmup", "N", "linear warmup steps", "100");
-  p.option("--weight-decay", "WD", "AdamW weight decay of the matrices", "0.1");
-  p.option("--beta1", "B1", "AdamW beta1", "0.9");
-  p.option("--beta2", "B2", "AdamW beta2", "0.95");
-  p.option("--eps", "EPS", "AdamW epsilon", "1e-8");
-  p.option("--grad-clip", "C", "clip the global gradient norm to C (0: no clipping)", "1.0");
-  p.option("--eval-interval", "N", "validate every N steps and at the end (0: never)", "100");
-  p.option("--eval-steps", "N", "validation batches per evaluation", "20");
-  p.option("--checkpoint-interval", "N", "checkpoint every N steps (0: only at the end)", "500");
-  p.option("--keep-checkpoints", "N", "checkpoints to keep", "2");
+  add_optimizer_options(p, {});
   p.option("--seed", "N", "seed of the training data's order", "1337");
   p.flag("--no-shuffle", "visit the training windows in order");
   p.option("--time-budget", "SECONDS",
@@ -86,6 +75,42 @@ ArgParser make_train_parser() {
   p.flag("--no-progress", "no progress bar; print a line per evaluation instead");
   p.flag("--json", "print summary.json on stdout at the end");
   return p;
+}
+
+void add_optimizer_options(ArgParser& p, const OptimizerDefaults& d) {
+  p.option("--lr", "LR", "peak learning rate", d.lr);
+  p.option("--min-lr", "LR", "final learning rate of the cosine decay (default: lr / 10)");
+  p.option("--warmup", "N", "linear warmup steps", d.warmup);
+  p.option("--weight-decay", "WD", "AdamW weight decay of the matrices", d.weight_decay);
+  p.option("--beta1", "B1", "AdamW beta1", "0.9");
+  p.option("--beta2", "B2", "AdamW beta2", "0.95");
+  p.option("--eps", "EPS", "AdamW epsilon", "1e-8");
+  p.option("--grad-clip", "C", "clip the global gradient norm to C (0: no clipping)", "1.0");
+  p.option("--eval-interval", "N", "validate every N steps and at the end (0: never)", d.eval_interval);
+  p.option("--eval-steps", "N", "validation batches per evaluation", d.eval_steps);
+  p.option("--checkpoint-interval", "N", "checkpoint every N steps (0: only at the end)",
+           d.checkpoint_interval);
+  p.option("--keep-checkpoints", "N", "checkpoints to keep", "2");
+}
+
+void read_optimizer_options(const ArgParser& p, TrainConfig& tc) {
+  tc.batch_size = static_cast<int>(p.get_int("--batch-size", 1, 1 << 20));
+  tc.grad_accum_steps = static_cast<int>(p.get_int("--grad-accum", 1, 1 << 20));
+  tc.lr = static_cast<float>(p.get_double("--lr", 0.0, 10.0));
+  tc.min_lr = p.given("--min-lr") ? static_cast<float>(p.get_double("--min-lr", 0.0, tc.lr)) : tc.lr / 10;
+  tc.warmup_steps = static_cast<int>(p.get_int("--warmup", 0, INT32_MAX));
+  tc.weight_decay = static_cast<float>(p.get_double("--weight-decay", 0.0, 1e3));
+  tc.beta1 = static_cast<float>(p.get_double("--beta1", 0.0, 0.999999));
+  tc.beta2 = static_cast<float>(p.get_double("--beta2", 0.0, 0.999999));
+  tc.eps = static_cast<float>(p.get_double("--eps", 1e-30, 1.0));
+  tc.grad_clip = static_cast<float>(p.get_double("--grad-clip", 0.0, 1e9));
+  tc.eval_interval = static_cast<int>(p.get_int("--eval-interval", 0, INT32_MAX));
+  tc.eval_steps = static_cast<int>(p.get_int("--eval-steps", 1, INT32_MAX));
+  tc.checkpoint_interval = static_cast<int>(p.get_int("--checkpoint-interval", 0, INT32_MAX));
+  tc.keep_checkpoints = static_cast<int>(p.get_int("--keep-checkpoints", 1, 1000));
+  tc.seed = static_cast<uint64_t>(p.get_int("--seed", 0, INT64_MAX));
+  tc.shuffle = !p.given("--no-shuffle");
+  tc.progress = !p.given("--no-progress");
 }
 
 void add_dropout_options(ArgParser& p) {

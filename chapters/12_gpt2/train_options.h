@@ -18,12 +18,27 @@
 #include <vector>
 
 #include "chapters/05_gpt2_model/config.h"
+#include "chapters/06_training/trainer.h"
 #include "chapters/12_gpt2/args.h"
 
 namespace gpt2 {
 
 /// The parser of `gpt2 train`'s options, with their help texts and defaults.
 ArgParser make_train_parser();
+
+/// The defaults of the optimizer's options that differ between `gpt2 train` (a model from
+/// scratch) and `gpt2 finetune` (a trained model, changed gently).
+struct OptimizerDefaults {
+  std::string lr = "1e-3", warmup = "100", weight_decay = "0.1";
+  std::string eval_interval = "100", eval_steps = "20", checkpoint_interval = "500";
+};
+/// Declares chapter 06's AdamW, schedule, validation and checkpoint options (--lr, --min-lr,
+/// --warmup, --weight-decay, --beta1, --beta2, --eps, --grad-clip, --eval-interval,
+/// --eval-steps, --checkpoint-interval, --keep-checkpoints).
+void add_optimizer_options(ArgParser& p, const OptimizerDefaults& defaults);
+/// Reads those, and --batch-size, --grad-accum, --seed, --no-shuffle and --no-progress (which
+/// every training command declares), into `tc`.
+void read_optimizer_options(const ArgParser& p, TrainConfig& tc);
 
 /// Declares the dropout options of training (`--dropout P` for all three probabilities, and
 /// `--embd-pdrop`, `--attn-pdrop`, `--resid-pdrop` one by one).
