@@ -90,6 +90,7 @@ int cmd_chat(std::span<const std::string> args, CommandIO io) {
   p.option("--eval", "FILE",
            "instruction examples (JSONL) to measure exact-match accuracy on, instead of chatting");
   add_inference_options(p);
+  p.flag("--stats", "after each answer, print on stderr how many tokens the model read and generated");
   p.flag("--json", "with --eval: print {\"examples\": N, \"exact\": E, \"exact_match\": share}");
   if (!p.parse(args, io.out)) return 0;
   GenerateOptions options;
@@ -159,6 +160,9 @@ int cmd_chat(std::span<const std::string> args, CommandIO io) {
     if (g.context_full)
       io.err << "[the context of " << capacity
              << " tokens is full: the answer was cut; the next message drops the oldest turns]\n";
+    if (p.given("--stats"))
+      io.err << "[read " << fresh.size() << " new tokens after " << tokens.size() - fresh.size()
+             << " cached; generated " << g.tokens.size() << "]\n";
     conversation.add_assistant(g.tokens);
   }
   return 0;

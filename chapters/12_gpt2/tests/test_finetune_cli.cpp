@@ -166,6 +166,18 @@ TEST_CASE("gpt2 finetune --task sft with LoRA, then gpt2 chat driven by stdin", 
                       "Say cat\n");
   CHECK(a.out == r.out);
 
+  // The second turn reads only its own tokens: its prompt in the template (40 bytes for "Say dog")
+  // and what of the first answer the cache does not hold yet (its <|endoftext|>, and its last
+  // token if it stopped at the token limit).
+  r = gpt2_run({"chat", "--model", model, "--greedy", "--max-new-tokens", "20", "--stats"},
+               "Say cat\nSay dog\n");
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.err, "[read 40 new tokens after 0 cached;"));
+  const size_t second = r.err.find("[read ", r.err.find("[read ") + 1);
+  REQUIRE(second != std::string::npos);
+  const int fresh = std::stoi(r.err.substr(second + 6));
+  CHECK((fresh == 41 || fresh == 42));
+
   // Several turns, /reset, and more turns than the 128-token context holds: one line per answer,
   // the oldest turns dropped with a message.
   r = gpt2_run({"chat", "--model", model, "--greedy", "--max-new-tokens", "8"},
