@@ -11,7 +11,7 @@ message and gets a reply. Any JavaScript exception on the page fails the test. I
 screenshot of each view, then stops the server with SIGINT and checks that it exits cleanly.
 
 Usage:
-  python3 browser_test.py --gpt2 build/bin/gpt2 --model tests/fixtures/12_tiny_model --out-dir build/serve_page
+  python3 browser_test.py --gpt2 build/bin/gpt2 --model tests/fixtures/12_chat_model --out-dir build/serve_page
 Exit status: 0 passed, 1 failed, 77 skipped (no chromium: CTest reports the test as skipped).
 """
 import argparse
