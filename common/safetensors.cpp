@@ -167,6 +167,10 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
 
 // The header's JSON object, from its text (the bytes after the 8-byte length).
 json parse_header(std::string_view text, const std::string& name) {
+  // JSON text has no NUL byte (a string would escape it), and nlohmann's parser stops at one:
+  // "{}" followed by NUL bytes and anything at all would pass for "{}".
+  GPT2_CHECK(text.find('\0') == std::string_view::npos, name,
+             ": the header contains a NUL byte (the format allows only JSON, padded with spaces)");
   try {
     json header = json::parse(text.begin(), text.end());
     GPT2_CHECK(header.is_object(), name, ": the header is not a JSON object");
@@ -388,7 +392,7 @@ void SafetensorsWriter::add_int8(const std::string& name, const Shape& shape,
 
 std::string SafetensorsWriter::serialize() const {
   // nlohmann::ordered_json keeps insertion order, so the header lists tensors as they lie on disk.
-  nlohmann::ordered_json header;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}", not "null", when empty
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const Entry& e : entries_) {

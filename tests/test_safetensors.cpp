@@ -209,3 +209,18 @@ TEST_CASE("safetensors: data_offsets must tile the data: no overlap, no alias, n
                            R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
                            floats({1, 2}))) == "no error");
 }
+
+// Found by fuzz/fuzz_safetensors: a header "{}" followed by NUL bytes and garbage was read as "{}"
+// (nlohmann's parser stops at a NUL), and the writer wrote a file without tensors as "null".
+TEST_CASE("safetensors: a NUL byte in the header is refused; a file without tensors writes and reads back",
+          "[safetensors]") {
+  CHECK(error_of(make_file(std::string("{}\0\0\0\0\0\0{488888", 16), "")).find("NUL byte") !=
+        std::string::npos);
+  CHECK(error_of(
+            make_file(std::string("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}\0", 56),
+                      floats({1})))
+            .find("NUL byte") != std::string::npos);
+  CHECK(error_of(make_file("{}      ", "")) == "no error");  // space padding is what the format allows
+  gpt2::SafetensorsWriter empty;
+  CHECK(SafetensorsFile::parse(empty.serialize(), "empty.safetensors").names().empty());
+}
