@@ -442,16 +442,43 @@ int main(int argc, char** argv) {
   // Chapter 12's default training shape (4 layers, 4 heads, 128 channels, context 256, batch 8)
   // with a 1024-token vocabulary.
   std::string main_job = "4,4,128,1024,8,256";
+  const char* usage =
+      "usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main|formats]\n"
+      "                  [--main-job L,NH,C,V,B,T] [--min-seconds S] [--rounds R]\n"
+      "                  [--blas-core auto|keep|NAME] [--clock wall|cpu]\n"
+      "(the options are described at the top of chapters/08_cpu_parallel/bench.cpp)\n";
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    if (std::strcmp(argv[i], "--no-torch") == 0) torch = false;
-    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
-    if (std::strcmp(argv[i], "--main-job") == 0 && i + 1 < argc) main_job = argv[++i];
-    if (std::strcmp(argv[i], "--min-seconds") == 0 && i + 1 < argc) g_min_seconds = std::atof(argv[++i]);
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
-    if (std::strcmp(argv[i], "--blas-core") == 0 && i + 1 < argc) blas_core = argv[++i];
-    if (std::strcmp(argv[i], "--clock") == 0 && i + 1 < argc)
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    } else if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--no-torch") {
+      torch = false;
+    } else if (arg == "--only" && has_value) {
+      only = argv[++i];
+    } else if (arg == "--main-job" && has_value) {
+      main_job = argv[++i];
+    } else if (arg == "--min-seconds" && has_value) {
+      g_min_seconds = std::atof(argv[++i]);
+    } else if (arg == "--rounds" && has_value) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--blas-core" && has_value) {
+      blas_core = argv[++i];
+    } else if (arg == "--clock" && has_value) {
       g_cpu_clock = std::strcmp(argv[++i], "cpu") == 0;
+    } else {
+      std::fprintf(stderr, "ch08_bench: unknown argument '%s' (or it misses its value)\n%s", argv[i], usage);
+      return 2;
+    }
+  }
+  const std::vector<std::string> sections = {"walk", "shapes", "step", "gen", "main", "formats"};
+  if (!only.empty() && std::find(sections.begin(), sections.end(), only) == sections.end()) {
+    std::fprintf(stderr, "ch08_bench: --only wants one of walk, shapes, step, gen, main, formats; got '%s'\n",
+                 only.c_str());
+    return 2;
   }
   restart_with_blas_core(blas_core, argv);
   auto run = [&](const char* section) { return only.empty() || only == section; };

@@ -1,9 +1,11 @@
 /// @file exercises/08_cpu_parallel/exercise.h
 /// @brief Exercises 08: loop order, a register-tiled micro-kernel, a deterministic parallel sum,
-/// and a packed matrix multiply built on the micro-kernel.
+/// a packed matrix multiply built on the micro-kernel, and int8 weights: a block's quantization
+/// and the q8 x q8 dot product.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace exercise {
 
@@ -23,5 +25,16 @@ float sum_deterministic(const float* x, size_t n);
 /// rows and b into slivers of 16 columns (zero-padded at the edges), every 6 x 16 tile of out
 /// computed by microkernel_6x16 (08.2) from one a sliver and one b sliver.
 void matmul_packed(float* out, const float* a, const float* b, int M, int K, int N);
+
+/// 08.5: quantizes one block of 32 values x[0 .. 31] to int8 (chapter 08, "Weight formats"):
+/// returns the scale s = max_j |x_j| / 127 and writes q_j = round(x_j / s), the nearest integer,
+/// so that |x_j - s q_j| <= s / 2 and q_j is in [-127, 127]. A block of zeros has s = 0, q = 0.
+float quantize_block_q8(const float* x, int8_t* q);
+
+/// 08.6: the dot product of two rows quantized block by block (08.5), `blocks` blocks of 32:
+/// weights q (blocks * 32) with scales s (blocks), activations u (blocks * 32) with scales t
+/// (blocks): sum over blocks b of (s_b t_b) I_b, where I_b = sum_{j in b} q_j u_j is summed exactly
+/// in int32 and converted to float once per block.
+float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t, int blocks);
 
 }  // namespace exercise

@@ -1,6 +1,7 @@
 // Exercises 08 (solution). Chapter 08 has the same ideas in matmul_steps.cpp, packed_step.cpp,
 // microkernel.cpp and reduce.cpp.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "exercise.h"
@@ -73,6 +74,30 @@ void matmul_packed(float* out, const float* a, const float* b, int M, int K, int
           out[static_cast<size_t>(sa * 6 + r) * N + sb * 16 + j] = tile[r * 16 + j];
     }
   }
+}
+
+float quantize_block_q8(const float* x, int8_t* q) {
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float s = amax / 127.0f;
+  for (int j = 0; j < 32; ++j) {
+    // x_j / s lies in [-127, 127]; the nearest integer moves it by at most 1/2, so s q_j is within
+    // s / 2 of x_j. A zero block has s = 0: no division by it.
+    q[j] = s > 0.0f ? static_cast<int8_t>(std::lround(x[j] / s)) : int8_t{0};
+  }
+  return s;
+}
+
+float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t, int blocks) {
+  float sum = 0.0f;
+  for (int b = 0; b < blocks; ++b) {
+    // 32 products of at most 127 * 127 each: at most 516,128, exact in int32 (and in float too,
+    // being below 2^24, so one conversion per block loses nothing).
+    int32_t block = 0;
+    for (int j = b * 32; j < (b + 1) * 32; ++j) block += int32_t{q[j]} * int32_t{u[j]};
+    sum += s[b] * t[b] * static_cast<float>(block);
+  }
+  return sum;
 }
 
 }  // namespace exercise

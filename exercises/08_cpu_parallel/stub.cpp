@@ -34,4 +34,18 @@ void matmul_packed(float* out, const float* a, const float* b, int M, int K, int
   throw gpt2::Error("exercise 08.4 matmul_packed: not implemented yet");
 }
 
+float quantize_block_q8(const float* x, int8_t* q) {
+  // TODO(08.5): the scale and the 32 int8 values of one block (exercise.h; chapter 08, "Weight
+  // formats: the error of a block").
+  (void)x, (void)q;
+  throw gpt2::Error("exercise 08.5 quantize_block_q8: not implemented yet");
+}
+
+float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t, int blocks) {
+  // TODO(08.6): sum over the blocks of (s_b t_b) times the block's int32 sum of q_j u_j (exercise.h;
+  // chapter 08, "int8 x int8").
+  (void)q, (void)s, (void)u, (void)t, (void)blocks;
+  throw gpt2::Error("exercise 08.6 dot_q8q8: not implemented yet");
+}
+
 }  // namespace exercise

@@ -109,3 +109,52 @@ TEST_CASE("08.4 matmul_packed computes a @ b for any shape", "[exercise]") {
     check_product(out, a, b, M, K, N);
   }
 }
+
+TEST_CASE("08.5 quantize_block_q8: scale max|x| / 127, q = round(x / s)", "[exercise]") {
+  for (uint64_t seed = 20; seed < 40; ++seed) {
+    auto x = random_vector(32, seed);
+    if (seed == 21) x[7] = 5.0f;  // one large value: the others get few levels
+    int8_t q[32];
+    const float s = exercise::quantize_block_q8(x.data(), q);
+    double amax = 0;
+    for (float v : x) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+    INFO("seed " << seed);
+    CHECK(std::fabs(s - amax / 127) <= FLT_EPSILON * amax / 127);
+    for (int j = 0; j < 32; ++j) {
+      INFO("j = " << j << ", x = " << x[j] << ", q = " << int{q[j]});
+      CHECK(std::abs(int{q[j]}) <= 127);
+      // The nearest integer to x / s (the chapter allows either neighbour at a tie): within 1/2.
+      CHECK(std::fabs(x[j] / static_cast<double>(s) - q[j]) <= 0.5 + 1e-5);
+    }
+  }
+  std::vector<float> zeros(32, 0.0f);
+  int8_t q[32];
+  std::fill(q, q + 32, int8_t{9});
+  CHECK(exercise::quantize_block_q8(zeros.data(), q) == 0.0f);
+  CHECK(std::all_of(q, q + 32, [](int8_t v) { return v == 0; }));
+}
+
+TEST_CASE("08.6 dot_q8q8 adds the blocks' exact integer sums times their scales", "[exercise]") {
+  gpt2::Rng rng(41);
+  for (int blocks : {1, 3, 24}) {
+    std::vector<int8_t> q(static_cast<size_t>(blocks) * 32), u(q.size());
+    std::vector<float> s(static_cast<size_t>(blocks)), t(s.size());
+    for (auto& v : q) v = static_cast<int8_t>(static_cast<int>(rng.below(255)) - 127);
+    for (auto& v : u) v = static_cast<int8_t>(static_cast<int>(rng.below(255)) - 127);
+    for (size_t b = 0; b < s.size(); ++b) {
+      s[b] = 0.001f + rng.uniform() * 0.01f;
+      t[b] = 0.01f + rng.uniform();
+    }
+    double exact = 0, scale = 0;
+    for (int b = 0; b < blocks; ++b) {
+      long long block = 0;
+      for (int j = b * 32; j < (b + 1) * 32; ++j) block += static_cast<long long>(q[j]) * u[j];
+      exact += static_cast<double>(s[b]) * t[b] * static_cast<double>(block);
+      scale += std::fabs(static_cast<double>(s[b]) * t[b] * static_cast<double>(block));
+    }
+    INFO(blocks << " blocks");
+    // Exact block sums; the float rounding is of the 2 products and the sum of each block.
+    CHECK(std::fabs(exercise::dot_q8q8(q.data(), s.data(), u.data(), t.data(), blocks) - exact) <=
+          (blocks + 3) * FLT_EPSILON * scale);
+  }
+}

@@ -376,3 +376,53 @@ TEST_CASE("broken q8 files: one clear error naming the file and the tensor", "[f
              });
   CHECK_THAT(e, Catch::Contains("tensor 'h.0.ln_2.bias' holds nan at element 3"));
 }
+
+TEST_CASE("broken bf16 files: one clear error naming the file and the tensor", "[formats][files]") {
+  const std::string W = "h.1.mlp.c_fc.weight";  // (48, 192), stored as BF16
+  auto broken = [&](const std::string& what, const Edit& edit) {
+    const fs::path dir = saved("broken_bf16", WeightFormat::bf16, 13);
+    rewrite(dir, edit);
+    INFO(what);
+    std::string message;
+    for (WeightFormat format : {WeightFormat::bf16, WeightFormat::f32}) {
+      gpt2::WeightFormatBackend backend(format);
+      try {
+        gpt2::load_model_dir_for_inference(dir, backend);
+        FAIL("no error for " << what);
+      } catch (const gpt2::Error& e) {
+        if (!message.empty()) CHECK(message == e.what());  // the same error in every format
+        message = e.what();
+      }
+    }
+    return message;
+  };
+  auto replace_values = [&](float value) {
+    return [=](const std::string& name, const gpt2::SafetensorsFile& file, gpt2::SafetensorsWriter& w) {
+      if (name != W) return false;
+      CHECK(file.info(name).dtype == gpt2::DType::BF16);
+      std::vector<float> v = file.get_vector(name);
+      v[200] = value;  // [1, 8]
+      w.add(name, file.info(name).shape, v, gpt2::DType::BF16);
+      return true;
+    };
+  };
+  std::string e = broken("a NaN weight", replace_values(NAN));
+  CHECK_THAT(e,
+             Catch::Contains("model.safetensors") && Catch::Contains("'" + W + "' holds nan at element 200"));
+  e = broken("an infinite weight", replace_values(INFINITY));
+  CHECK_THAT(e, Catch::Contains("'" + W + "' holds inf at element 200"));
+  e = broken("a matrix in int8 without its scales",
+             [&](const std::string& name, const gpt2::SafetensorsFile& file, gpt2::SafetensorsWriter& w) {
+               if (name != W) return false;
+               w.add_int8(name, file.info(name).shape, std::vector<int8_t>(48 * 192, 1));
+               return true;
+             });
+  CHECK_THAT(e, Catch::Contains("'" + W + "' has dtype I8, expected F32, F16 or BF16"));
+  e = broken("a matrix of the wrong shape",
+             [&](const std::string& name, const gpt2::SafetensorsFile&, gpt2::SafetensorsWriter& w) {
+               if (name != W) return false;
+               w.add(name, {192, 48}, std::vector<float>(48 * 192, 0.5f), gpt2::DType::BF16);
+               return true;
+             });
+  CHECK_THAT(e, Catch::Contains("'" + W + "' has shape [192, 48], expected [48, 192]"));
+}
