@@ -334,6 +334,7 @@ void GPT2::backward_from_hidden(const float* dhidden) {
   be.zero(dout, btc);
   be.layernorm_backward(dout, g_.lnf_w, g_.lnf_b, dhidden, a.blocks.back().out, w_.lnf_w, a.lnf_mean,
                         a.lnf_rstd, BT, C);
+  grads_ready_from(g_.lnf_w);  // ln_f is done (and nothing after it in the buffer)
 
   for (int l = config_.n_layer - 1; l >= 0; --l) {
     const BlockParams<const float>& w = w_.blocks[static_cast<size_t>(l)];
@@ -359,11 +360,21 @@ void GPT2::backward_from_hidden(const float* dhidden) {
     be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
     be.linear_backward(s.dln_1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln_1, w.c_attn_w, BT, C, 3 * C);
     be.layernorm_backward(dinp, g.ln_1_w, g.ln_1_b, s.dln_1, inp, w.ln_1_w, x.ln_1_mean, x.ln_1_rstd, BT, C);
-    std::swap(dout, dinp);  // this block's input is the output of the block below
+    std::swap(dout, dinp);       // this block's input is the output of the block below
+    grads_ready_from(g.ln_1_w);  // block l is done: from its first tensor to the end
   }
 
   // The embeddings: the second of wte's gradients (the rows of the tokens seen), and wpe's.
   be.encoder_backward(g_.wte, g_.wpe, dout, tokens_buffer_.ints(), B, T, C);
+  grads_ready_from(g_.wte);  // all of it
+}
+
+void GPT2::set_grad_ready_callback(std::function<void(size_t first_ready)> callback) {
+  grad_ready_ = std::move(callback);
+}
+
+void GPT2::grads_ready_from(const float* first) {
+  if (grad_ready_) grad_ready_(static_cast<size_t>(first - grads_.floats()));
 }
 
 }  // namespace gpt2

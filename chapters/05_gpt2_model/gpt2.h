@@ -44,6 +44,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -122,6 +123,17 @@ class GPT2 {
   /// backward() is this with the gradient that flows back through the tied head; a
   /// classification head (chapter 10) computes its own.
   void backward_from_hidden(const float* dhidden);
+  /// Called during every backward pass each time a tail of the gradient buffer is final: with
+  /// `first_ready`, the offset (in floats) from which every gradient to the end of grads() holds
+  /// its final value for this backward pass. Backward runs from the loss to the input, and the
+  /// buffer's layout puts the input side first (parameters.h), so the tail grows towards the
+  /// start: first_ready is ln_f.weight's offset after the head and ln_f, h.l.ln_1.weight's after
+  /// block l, and 0 after the embeddings (wte also gets the head's gradient, so it is final only
+  /// then). Chapter 11 starts sending these gradients to the other ranks while backward computes
+  /// the earlier layers. On a device backend the callback runs when the work is queued, not done:
+  /// whatever reads the gradients must queue behind it on the backend's stream. An empty
+  /// function (the default) turns it off.
+  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback);
 
   // ----- the numbers (in the backend's memory) ------------------------------------------------
   /// All parameters: num_parameters() floats laid out as layout(), in the backend's memory (on a
@@ -170,6 +182,8 @@ class GPT2 {
   void prepare(const ActivationPlan& plan);
   void ensure_scratch();
   void bind_weights();
+  // Tells the grad-ready callback that every gradient from `first` (in grads_) on is final.
+  void grads_ready_from(const float* first);
 
   GPT2Config config_;
   Backend* backend_;
@@ -189,6 +203,7 @@ class GPT2 {
   Activations acts_{};
   BackwardScratch scratch_{};
   int scratch_B_ = 0, scratch_T_ = 0;
+  std::function<void(size_t first_ready)> grad_ready_;  // set_grad_ready_callback
   bool have_targets_ = false;
   bool backward_ready_ = false;  // the last forward kept every block's activations (training mode)
   int num_targets_ = 0;

@@ -27,6 +27,9 @@ class Gpt2Trainable : public TrainableModel {
   float forward(const int* inputs, const int* targets, int B, int T) override;
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { model_.backward(); }
+  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
+    model_.set_grad_ready_callback(std::move(callback));
+  }
   Backend& backend() override { return model_.backend(); }
   std::span<float> params() override { return model_.params(); }
   std::span<float> grads() override { return model_.grads(); }
