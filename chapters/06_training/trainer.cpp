@@ -11,6 +11,7 @@
 #include "common/file_io.h"
 #include "common/progress.h"
 #include "common/timer.h"
+#include "data_parallel_hook.h"
 #include "grad_clip.h"
 #include "lr_schedule.h"
 #include "stop_signal.h"
@@ -39,25 +40,50 @@ void validate(const TrainConfig& c) {
   GPT2_CHECK(c.keep_checkpoints >= 1, "TrainConfig.keep_checkpoints must be >= 1, got ", c.keep_checkpoints);
 }
 
-float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
+float evaluate(TrainableModel& model, DataLoader& loader, int batches, DataParallelHook* data_parallel) {
   loader.reset();
   batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
+  const int N = data_parallel ? data_parallel->ranks() : 1, rank = data_parallel ? data_parallel->rank() : 0;
   std::vector<int> inputs(static_cast<size_t>(loader.B()) * loader.T()), targets(inputs.size());
-  double sum = 0.0;
+  // Batch i is computed by rank i mod N, into its slot i / N.
+  const size_t per_rank = static_cast<size_t>((batches + N - 1) / N);
+  std::vector<float> mine(per_rank, 0.0f);
   for (int i = 0; i < batches; ++i) {
     loader.next_batch(inputs.data(), targets.data());
-    sum += model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
+    if (i % N == rank)
+      mine[static_cast<size_t>(i / N)] = model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
   }
+  const std::vector<float> all = data_parallel ? data_parallel->all_gather(mine) : mine;
+  double sum = 0.0;
+  for (int i = 0; i < batches; ++i)
+    sum += all[static_cast<size_t>(i % N) * per_rank + static_cast<size_t>(i / N)];
   return static_cast<float>(sum / batches);
 }
 
+void GradAccumulator::add(TrainableModel& model, int k) {
+  std::span<float> grads = model.grads();
+  Backend& backend = model.backend();
+  if (n_ != grads.size()) {
+    buffer_ = BackendBuffer(backend, grads.size() * sizeof(float));
+    n_ = grads.size();
+  }
+  if (k == 0) {
+    backend.copy(buffer_.floats(), grads.data(), n_ * sizeof(float));
+  } else {
+    training_ops(backend).add(buffer_.floats(), grads.data(), n_);
+  }
+}
+
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
-                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going) {
+                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going,
+                       GradAccumulator* accumulator) {
   // Forward and backward over K micro-batches, fetched one at a time (K·B·T ids at once could be
-  // gigabytes); the gradients add up in grads().
+  // gigabytes). Each gradient is computed on its own and added to the sum of the earlier ones in
+  // order (the accumulation rule); with one micro-batch, its gradient is the sum.
   StepOutcome outcome;
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
-  model.zero_grad();
+  GradAccumulator own;
+  GradAccumulator& acc = accumulator ? *accumulator : own;
   float loss_sum = 0.0f;
   for (int k = 0; k < K; ++k) {
     if (k > 0 && keep_going && !keep_going()) {
@@ -65,12 +91,14 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
       return outcome;
     }
     next(k, inputs.data(), targets.data());
+    model.zero_grad();
     loss_sum += model.forward(inputs.data(), targets.data(), B, T);
     model.backward();
+    if (K > 1) acc.add(model, k);
   }
   // The rest runs where the gradients are, with the backend's operations (training_ops.h).
   TrainingOps& ops = training_ops(model.backend());
-  std::span<float> grads = model.grads();
+  std::span<float> grads = K > 1 ? acc.sum() : model.grads();
   // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
   // the gradient of the mean over all K·B·T positions.
   if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
@@ -121,6 +149,11 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   const int B = config.batch_size, T = config.seq_len, K = config.grad_accum_steps;
   GPT2_CHECK(T <= model.max_seq_len(), "TrainConfig.seq_len ", T, " is longer than the model's context of ",
              model.max_seq_len());
+  // One process, or rank `rank` of N (data_parallel_hook.h): K micro-batches here, M in a step.
+  DataParallelHook* const parallel = config.data_parallel;
+  const int N = parallel ? parallel->ranks() : 1, rank = parallel ? parallel->rank() : 0;
+  const int M = N * K;
+  const bool writes_files = rank == 0;
 
   DataLoader train_data = DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed);
   check_vocab(train_data, model.vocab_size());
@@ -130,8 +163,15 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     check_vocab(*val_data, model.vocab_size());
   }
 
-  AdamW optimizer(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
-                  AdamWConfig{config.beta1, config.beta2, config.eps, config.weight_decay});
+  const AdamWConfig adamw_config{config.beta1, config.beta2, config.eps, config.weight_decay};
+  std::optional<AdamW> optimizer;  // one process's; a data-parallel run's is the hook's
+  if (parallel) {
+    parallel->begin(model, adamw_config);
+  } else {
+    optimizer.emplace(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
+                      adamw_config);
+  }
+  GradAccumulator accumulator;
   const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
 
   // Resume: model, optimizer, data position and run time from the newest checkpoint.
@@ -139,13 +179,15 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   double elapsed_before = 0.0;
   if (config.resume) {
     if (auto dir = latest_checkpoint(config.out_dir)) {
-      TrainingState state = load_checkpoint(*dir, model, optimizer);
-      GPT2_CHECK(state.batch_size == B && state.seq_len == T && state.grad_accum_steps == K &&
+      TrainingState state =
+          parallel ? parallel->load_checkpoint(*dir) : load_checkpoint(*dir, model, *optimizer);
+      GPT2_CHECK(state.batch_size == B && state.seq_len == T && state.grad_accum_steps == M &&
                      state.seed == config.seed,
                  dir->string(), ": the checkpoint was written with batch_size=", state.batch_size,
                  " seq_len=", state.seq_len, " grad_accum_steps=", state.grad_accum_steps,
-                 " seed=", state.seed, "; resuming exactly needs the same values (got ", B, ", ", T, ", ", K,
-                 ", ", config.seed, ")");
+                 " (micro-batches per step, over all ranks) seed=", state.seed,
+                 "; resuming exactly needs the same values (got ", B, ", ", T, ", ", M,
+                 N > 1 ? cat(" = ", N, " ranks x ", K) : std::string(), ", ", config.seed, ")");
       GPT2_CHECK(state.step <= config.steps, dir->string(), ": the run has already completed ", state.step,
                  " steps, more than the ", config.steps, " it is asked for");
       train_data.set_state(state.train_loader);
@@ -154,31 +196,59 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
       result.last_checkpoint = *dir;
     }
   }
-  if (config.on_start) config.on_start();
-  gpt2::create_directories(config.out_dir);
-  MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
+  // Every rank has read and checked its data (and checkpoint): only now is anything written.
+  if (parallel) parallel->barrier();
+  std::optional<MetricsLog> metrics;
+  if (writes_files) {
+    if (config.on_start) config.on_start();
+    gpt2::create_directories(config.out_dir);
+    metrics.emplace(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
+  }
 
-  // The clock: the run's time counts from its first start, across resumes.
+  // The clock: the run's time counts from its first start, across resumes. In a data-parallel
+  // run every reading is rank 0's, and a stop asked for on any rank is everyone's: the ranks
+  // take every decision together.
   const Timer system_timer;
   const std::function<double()> clock =
       config.clock ? config.clock : std::function<double()>([&] { return system_timer.seconds(); });
-  const double started = clock();
-  auto elapsed = [&] { return elapsed_before + clock() - started; };
+  auto now = [&] { return parallel ? parallel->from_rank0(clock()) : clock(); };
+  auto stop_asked = [&] { return parallel ? parallel->any(stop_requested()) : stop_requested(); };
+  const double started = now();
+  auto elapsed = [&] { return elapsed_before + now() - started; };
   const double budget = config.time_budget_seconds;
   auto out_of_time = [&] { return budget > 0 && elapsed() > budget; };
 
   ScopedStopHandler stop_handler;
   clear_stop_request();
   const int64_t todo = config.steps - result.start_step;
-  ProgressBar bar = config.progress ? ProgressBar("train", todo, "step")
-                                    : ProgressBar("train", todo, "step", false, stderr);
+  ProgressBar bar = config.progress && writes_files ? ProgressBar("train", todo, "step")
+                                                    : ProgressBar("train", todo, "step", false, stderr);
   int saved_step = result.last_checkpoint.empty() ? -1 : result.start_step;
   auto checkpoint = [&](int step) {
     if (step == saved_step) return;
-    TrainingState state{step, train_data.state(), elapsed(), B, T, K, config.seed};
+    TrainingState state{step, train_data.state(), elapsed(), B, T, M, config.seed};
     result.last_checkpoint =
-        save_checkpoint(config.out_dir, model, optimizer, state, config.keep_checkpoints);
+        parallel ? parallel->save_checkpoint(config.out_dir, state, config.keep_checkpoints)
+                 : save_checkpoint(config.out_dir, model, *optimizer, state, config.keep_checkpoints);
     saved_step = step;
+  };
+  auto plot = [&] {
+    if (metrics && !metrics->rows().empty())
+      write_loss_plot(metrics->rows(), config.out_dir / "loss.svg", config.title);
+  };
+
+  // This rank's micro-batch k is micro-batch k·N + rank of the global batch: the loader serves
+  // the global batch in one process's order, and each rank keeps its own windows of it.
+  std::vector<int> others_inputs(N > 1 ? static_cast<size_t>(B) * T : 0),
+      others_targets(others_inputs.size());
+  auto next_micro_batch = [&](int, int* inputs, int* targets) {
+    for (int q = 0; q < N; ++q) {
+      if (q == rank) {
+        train_data.next_batch(inputs, targets);
+      } else {
+        train_data.next_batch(others_inputs.data(), others_targets.data());
+      }
+    }
   };
 
   int step = result.start_step;
@@ -192,20 +262,21 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
       result.budget_reached = true;
       stop = true;
     }
-    if (stop || stop_requested()) {
+    if (stop || stop_asked()) {
       checkpoint(step);
       break;
     }
-    const double step_start = clock();
+    const double step_start = now();
     const float lr = lr_at(schedule, step);
     const DataLoaderState data_before = train_data.state();
-    auto next_micro_batch = [&](int, int* inputs, int* targets) { train_data.next_batch(inputs, targets); };
     auto keep_going = [&] {
       if (out_of_time()) result.budget_reached = true;
-      return !result.budget_reached && !stop_requested();
+      return !result.budget_reached && !stop_asked();
     };
     const StepOutcome outcome =
-        train_step(model, optimizer, next_micro_batch, B, T, K, lr, config.grad_clip, keep_going);
+        parallel ? parallel->step(next_micro_batch, B, T, K, lr, config.grad_clip, keep_going)
+                 : train_step(model, *optimizer, next_micro_batch, B, T, K, lr, config.grad_clip, keep_going,
+                              &accumulator);
     if (outcome.status == StepStatus::kAbandoned) {
       // Stopped part-way through its micro-batches: as if the step had never begun.
       train_data.set_state(data_before);
@@ -214,7 +285,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     }
     if (outcome.status == StepStatus::kNonFinite) {
       bar.finish();
-      if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+      plot();
       fail("step ", step + 1, ": the loss is ", outcome.loss, " and the gradient norm ", outcome.grad_norm,
            ": the training has diverged. The step was not applied and nothing was saved after it; ",
            result.last_checkpoint.empty()
@@ -230,13 +301,13 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     m.val_loss = NAN;
     m.lr = lr;
     m.grad_norm = outcome.grad_norm;
-    last_step_seconds = clock() - step_start;
-    m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * K / last_step_seconds : 0.0;
+    last_step_seconds = now() - step_start;
+    m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * M / last_step_seconds : 0.0;
     if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {
-      m.val_loss = evaluate(model, *val_data, config.eval_steps);
+      m.val_loss = evaluate(model, *val_data, config.eval_steps, parallel);
     }
     m.elapsed_seconds = elapsed();
-    metrics.append(m);
+    if (metrics) metrics->append(m);
     result.history.push_back(m);
     if (on_step) on_step(m);
 
@@ -256,7 +327,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   clear_stop_request();
   bar.finish();
   result.final_step = step;
-  if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+  plot();
   return result;
 }
 
