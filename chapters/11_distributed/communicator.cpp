@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "chapters/06_training/grad_clip.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -24,8 +25,7 @@ void check_pieces(const Communicator& comm, const Partition& pieces, const char*
 
 void add_term(float* acc, const float* x, size_t n, bool accumulate) {
   if (accumulate) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; ++i) acc[i] += x[i];
+    add_grads(acc, x, n);  // chapter 06's loop: acc[i] += x[i]
   } else if (acc != x) {
     std::memcpy(acc, x, n * sizeof(float));
   }

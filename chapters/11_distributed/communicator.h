@@ -63,6 +63,9 @@ class Communicator {
   virtual int size() const = 0;
   /// Where this rank runs, for messages: "rank 1 of 2 (host node7, pid 4242)".
   virtual std::string where() const = 0;
+  /// True when the float buffers of the collectives are device memory (NCCL), false for host
+  /// memory: a model's gradients must live where its communicator can read them.
+  virtual bool device_memory() const { return false; }
 
   /// Starts the reduction of `buf` over `pieces`: on return of wait(), for the owner r = rank()
   /// and every i in pieces.piece(r),
