@@ -50,6 +50,9 @@ class DataParallelHook {
   /// of it) and checks what the ranks must agree on. train() calls it again if it is called
   /// again (a fresh optimizer, as in one process).
   virtual void begin(TrainableModel& model, const AdamWConfig& config) = 0;
+  /// Called when train() returns or throws after begin(): the hook lets go of the model (which
+  /// may not outlive the call).
+  virtual void end() = 0;
 
   /// One optimizer step of the global batch, with train_step()'s contract: `next(k, ...)` gives
   /// this rank's micro-batch k of K (global micro-batch k·N + rank()); the outcome (mean loss over

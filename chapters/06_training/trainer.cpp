@@ -165,8 +165,15 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
 
   const AdamWConfig adamw_config{config.beta1, config.beta2, config.eps, config.weight_decay};
   std::optional<AdamW> optimizer;  // one process's; a data-parallel run's is the hook's
+  struct EndRun {                  // the hook lets go of the model however train() ends
+    DataParallelHook* hook;
+    ~EndRun() {
+      if (hook) hook->end();
+    }
+  } end_run{nullptr};
   if (parallel) {
     parallel->begin(model, adamw_config);
+    end_run.hook = parallel;
   } else {
     optimizer.emplace(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
                       adamw_config);

@@ -1,5 +1,6 @@
 #include "communicator.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "chapters/06_training/grad_clip.h"
@@ -17,6 +18,18 @@ class Done : public PendingCollective {
 };
 
 }  // namespace
+
+int launcher_world_size() {
+  // OpenMPI's mpirun, MPICH's Hydra (and Intel MPI, Slurm's srun --mpi=pmi2); PMIx launchers
+  // (srun --mpi=pmix) set a rank, and the size only through PMIx itself.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    if (const char* value = std::getenv(var)) {
+      const int n = std::atoi(value);
+      if (n > 0) return n;
+    }
+  }
+  return std::getenv("PMIX_RANK") != nullptr ? 1 : 0;
+}
 
 void check_pieces(const Communicator& comm, const Partition& pieces, const char* what) {
   GPT2_CHECK(pieces.ranks() == comm.size(), what, " on ", comm.where(), ": the partition has ",

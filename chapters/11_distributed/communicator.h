@@ -130,6 +130,12 @@ class LocalCommunicator : public Communicator {
   void all_gather_bytes(const void* mine, size_t bytes, void* all) override;
 };
 
+/// The number of processes an MPI launcher started this one among, as the launcher announces it
+/// in the environment (OpenMPI's mpirun, MPICH's Hydra; 1 for a PMIx launcher, which does not
+/// say), or 0 when none did. Needs no MPI: a build without it can still tell that it was started
+/// as one of several.
+int launcher_world_size();
+
 /// Throws gpt2::Error unless `pieces` is cut for the communicator's size(): "<what> on <where>:
 /// the partition has 3 pieces for 2 ranks".
 void check_pieces(const Communicator& comm, const Partition& pieces, const char* what);

@@ -11,8 +11,12 @@ namespace gpt2 {
 
 // ----- GradientSync ----------------------------------------------------------------------------
 
+BucketLayout bucket_layout(size_t n, int ranks, const DataParallelOptions& options) {
+  return BucketLayout(n, ranks, options.bucket_floats, options.zero1 ? kNormChunk : 1);
+}
+
 GradientSync::GradientSync(Communicator& comm, size_t n, const DataParallelOptions& options)
-    : comm_(&comm), layout_(n, comm.size(), options.bucket_floats, options.zero1 ? kNormChunk : 1) {
+    : comm_(&comm), layout_(bucket_layout(n, comm.size(), options)) {
   size_t at = 0;
   for (size_t b = 0; b < layout_.num_buckets(); ++b) {
     offset_.push_back(at);

@@ -54,6 +54,10 @@ struct DataParallelOptions {
   size_t bucket_floats = 0;  ///< bucket size for overlap (buckets.h); 0: one bucket
 };
 
+/// The buckets of a gradient buffer of n floats on `ranks` ranks with these options: aligned to
+/// chapter 06's norm chunks with ZeRO-1 (so that sharded_grad_norm is exact).
+BucketLayout bucket_layout(size_t n, int ranks, const DataParallelOptions& options);
+
 /// The gradient side of a step: the sum over every rank and micro-batch, in one process's order.
 class GradientSync {
  public:

@@ -18,14 +18,19 @@ void DataParallelRun::begin(TrainableModel& model, const AdamWConfig& config) {
     check_ranks_agree(*comm_, items);
     checked_ = true;
   }
-  if (dp_) earlier_wait_seconds_ += dp_->wait_seconds();
-  dp_.reset();  // first, so that its destructor does not unhook the new one's callback
+  end();  // a run that was not ended: first, so that its destructor does not unhook the new one
   model_ = &model;
   dp_ = std::make_unique<DataParallel>(*comm_, model, config, options_);
 }
 
+void DataParallelRun::end() {
+  if (dp_) earlier_wait_seconds_ += dp_->wait_seconds();
+  dp_.reset();
+  model_ = nullptr;
+}
+
 DataParallel& DataParallelRun::data_parallel() {
-  GPT2_CHECK(dp_, "DataParallelRun: no run has begun (train() calls begin())");
+  GPT2_CHECK(dp_, "DataParallelRun: no run is going on (train() calls begin() and end())");
   return *dp_;
 }
 

@@ -49,6 +49,7 @@ class DataParallelRun : public DataParallelHook {
   int rank() const override { return comm_->rank(); }
   int ranks() const override { return comm_->size(); }
   void begin(TrainableModel& model, const AdamWConfig& config) override;
+  void end() override;
   StepOutcome step(const MicroBatchSource& next, int B, int T, int K, float lr, float grad_clip,
                    const std::function<bool()>& keep_going) override;
   bool any(bool mine) override;
@@ -59,7 +60,7 @@ class DataParallelRun : public DataParallelHook {
                                         int keep) override;
   TrainingState load_checkpoint(const std::filesystem::path& dir) override;
 
-  /// The data-parallel step of the current run (after begin()).
+  /// The data-parallel step of the current run (between begin() and end()).
   DataParallel& data_parallel();
   /// Seconds this rank's steps spent waiting in collectives, over every run begun (see
   /// DataParallel::wait_seconds).

@@ -37,6 +37,7 @@ struct BackendOptions {
   std::string device = "cpu";  ///< "cpu" or "cuda"
   bool plain_kernels = false;  ///< chapter 05's plain loops instead of chapter 08's fast kernels (CPU)
   std::string plain_reason = "--plain-kernels";  ///< what asked for the plain loops (for messages)
+  int cuda_device = 0;  ///< which GPU with "cuda" (a rank of `mpirun` takes its own, ranks.h)
 };
 
 /// Declares `--device NAME` and `--plain-kernels` on a command's parser (every command that runs
