@@ -44,12 +44,6 @@ void add_data_parallel_options(ArgParser& p) {
 
 namespace {
 
-// Where output goes on the ranks that keep quiet.
-std::ostream& discard() {
-  static std::ostream null(nullptr);
-  return null;
-}
-
 std::string megabytes(double floats) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MB", floats * sizeof(float) / 1e6);
@@ -59,6 +53,16 @@ std::string megabytes(double floats) {
 }  // namespace
 
 #if GPT2_HAVE_MPI
+
+namespace {
+
+// Where output goes on the ranks that keep quiet.
+std::ostream& discard() {
+  static std::ostream null(nullptr);
+  return null;
+}
+
+}  // namespace
 
 int run_gpt2_as_rank(int* argc, char*** argv, std::span<const std::string> args) {
   MpiSession mpi(argc, argv);
