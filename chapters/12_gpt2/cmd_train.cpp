@@ -265,8 +265,8 @@ std::vector<Fingerprint> rank_checks(const RunOptions& run, const DataFiles& dat
                                      const Backend& backend) {
   std::string options;
   for (const std::string& a : run.stored) options += a + '\n';
-  const std::string sharing = cat("--zero1 ", p.given("--zero1"), " --bucket-mb ", p.get("--bucket-mb"),
-                                  ", backend ", backend.name());
+  const std::string sharing = cat("zero1 ", p.given("--zero1"), ", buckets of ",
+                                  p.get_double("--bucket-mb", 0, 1e6), " MB, kernels ", backend.name());
   std::vector<Fingerprint> checks = {{"options", fnv1a(options), cat(run.stored.size() / 2, " options")},
                                      {"data-parallel options and kernels", fnv1a(sharing), sharing},
                                      file_fingerprint("training data", data.train)};
@@ -425,7 +425,10 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
          << "saved " << model_dir.string() << "; metrics " << (tc.out_dir / "metrics.csv").string()
          << ", plot " << (tc.out_dir / "loss.svg").string() << "\n";
   if (result.interrupted && !result.budget_reached)
-    io.err << "continue with: gpt2 train --resume " << tc.out_dir.string() << "\n";
+    io.err << "continue with: "
+           << (ranks.cpu_seconds.size() > 1 ? cat("mpirun -np ", ranks.cpu_seconds.size(), " ")
+                                            : std::string())
+           << "gpt2 train --resume " << tc.out_dir.string() << "\n";
   if (p.given("--json")) io.out << summary.dump() << "\n";
 }
 
