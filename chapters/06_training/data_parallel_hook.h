@@ -10,7 +10,9 @@
 ///
 ///  - **the step** is the hook's step() instead of train_step(): rank r takes the micro-batches
 ///    j = k·N + r (k = 0 .. K−1) of each global batch, which the data loader serves in the same
-///    order as to one process; so every rank's loader is where one process's would be;
+///    order as to one process; so every rank's loader is where one process's would be. Each
+///    micro-batch gets what it gets in one process: its weight (relative to global micro-batch 0,
+///    which every rank reads) and its dropout masks (forward pass step·N·K + j);
 ///  - **every decision is common**: a stop (Ctrl-C, request_stop(), the time budget) asked for on
 ///    any rank stops every rank (any()), and every reading of the clock is rank 0's (from_rank0()),
 ///    so the ranks stop, validate and checkpoint at the same steps;
@@ -55,9 +57,9 @@ class DataParallelHook {
   virtual void end() = 0;
 
   /// One optimizer step of the global batch, with train_step()'s contract: `next(k, ...)` gives
-  /// this rank's micro-batch k of K (global micro-batch k·N + rank()); the outcome (mean loss over
-  /// all N·K micro-batches, the norm, the status) is the same on every rank. `keep_going` is asked
-  /// at the same points on every rank and answers the same everywhere.
+  /// this rank's micro-batch k of K (global micro-batch k·N + rank()) and its weight; the outcome (mean loss
+  /// over all N·K micro-batches, the norm, the status) is the same on every rank. `keep_going` is asked at
+  /// the same points on every rank and answers the same everywhere.
   virtual StepOutcome step(const MicroBatchSource& next, int B, int T, int K, float lr, float grad_clip,
                            const std::function<bool()>& keep_going) = 0;
 

@@ -19,8 +19,14 @@
 
 namespace gpt2 {
 
+void TrainableModel::backward_weighted(float weight) {
+  GPT2_CHECK(weight == 1.0f, "this model cannot weigh its loss (backward_weighted(", weight, "))");
+  backward();
+}
+
 void validate(const TrainConfig& c) {
-  GPT2_CHECK(!c.train_file.empty(), "TrainConfig.train_file: a training token file is needed");
+  GPT2_CHECK(!c.train_file.empty() || c.train_batches,
+             "TrainConfig.train_file: a training token file (or train_batches) is needed");
   GPT2_CHECK(c.batch_size > 0, "TrainConfig.batch_size must be > 0, got ", c.batch_size);
   GPT2_CHECK(c.seq_len > 0, "TrainConfig.seq_len must be > 0, got ", c.seq_len);
   GPT2_CHECK(c.grad_accum_steps > 0, "TrainConfig.grad_accum_steps must be > 0, got ", c.grad_accum_steps);
@@ -40,7 +46,8 @@ void validate(const TrainConfig& c) {
   GPT2_CHECK(c.keep_checkpoints >= 1, "TrainConfig.keep_checkpoints must be >= 1, got ", c.keep_checkpoints);
 }
 
-float evaluate(TrainableModel& model, DataLoader& loader, int batches, DataParallelHook* data_parallel) {
+float evaluate(TrainableModel& model, BatchSource& loader, int batches, DataParallelHook* data_parallel) {
+  model.set_training(false);  // no dropout while measuring
   loader.reset();
   batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
   const int N = data_parallel ? data_parallel->ranks() : 1, rank = data_parallel ? data_parallel->rank() : 0;
@@ -53,6 +60,7 @@ float evaluate(TrainableModel& model, DataLoader& loader, int batches, DataParal
     if (i % N == rank)
       mine[static_cast<size_t>(i / N)] = model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
   }
+  model.set_training(true);
   const std::vector<float> all = data_parallel ? data_parallel->all_gather(mine) : mine;
   double sum = 0.0;
   for (int i = 0; i < batches; ++i)
@@ -84,25 +92,35 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
   GradAccumulator own;
   GradAccumulator& acc = accumulator ? *accumulator : own;
-  float loss_sum = 0.0f;
+  // Micro-batch k's loss is the mean over its n_k targets; the step's is the mean over all of them,
+  // sum_k n_k loss_k / sum_k n_k. So micro-batch k counts with weight w_k = n_k / n_0 (the source
+  // says it), and the weighted sums are divided by sum_k w_k. When every n_k is the same
+  // (pretraining: B·T each), every w_k is exactly 1 and this is the plain mean over the K.
+  float loss_sum = 0.0f, weight_sum = 0.0f;
   for (int k = 0; k < K; ++k) {
     if (k > 0 && keep_going && !keep_going()) {
       outcome.status = StepStatus::kAbandoned;
       return outcome;
     }
-    next(k, inputs.data(), targets.data());
+    const float weight = next(k, inputs.data(), targets.data());
     model.zero_grad();
-    loss_sum += model.forward(inputs.data(), targets.data(), B, T);
-    model.backward();
+    const float loss = model.forward(inputs.data(), targets.data(), B, T);
+    if (weight == 1.0f) {
+      model.backward();
+    } else {
+      model.backward_weighted(weight);
+    }
+    loss_sum += weight * loss;
+    weight_sum += weight;
     if (K > 1) acc.add(model, k);
   }
-  // The rest runs where the gradients are, with the backend's operations (training_ops.h).
+  // The sum goes back into the model's gradients, where a caller finds the step's gradient. The
+  // rest runs where the gradients are, with the backend's operations (training_ops.h).
+  std::span<float> grads = model.grads();
+  if (K > 1) model.backend().copy(grads.data(), acc.sum().data(), grads.size() * sizeof(float));
   TrainingOps& ops = training_ops(model.backend());
-  std::span<float> grads = K > 1 ? acc.sum() : model.grads();
-  // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
-  // the gradient of the mean over all K·B·T positions.
-  if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
-  outcome.loss = loss_sum / static_cast<float>(K);
+  if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / weight_sum);
+  outcome.loss = loss_sum / weight_sum;
   outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
   // A NaN or an infinity would spread to every weight in one update: do not apply it.
   if (!std::isfinite(outcome.loss) || !std::isfinite(outcome.grad_norm)) {
@@ -116,11 +134,21 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip) {
   const size_t n = static_cast<size_t>(B) * T;
+  const int64_t first_targets = count_targets(targets, n);
   auto from_arrays = [&](int k, int* in, int* tg) {
     std::copy_n(inputs + static_cast<size_t>(k) * n, n, in);
     std::copy_n(targets + static_cast<size_t>(k) * n, n, tg);
+    return micro_batch_weight(count_targets(tg, n), first_targets);
   };
   return train_step(model, optimizer, from_arrays, B, T, K, lr, grad_clip);
+}
+
+int64_t count_targets(const int* targets, size_t n) {
+  return std::count_if(targets, targets + n, [](int t) { return t >= 0; });
+}
+
+float micro_batch_weight(int64_t targets, int64_t first_targets) {
+  return static_cast<float>(targets) / static_cast<float>(std::max<int64_t>(first_targets, 1));
 }
 
 namespace {
@@ -155,13 +183,26 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   const int M = N * K;
   const bool writes_files = rank == 0;
 
-  DataLoader train_data = DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed);
-  check_vocab(train_data, model.vocab_size());
-  std::optional<DataLoader> val_data;
-  if (!config.val_file.empty()) {
-    val_data.emplace(DataLoader::from_file(config.val_file, B, T, /*shuffle=*/false, config.seed));
-    check_vocab(*val_data, model.vocab_size());
+  // The batches: token files through DataLoaders, or the sources the caller gives.
+  std::optional<DataLoader> train_file_data, val_file_data;
+  BatchSource* train_source = config.train_batches;
+  BatchSource* val_source = config.val_batches;
+  if (!train_source) {
+    train_file_data.emplace(DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed));
+    check_vocab(*train_file_data, model.vocab_size());
+    train_source = &*train_file_data;
+    if (!config.val_file.empty()) {
+      val_file_data.emplace(DataLoader::from_file(config.val_file, B, T, /*shuffle=*/false, config.seed));
+      check_vocab(*val_file_data, model.vocab_size());
+      val_source = &*val_file_data;
+    }
   }
+  for (BatchSource* source : {train_source, val_source}) {
+    GPT2_CHECK(!source || (source->B() == B && source->T() == T), source ? source->name() : "",
+               ": batches of B=", source ? source->B() : 0, " T=", source ? source->T() : 0,
+               ", the run trains on B=", B, " T=", T);
+  }
+  BatchSource& train_data = *train_source;
 
   const AdamWConfig adamw_config{config.beta1, config.beta2, config.eps, config.weight_decay};
   std::optional<AdamW> optimizer;  // one process's; a data-parallel run's is the hook's
@@ -248,17 +289,27 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   // the global batch in one process's order, and each rank keeps its own windows of it.
   std::vector<int> others_inputs(N > 1 ? static_cast<size_t>(B) * T : 0),
       others_targets(others_inputs.size());
-  auto next_micro_batch = [&](int, int* inputs, int* targets) {
+  // Every rank reads every micro-batch, so each knows the global first one's number of targets,
+  // which its weight is relative to (step 3 of trainer.h). Dropout's masks follow the global
+  // number of the forward pass, step·M + j: each micro-batch gets the masks it gets in one process.
+  const size_t BT = static_cast<size_t>(B) * T;
+  int64_t first_targets = 0;
+  int step = result.start_step;
+  auto next_micro_batch = [&](int k, int* inputs, int* targets) {
+    float weight = 1.0f;
     for (int q = 0; q < N; ++q) {
-      if (q == rank) {
-        train_data.next_batch(inputs, targets);
-      } else {
-        train_data.next_batch(others_inputs.data(), others_targets.data());
-      }
+      int* in = q == rank ? inputs : others_inputs.data();
+      int* tg = q == rank ? targets : others_targets.data();
+      train_data.next_batch(in, tg);
+      const int64_t n = count_targets(tg, BT);
+      if (k == 0 && q == 0) first_targets = n;
+      if (q == rank) weight = micro_batch_weight(n, first_targets);
     }
+    const int j = k * N + rank;  // the micro-batch's number in the global batch
+    model.set_forward_pass(config.seed, static_cast<uint64_t>(step) * M + static_cast<uint64_t>(j));
+    return weight;
   };
 
-  int step = result.start_step;
   double last_step_seconds = 0;  // how long the previous step took (0: none yet in this call)
   bool stop = false;
   while (step < config.steps) {
@@ -310,8 +361,9 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     m.grad_norm = outcome.grad_norm;
     last_step_seconds = now() - step_start;
     m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * M / last_step_seconds : 0.0;
-    if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {
-      m.val_loss = evaluate(model, *val_data, config.eval_steps, parallel);
+    if (val_source && config.eval_interval > 0 &&
+        (step % config.eval_interval == 0 || step == config.steps)) {
+      m.val_loss = evaluate(model, *val_source, config.eval_steps, parallel);
     }
     m.elapsed_seconds = elapsed();
     if (metrics) metrics->append(m);

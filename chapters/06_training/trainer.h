@@ -6,8 +6,11 @@
 ///
 ///  1. η = lr_at(schedule, s)                         warmup, then cosine decay (lr_schedule.h)
 ///  2. for each of the K micro-batches: next (B, T) batch, zeroed gradients, forward (loss),
-///     backward; g ← g_0, then g ← g + g_k           gradient accumulation (the rule below)
-///  3. g ← g / K                                      the mean over the K·B sequences
+///     backward of w_k·loss; g ← g_0, then g ← g + g_k   gradient accumulation (the rule below)
+///  3. g ← g / Σ w_k                                  the mean over the K micro-batches' targets
+///     (micro-batch k has n_k targets, and w_k = n_k / n_0: with different n_k, as fine-tuning
+///     has, the loss of a step is then the mean over all of its targets; when every n_k is equal,
+///     every w_k is exactly 1 and this is g / K, the mean over the K·B sequences)
 ///  4. ‖g‖, clip to grad_clip                         (grad_clip.h)
 ///  5. AdamW update with η                           (adamw.h)
 ///  6. every eval_interval steps: mean validation loss over eval_steps batches
@@ -57,8 +60,14 @@ class DataParallelHook;  // data_parallel_hook.h
 
 /// Every option of a training run. The defaults are small-model settings (nanoGPT's Shakespeare).
 struct TrainConfig {
-  std::filesystem::path train_file;       ///< token file with the training data (token_file.h)
-  std::filesystem::path val_file;         ///< token file with the validation data; empty: no validation
+  std::filesystem::path train_file;  ///< token file with the training data (token_file.h)
+  std::filesystem::path val_file;    ///< token file with the validation data; empty: no validation
+  /// Batches from another source than token files (chapter 10's labelled texts and instruction
+  /// examples; not owned): when set, train() takes its training batches from here instead of
+  /// train_file, and validation batches from val_batches (null: no validation). Their B and T
+  /// must be batch_size and seq_len; their state goes into every checkpoint like the loader's.
+  BatchSource* train_batches = nullptr;
+  BatchSource* val_batches = nullptr;
   std::filesystem::path out_dir = "run";  ///< metrics.csv, loss.svg and checkpoints/ go here
 
   int batch_size = 8;        ///< B, sequences per micro-batch
@@ -79,7 +88,7 @@ struct TrainConfig {
   int eval_steps = 20;            ///< validation batches per evaluation
   int checkpoint_interval = 500;  ///< checkpoint every this many steps (and at the end); 0: only at the end
   int keep_checkpoints = 2;       ///< how many checkpoints to keep
-  uint64_t seed = 1337;           ///< seed of the training data's shuffling
+  uint64_t seed = 1337;           ///< seed of the training data's shuffling and of dropout's masks
   bool shuffle = true;            ///< visit the training windows in a random order each epoch
   bool resume = false;            ///< continue from out_dir's newest checkpoint if there is one
   bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
@@ -128,8 +137,16 @@ struct StepOutcome {
   StepStatus status = StepStatus::kUpdated;
 };
 
-/// Writes micro-batch k (0 <= k < K) of a step: B·T input ids and B·T target ids.
-using MicroBatchSource = std::function<void(int k, int* inputs, int* targets)>;
+/// Writes micro-batch k (0 <= k < K) of a step, B·T input ids and B·T target ids, and returns its
+/// weight w_k (step 3 of the file comment: micro_batch_weight). In a data-parallel step it is this
+/// rank's k-th micro-batch, and the weight is relative to the first of the whole global batch.
+using MicroBatchSource = std::function<float(int k, int* inputs, int* targets)>;
+
+/// How many of the n targets count in the loss (ids >= 0; -1 marks a position left out).
+int64_t count_targets(const int* targets, size_t n);
+/// A micro-batch's weight in its step: its number of targets over the step's first micro-batch's
+/// (at least 1), exactly 1 when they are equal.
+float micro_batch_weight(int64_t targets, int64_t first_targets);
 
 /// Where a step of K > 1 micro-batches adds up their gradients (the accumulation rule of the file
 /// comment): as many floats as the model has gradients, on its backend, allocated on first use.
@@ -151,7 +168,7 @@ class GradAccumulator {
 /// `keep_going` (when given) is asked whether to go on; if not, the step is abandoned. A
 /// non-finite loss or gradient norm skips the update. With K > 1 the sum is kept in
 /// `accumulator` (train() keeps one for the whole run), or in memory of the step's own. After the
-/// step, model.grads() holds the last micro-batch's gradient. train() calls this.
+/// step, model.grads() holds the step's gradient (the mean, clipped). train() calls this.
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
                        int K, float lr, float grad_clip, const std::function<bool()>& keep_going = {},
                        GradAccumulator* accumulator = nullptr);
@@ -160,10 +177,11 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip);
 
-/// Mean loss over `batches` batches from the start of `loader` (which is reset first). With
-/// `data_parallel`, rank r computes the batches i with i mod N = r and the losses are gathered and
-/// added in batch order: the same number on every rank as one process computes.
-float evaluate(TrainableModel& model, DataLoader& loader, int batches,
+/// Mean loss over `batches` batches (at most one epoch) from the start of `loader` (which is reset
+/// first), with the model in evaluation mode (no dropout). With `data_parallel`, rank r computes
+/// the batches i with i mod N = r and the losses are gathered and added in batch order: the same
+/// number on every rank as one process computes.
+float evaluate(TrainableModel& model, BatchSource& loader, int batches,
                DataParallelHook* data_parallel = nullptr);
 
 /// Runs (or resumes) a training run; see the file comment.

@@ -37,6 +37,7 @@ void check_pieces(const Communicator& comm, const Partition& pieces, const char*
 }
 
 void add_term(float* acc, const float* x, size_t n, bool accumulate) {
+  if (n == 0) return;  // an empty piece (more ranks than floats): x may be null, memcpy must not see it
   if (accumulate) {
     add_grads(acc, x, n);  // chapter 06's loop: acc[i] += x[i]
   } else if (acc != x) {

@@ -1,5 +1,6 @@
 #include "data_parallel.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -135,6 +136,11 @@ StepOutcome DataParallel::step(const int* inputs, const int* targets, int B, int
   auto from_arrays = [&](int k, int* in, int* tg) {
     std::copy_n(inputs + static_cast<size_t>(k) * n, n, in);
     std::copy_n(targets + static_cast<size_t>(k) * n, n, tg);
+    // This rank does not see the global first micro-batch: every target must count (weight 1).
+    GPT2_CHECK(
+        count_targets(tg, n) == static_cast<int64_t>(n), "DataParallel::step: micro-batch ", k,
+        " leaves targets out; micro-batches of different weights need the step from a MicroBatchSource");
+    return 1.0f;
   };
   return step(from_arrays, B, T, K, lr, grad_clip);
 }
@@ -154,19 +160,24 @@ StepOutcome DataParallel::step(const MicroBatchSource& next, int B, int T, int K
   // Forward and backward of each micro-batch into zeroed gradients, then the sum (the rule). The
   // buckets backward reports as final go out during backward (the callback of the constructor).
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
-  std::vector<float> losses(K);
+  std::vector<float> losses_and_weights(2 * static_cast<size_t>(K));  // K losses, then K weights
   sync_.begin_step(K);
   for (int k = 0; k < K; ++k) {
     if (k > 0 && keep_going && !keep_going()) {
       outcome.status = StepStatus::kAbandoned;  // nothing was changed: the next step starts afresh
       return outcome;
     }
-    next(k, inputs.data(), targets.data());
+    const float weight = next(k, inputs.data(), targets.data());
     model_->zero_grad();
-    losses[k] = model_->forward(inputs.data(), targets.data(), B, T);
+    losses_and_weights[k] = model_->forward(inputs.data(), targets.data(), B, T);
+    losses_and_weights[K + k] = weight;
     in_step_ = true;
     try {
-      model_->backward();
+      if (weight == 1.0f) {
+        model_->backward();
+      } else {
+        model_->backward_weighted(weight);
+      }
     } catch (...) {
       in_step_ = false;
       throw;
@@ -175,20 +186,25 @@ StepOutcome DataParallel::step(const MicroBatchSource& next, int B, int T, int K
     waited([&] { sync_.end_micro_batch(grads); });
   }
 
-  // The loss: every rank's K losses, added in the global micro-batch order j = k·N + r, as one
-  // process adds its N·K losses.
+  // The loss: every rank's K weighted losses, and the weights, added in the global micro-batch
+  // order j = k·N + r, as one process adds its N·K (chapter 06's train_step).
   std::vector<float> all;
-  waited([&] { all = comm_->all_gather_values<float>(losses); });  // all[r·K + k]
-  float loss_sum = 0.0f;
+  waited([&] { all = comm_->all_gather_values<float>(losses_and_weights); });  // rank r's at r·2K
+  float loss_sum = 0.0f, weight_sum = 0.0f;
   for (int k = 0; k < K; ++k) {
-    for (int r = 0; r < N; ++r) loss_sum += all[static_cast<size_t>(r) * K + k];
+    for (int r = 0; r < N; ++r) {
+      const size_t at = static_cast<size_t>(r) * 2 * K + k;
+      const float weight = all[at + K];
+      loss_sum += weight * all[at];
+      weight_sum += weight;
+    }
   }
   const int M = N * K;  // micro-batches in the global batch
-  outcome.loss = loss_sum / static_cast<float>(M);
+  outcome.loss = loss_sum / weight_sum;
 
   // The mean over the global batch, scaled on the shard (element-wise: same bits as on the whole).
   std::span<float> shard = sync_.shard();
-  if (M > 1) ops.scale(shard.data(), shard.size(), 1.0f / static_cast<float>(M));
+  if (M > 1) ops.scale(shard.data(), shard.size(), 1.0f / weight_sum);
 
   if (adamw_) {
     // Plain data parallelism: the whole gradient on every rank, then chapter 06's clip and AdamW.

@@ -10,7 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "chapters/05_gpt2_model/backend.h"
+#include "chapters/05_gpt2_model/gpt2.h"
 #include "chapters/06_training/checkpoint.h"
+#include "chapters/06_training/data_loader.h"
+#include "chapters/06_training/gpt2_trainable.h"
 #include "chapters/06_training/stop_signal.h"
 #include "chapters/06_training/tests/bigram_model.h"
 #include "chapters/06_training/token_file.h"
@@ -144,6 +148,80 @@ TEST_CASE("train() on N ranks x K equals train() in one process x N*K, bit for b
       }
     }
   }
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(ours);
+  fs::remove_all(mine);
+  fs::remove_all(data);
+}
+
+// A loader whose targets leave out the positions of every input that is a multiple of 3: each
+// micro-batch has its own number of targets, as fine-tuning's labelled examples have.
+class MaskedBatches : public gpt2::BatchSource {
+ public:
+  MaskedBatches(const fs::path& file, int B, int T)
+      : loader_(gpt2::DataLoader::from_file(file, B, T, true, 3)) {}
+  void next_batch(int* inputs, int* targets) override {
+    loader_.next_batch(inputs, targets);
+    for (int i = 0; i < B() * T(); ++i) {
+      if (inputs[i] % 3 == 0) targets[i] = -1;
+    }
+  }
+  void reset() override { loader_.reset(); }
+  gpt2::DataLoaderState state() const override { return loader_.state(); }
+  void set_state(const gpt2::DataLoaderState& state) override { loader_.set_state(state); }
+  int B() const override { return loader_.B(); }
+  int T() const override { return loader_.T(); }
+  int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
+  const std::string& name() const override { return loader_.name(); }
+
+ private:
+  gpt2::DataLoader loader_;
+};
+
+TEST_CASE("A GPT-2 with dropout, micro-batches weighted by their targets: N ranks equal one process",
+          "[mpi][train][gpt2]") {
+  // Each micro-batch must get the dropout masks of the same micro-batch in one process (forward
+  // pass step·M + j) and the same weight (its targets over the global first micro-batch's).
+  gpt2::MpiCommunicator& comm = world();
+  const int N = comm.size(), K = 2, V = 64;
+  const fs::path data = own_dir("gpt2_data"), mine = own_dir("gpt2_one"), ours = shared_dir("gpt2_ranks");
+  write_data(data, V);
+  const gpt2::GPT2Config config = gpt2::GPT2Config::make(2, 4, 32, 16, V);
+  const gpt2::DropoutConfig dropout{0.1f, 0.1f, 0.2f};
+  gpt2::CpuBackend cpu;
+  auto run_on = [&](const fs::path& out, int k, gpt2::DataParallelHook* hook, gpt2::GPT2& model) {
+    model.init_random(7);
+    model.set_dropout(dropout);
+    gpt2::Gpt2Trainable trainable(model);
+    gpt2::TrainConfig c = config_for(data, out, k);
+    MaskedBatches train_batches(data / "train.bin", c.batch_size, c.seq_len);
+    MaskedBatches val_batches(data / "val.bin", c.batch_size, c.seq_len);
+    c.train_batches = &train_batches;
+    c.val_batches = &val_batches;
+    c.data_parallel = hook;
+    const gpt2::TrainResult r = gpt2::train(trainable, c);
+    return record_of(r, trainable);
+  };
+  gpt2::GPT2 one(config, cpu), many(config, cpu), plain(config, cpu);
+  fs::remove_all(mine);
+  const Record reference = run_on(mine, N * K, nullptr, one);
+  for (bool zero1 : {false, true}) {
+    INFO(comm.where() << ", zero1 " << zero1);
+    comm.barrier();
+    if (comm.rank() == 0) fs::remove_all(ours);
+    comm.barrier();
+    gpt2::DataParallelRun run(comm, {zero1, 1000});
+    check_same(run_on(ours, K, &run, many), reference);
+  }
+  // The test can fail: without dropout the same run gives other losses.
+  fs::remove_all(mine);
+  plain.init_random(7);
+  gpt2::Gpt2Trainable trainable(plain);
+  gpt2::TrainConfig c = config_for(data, mine, N * K);
+  MaskedBatches batches(data / "train.bin", c.batch_size, c.seq_len);
+  c.train_batches = &batches;
+  c.val_file.clear();
+  CHECK(record_of(gpt2::train(trainable, c), trainable).losses != reference.losses);
   comm.barrier();
   if (comm.rank() == 0) fs::remove_all(ours);
   fs::remove_all(mine);
