@@ -20,7 +20,8 @@ of metrics.csv, without the first steps), the CPU seconds per step of all proces
 (summary.json; this includes the setup of training, so it is a little high), and how long each
 rank's steps waited in collectives (summary.json's communication_wait_seconds): the
 communication that was not hidden. What the overlap hides is the difference between the waits
-without and with buckets. Prints one Markdown table; needs only Python's standard library,
+without and with buckets. Prints one Markdown table, and the optimizer memory per rank that
+gpt2 reports with ZeRO-1; needs only Python's standard library,
 gpt2 and mpirun.
 """
 import argparse
@@ -39,7 +40,7 @@ def run(cmd, env=None):
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if p.returncode != 0:
         sys.exit("failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stdout))
-    return time.time() - started
+    return time.time() - started, p.stdout
 
 
 def metrics_step_seconds(run_dir, tokens_per_step, skip):
@@ -95,7 +96,8 @@ def main():
             ("2 ranks x 1 thread, %s MB buckets, ZeRO-1" % mb, 2, ["--bucket-mb", mb, "--zero1"]),
         ]
 
-    results = {}
+    load_start = os.getloadavg()
+    results, memory = {}, {}
     for key, w in workloads.items():
         if args.only and key != args.only:
             continue
@@ -108,7 +110,10 @@ def main():
                        "--checkpoint-interval", "0", "--no-progress"] + w["shape"] + extra
                 if ranks:
                     cmd = [args.mpirun] + args.mpirun_flags.split() + ["-np", str(ranks)] + cmd
-                wall = run(cmd, env1 if ranks else env2)
+                wall, output = run(cmd, env1 if ranks else env2)
+                for line in output.splitlines():  # the start message's line on the ranks
+                    if line.startswith("data parallel over") and "ZeRO-1" in line:
+                        memory[key] = line[line.index("ZeRO-1"):]
                 with open(os.path.join(out, "summary.json")) as f:
                     s = json.load(f)
                 tokens_per_step = w["B"] * w["T"] * 2
@@ -122,7 +127,8 @@ def main():
                 shutil.rmtree(out, ignore_errors=True)
 
     load = os.getloadavg()
-    print("\nload average %.1f %.1f %.1f; %d runs each, medians\n" % (load[0], load[1], load[2], args.repeats))
+    print("\nload average (1, 5, 15 min) at the start %.1f %.1f %.1f, at the end %.1f %.1f %.1f; %d runs each, "
+          "medians\n" % (load_start + load + (args.repeats,)))
     print("| model | configuration | tokens/s | vs 1 process | CPU s/step | waited s/step (max rank) |")
     print("|---|---|---|---|---|---|")
     for key, w in workloads.items():
@@ -137,6 +143,10 @@ def main():
             print("| %s | %s | %.0f | %.2f | %.2f | %.3f |" % (w["name"], label, rate, ratio,
                                                               statistics.median(r["cpu"]),
                                                               statistics.median(r["wait"])))
+    print()
+    for key, w in workloads.items():
+        if key in memory:
+            print("%s, 2 ranks: %s" % (w["name"], memory[key]))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 
