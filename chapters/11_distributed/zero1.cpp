@@ -49,8 +49,10 @@ std::vector<float> ShardedAdamW::v() const {
 void ShardedAdamW::set_state(std::span<const float> m, std::span<const float> v, int64_t step) {
   GPT2_CHECK(m.size() == n_ && v.size() == n_ && step >= 0, "ShardedAdamW::set_state: the shard has ", n_,
              " floats, got moments of ", m.size(), " and ", v.size(), " and step ", step);
-  backend_->copy_to_device(m_.floats(), m.data(), n_ * sizeof(float));
-  backend_->copy_to_device(v_.floats(), v.data(), n_ * sizeof(float));
+  if (n_ > 0) {  // a rank may own nothing (a tiny model on many ranks): no copy from null
+    backend_->copy_to_device(m_.floats(), m.data(), n_ * sizeof(float));
+    backend_->copy_to_device(v_.floats(), v.data(), n_ * sizeof(float));
+  }
   step_ = step;
 }
 
