@@ -477,6 +477,7 @@ void GPT2::backward_from_hidden(const float* dhidden) {
   auto or_frozen = [&](float* grad, int which) { return grad ? grad : s.dfrozen + which * C; };
   be.layernorm_backward(dout, or_frozen(g_.lnf_w, 0), or_frozen(g_.lnf_b, 1), dhidden, a.blocks.back().out,
                         w_.lnf_w, a.lnf_mean, a.lnf_rstd, BT, C);
+  grads_ready_from(g_.lnf_w);  // ln_f is done (and nothing after it in the buffer)
 
   // Down to the lowest block that trains or is adapted: nothing below it needs a gradient.
   const int lowest = lowest_backward_block();
@@ -517,14 +518,31 @@ void GPT2::backward_from_hidden(const float* dhidden) {
                     BT, C, 3 * C);
     be.layernorm_backward(dinp, or_frozen(g.ln_1_w, 0), or_frozen(g.ln_1_b, 1), s.dln_1, inp, w.ln_1_w,
                           x.ln_1_mean, x.ln_1_rstd, BT, C);
-    std::swap(dout, dinp);  // this block's input is the output of the block below
+    std::swap(dout, dinp);       // this block's input is the output of the block below
+    grads_ready_from(g.ln_1_w);  // block l is done: from its first tensor to the end
   }
-  if (!g_.wte) return;  // the embeddings are frozen
+  if (!g_.wte) {  // the embeddings are frozen: everything that trains is done
+    grads_ready_from(grads_.floats());
+    return;
+  }
 
   // The embeddings (x0 = dropout(wte[tokens] + wpe)): the second of wte's gradients (the rows of
   // the tokens seen), and wpe's.
   const float* dencoded = undo_dropout(dout, last_drop_.embd_pdrop, 0, btc);
   be.encoder_backward(g_.wte, g_.wpe, dencoded, tokens_buffer_.ints(), B, T, C);
+  grads_ready_from(g_.wte);  // all of it
+}
+
+void GPT2::set_grad_ready_callback(std::function<void(size_t first_ready)> callback) {
+  grad_ready_ = std::move(callback);
+}
+
+void GPT2::grads_ready_from(const float* first) {
+  // A frozen tensor (null) finishes nothing. The attached layers lie at the end of the buffer but
+  // get their gradients all along backward (LoRA's in every block it adapts): with any attached,
+  // the tail is final only once the whole backward is done, at the start of the buffer.
+  if (!grad_ready_ || first == nullptr || (n_attached_ > 0 && first != grads_.floats())) return;
+  grad_ready_(static_cast<size_t>(first - grads_.floats()));
 }
 
 }  // namespace gpt2

@@ -57,6 +57,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -150,6 +151,19 @@ class GPT2 {
   /// backward() is this with the gradient that flows back through the tied head; a
   /// classification head (chapter 10) computes its own.
   void backward_from_hidden(const float* dhidden);
+  /// Called during every backward pass each time a tail of the gradient buffer is final: with
+  /// `first_ready`, the offset (in floats) from which every gradient to the end of grads() holds
+  /// its final value for this backward pass. Backward runs from the loss to the input, and the
+  /// buffer's layout puts the input side first (parameters.h), so the tail grows towards the
+  /// start: first_ready is ln_f.weight's offset after the head and ln_f, h.l.ln_1.weight's after
+  /// block l, and 0 after the embeddings (wte also gets the head's gradient, so it is final only
+  /// then). Frozen tensors report nothing (set_trainable_from: the offsets are into grads(), which
+  /// holds only what trains), and with attached layers (their gradients, at the end of the buffer,
+  /// are final only when the whole backward is) only 0 is reported. Chapter 11 starts sending these gradients
+  /// to the other ranks while backward computes the earlier layers. On a device backend the callback runs
+  /// when the work is queued, not done: whatever reads the gradients must queue behind it on the backend's
+  /// stream. An empty function (the default) turns it off.
+  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback);
 
   // ----- fine-tuning: attached layers, an adapter hook, what trains (chapter 10) ----------------
   /// Room for `n` parameters of a layer attached to the model (a classification head, LoRA
@@ -237,6 +251,8 @@ class GPT2 {
   void prepare(const ActivationPlan& plan);
   void ensure_scratch();
   void bind_weights();
+  // Tells the grad-ready callback that every gradient from `first` (in grads_) on is final.
+  void grads_ready_from(const float* first);
   // Dropout of the last forward pass at `site` (dropout.h): its key, and d(input of the dropout)
   // from d(its output) in the backward scratch (or `d` itself when that site has p = 0).
   uint64_t dropout_site_key(uint64_t site) const;
@@ -264,7 +280,8 @@ class GPT2 {
   Activations acts_{};
   BackwardScratch scratch_{};
   int scratch_B_ = 0, scratch_T_ = 0;
-  bool scratch_dropout_ = false;  // the scratch has the buffer of dropout's gradient
+  std::function<void(size_t first_ready)> grad_ready_;  // set_grad_ready_callback
+  bool scratch_dropout_ = false;                        // the scratch has the buffer of dropout's gradient
   bool have_targets_ = false;
   // Dropout: the next training pass's seed and number, and the last pass's probabilities (all 0
   // when it did not drop) and number: the backward recomputes its masks.

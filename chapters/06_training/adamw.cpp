@@ -79,30 +79,52 @@ std::vector<float> AdamW::v() const {
   return to_host(*backend_, v_.floats(), n_);
 }
 
+AdamWState AdamW::state() const {
+  return {m(), v(), step_};
+}
+
+void AdamW::set_state(const AdamWState& state) {
+  GPT2_CHECK(state.m.size() == n_ && state.v.size() == n_ && state.step >= 0, "AdamW::set_state: ", n_,
+             " parameters, got moments of ", state.m.size(), " and ", state.v.size(), " floats and step ",
+             state.step);
+  backend_->copy_to_device(m_.floats(), state.m.data(), n_ * sizeof(float));
+  backend_->copy_to_device(v_.floats(), state.v.data(), n_ * sizeof(float));
+  step_ = state.step;
+}
+
 void AdamW::save(const std::filesystem::path& path) const {
-  SafetensorsWriter w;
-  const Shape shape{static_cast<int64_t>(n_)};
-  const std::vector<float> m = this->m(), v = this->v();
-  w.add("adamw.m", shape, m);
-  w.add("adamw.v", shape, v);
-  const int64_t step = step_;
-  w.add_int64("adamw.step", {1}, std::span<const int64_t>(&step, 1));
-  w.set_metadata("step", std::to_string(step_));
-  w.write(path);
+  write_adamw_state(path, state());
 }
 
 void AdamW::load(const std::filesystem::path& path) {
+  set_state(read_adamw_state(path, n_));  // everything read and checked before the state changes
+}
+
+void write_adamw_state(const std::filesystem::path& path, const AdamWState& state) {
+  GPT2_CHECK(state.m.size() == state.v.size(), "write_adamw_state: m has ", state.m.size(), " floats, v ",
+             state.v.size());
+  SafetensorsWriter w;
+  const Shape shape{static_cast<int64_t>(state.m.size())};
+  w.add("adamw.m", shape, state.m);
+  w.add("adamw.v", shape, state.v);
+  const int64_t step = state.step;
+  w.add_int64("adamw.step", {1}, std::span<const int64_t>(&step, 1));
+  w.set_metadata("step", std::to_string(step));
+  w.write(path);
+}
+
+AdamWState read_adamw_state(const std::filesystem::path& path, size_t n) {
   SafetensorsFile f = SafetensorsFile::open(path);
-  const Shape shape{static_cast<int64_t>(n_)};
-  std::vector<float> m(n_), v(n_);
-  f.read_into("adamw.m", shape, m);
-  f.read_into("adamw.v", shape, v);
+  const Shape shape{static_cast<int64_t>(n)};
+  AdamWState state;
+  state.m.resize(n);
+  state.v.resize(n);
+  f.read_into("adamw.m", shape, state.m);
+  f.read_into("adamw.v", shape, state.v);
   std::vector<int64_t> step = f.get_int("adamw.step");
   GPT2_CHECK(step.size() == 1 && step[0] >= 0, path.string(), ": 'adamw.step' must hold one step count >= 0");
-  // Everything was read and checked: only now replace the state.
-  backend_->copy_to_device(m_.floats(), m.data(), n_ * sizeof(float));
-  backend_->copy_to_device(v_.floats(), v.data(), n_ * sizeof(float));
-  step_ = step[0];
+  state.step = step[0];
+  return state;
 }
 
 }  // namespace gpt2

@@ -65,6 +65,19 @@ struct ParamInfo {
 /// the rest (biases, LayerNorm weights). Neighbouring ranges with the same flag are merged.
 std::vector<ParamRange> decay_ranges(const std::vector<ParamInfo>& params);
 
+/// AdamW's state in host memory: what a checkpoint's optimizer.safetensors holds.
+struct AdamWState {
+  std::vector<float> m, v;  ///< the moments, n floats each
+  int64_t step = 0;         ///< updates done so far
+};
+
+/// Writes m, v (F32 tensors "adamw.m", "adamw.v" of shape [n]) and the step count (I64 tensor
+/// "adamw.step" and metadata) to a safetensors file, atomically.
+void write_adamw_state(const std::filesystem::path& path, const AdamWState& state);
+/// Reads what write_adamw_state wrote for n parameters; throws gpt2::Error naming the file if n or
+/// a tensor does not match.
+AdamWState read_adamw_state(const std::filesystem::path& path, size_t n);
+
 /// AdamW with its state (the moments m, v and the step count) for a flat buffer of n parameters.
 /// The moments live on the model's backend, next to the parameters and gradients: a step runs
 /// there (training_ops.h) and copies nothing to the host; save() and load() are the only copies.
@@ -88,10 +101,12 @@ class AdamW {
   std::vector<float> m() const;
   std::vector<float> v() const;
 
-  /// Writes m, v (F32 tensors "adamw.m", "adamw.v" of shape [n]) and the step count (I64 tensor
-  /// "adamw.step" and metadata) to a safetensors file, atomically.
+  /// A host copy of the whole state, and its replacement (m and v of n floats each, uploaded).
+  AdamWState state() const;
+  void set_state(const AdamWState& state);
+
+  /// write_adamw_state of state(), and set_state of read_adamw_state.
   void save(const std::filesystem::path& path) const;
-  /// Reads what save() wrote; throws gpt2::Error naming the file if n or a tensor does not match.
   void load(const std::filesystem::path& path);
 
  private:

@@ -89,10 +89,19 @@ TrainingState training_state_from_json(const std::string& text, const std::strin
   return s;
 }
 
+fs::path checkpoint_dir(const fs::path& out_dir, int step) {
+  return out_dir / "checkpoints" / step_dir_name(step);
+}
+
 fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, const AdamW& optimizer,
                          const TrainingState& state, int keep) {
+  return save_checkpoint(out_dir, model, optimizer.state(), state, keep);
+}
+
+fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, const AdamWState& optimizer,
+                         const TrainingState& state, int keep) {
   const fs::path root = out_dir / "checkpoints";
-  const fs::path final_dir = root / step_dir_name(state.step);
+  const fs::path final_dir = checkpoint_dir(out_dir, state.step);
   fs::path tmp_dir = final_dir;
   tmp_dir += ".tmp";
   gpt2::create_directories(root);
@@ -101,7 +110,7 @@ fs::path save_checkpoint(const fs::path& out_dir, const TrainableModel& model, c
 
   // 1. Every file into the temporary directory; state.json last marks it complete.
   model.save(tmp_dir);
-  optimizer.save(tmp_dir / "optimizer.safetensors");
+  write_adamw_state(tmp_dir / "optimizer.safetensors", optimizer);
   write_file_atomic(tmp_dir / "state.json", training_state_to_json(state));
 
   // 2. The directory takes its final name. If a checkpoint of this step exists already (a run
@@ -144,13 +153,21 @@ std::optional<fs::path> latest_checkpoint(const fs::path& out_dir) {
 }
 
 TrainingState load_checkpoint(const fs::path& dir, TrainableModel& model, AdamW& optimizer) {
+  AdamWState moments;
+  TrainingState state = load_checkpoint(dir, model, moments);
+  optimizer.set_state(moments);
+  return state;
+}
+
+TrainingState load_checkpoint(const fs::path& dir, TrainableModel& model, AdamWState& optimizer) {
   GPT2_CHECK(is_complete(dir), "'", dir.string(), "' is not a complete checkpoint (no state.json)");
   TrainingState state =
       training_state_from_json(read_file(dir / "state.json"), (dir / "state.json").string());
+  AdamWState moments = read_adamw_state(dir / "optimizer.safetensors", model.params().size());
+  GPT2_CHECK(moments.step == state.step, (dir / "optimizer.safetensors").string(), ": optimizer step ",
+             moments.step, " does not match state.json's step ", state.step);
   model.load(dir);
-  optimizer.load(dir / "optimizer.safetensors");
-  GPT2_CHECK(optimizer.step_count() == state.step, (dir / "optimizer.safetensors").string(),
-             ": optimizer step ", optimizer.step_count(), " does not match state.json's step ", state.step);
+  optimizer = std::move(moments);
   return state;
 }
 

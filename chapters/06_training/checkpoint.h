@@ -36,10 +36,13 @@ struct TrainingState {
   DataLoaderState train_loader;  ///< where the training data continues
   double elapsed_seconds = 0;    ///< run time so far
   // The batch geometry and seed the run used: resuming with others would not continue it exactly.
-  int batch_size = 0;        ///< B
-  int seq_len = 0;           ///< T
-  int grad_accum_steps = 0;  ///< micro-batches per step
-  uint64_t seed = 0;         ///< data-order seed
+  int batch_size = 0;  ///< B
+  int seq_len = 0;     ///< T
+  /// Micro-batches per optimizer step, over all ranks: K in one process, N·K for N ranks of K
+  /// each (chapter 11), which train the same; so a run may resume with another split of its
+  /// global batch into ranks and micro-batches, but not with another global batch.
+  int grad_accum_steps = 0;
+  uint64_t seed = 0;  ///< data-order seed
 };
 
 /// state.json's text for a state.
@@ -51,6 +54,13 @@ TrainingState training_state_from_json(const std::string& text, const std::strin
 /// newest `keep` checkpoints (keep >= 1) and returns the checkpoint's directory.
 std::filesystem::path save_checkpoint(const std::filesystem::path& out_dir, const TrainableModel& model,
                                       const AdamW& optimizer, const TrainingState& state, int keep = 2);
+/// The same with the optimizer's state given on the host (chapter 11 gathers it from the ranks
+/// that each hold a part).
+std::filesystem::path save_checkpoint(const std::filesystem::path& out_dir, const TrainableModel& model,
+                                      const AdamWState& optimizer, const TrainingState& state, int keep = 2);
+
+/// Where save_checkpoint puts the checkpoint of `step`: out_dir/checkpoints/step_00000200.
+std::filesystem::path checkpoint_dir(const std::filesystem::path& out_dir, int step);
 
 /// The newest complete checkpoint directory under out_dir/checkpoints, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& out_dir);
@@ -58,5 +68,9 @@ std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::pa
 /// Loads a checkpoint directory into the model and the optimizer; returns state.json's contents.
 TrainingState load_checkpoint(const std::filesystem::path& checkpoint_dir, TrainableModel& model,
                               AdamW& optimizer);
+/// The same with the optimizer's state read into host memory (n = model.params().size() floats
+/// per moment).
+TrainingState load_checkpoint(const std::filesystem::path& checkpoint_dir, TrainableModel& model,
+                              AdamWState& optimizer);
 
 }  // namespace gpt2

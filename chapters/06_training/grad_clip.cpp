@@ -8,17 +8,21 @@
 
 namespace gpt2 {
 
-double grad_norm(const float* grad, size_t n) {
+void sum_squares_chunks(const float* grad, size_t n, double* sums) {
   const size_t chunks = (n + kNormChunk - 1) / kNormChunk;
-  std::vector<double> partial(chunks, 0.0);
   // Each chunk's sum is computed by one thread in index order: no dependence on the thread count.
 #pragma omp parallel for schedule(static)
   for (size_t c = 0; c < chunks; ++c) {
     const size_t begin = c * kNormChunk, end = std::min(n, begin + kNormChunk);
     double sum = 0.0;
     for (size_t i = begin; i < end; ++i) sum += static_cast<double>(grad[i]) * grad[i];
-    partial[c] = sum;
+    sums[c] = sum;
   }
+}
+
+double grad_norm(const float* grad, size_t n) {
+  std::vector<double> partial((n + kNormChunk - 1) / kNormChunk);
+  sum_squares_chunks(grad, n, partial.data());
   double total = 0.0;
   for (double s : partial) total += s;  // chunk order, always
   return std::sqrt(total);
@@ -27,6 +31,11 @@ double grad_norm(const float* grad, size_t n) {
 void scale_grads(float* grad, size_t n, float scale) {
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; ++i) grad[i] *= scale;
+}
+
+void add_grads(float* acc, const float* x, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
 float clip_grad_norm(TrainingOps& ops, float* grad, size_t n, float max_norm) {

@@ -29,6 +29,10 @@ inline constexpr size_t kNormChunk = 1 << 16;
 
 /// √(Σ g_i²) over n elements, the same for any number of threads.
 double grad_norm(const float* grad, size_t n);
+/// The partial sums grad_norm adds up: sums[c] = Σ g_i² (in double, index order) over chunk c of
+/// kNormChunk elements, for the ⌈n / kNormChunk⌉ chunks; grad_norm is √ of their sum in chunk
+/// order.
+void sum_squares_chunks(const float* grad, size_t n, double* sums);
 
 /// Scales grad by max_norm / (‖g‖ + 1e-6) when ‖g‖ > max_norm (max_norm <= 0: never clips).
 /// Returns ‖g‖ before clipping.
@@ -40,5 +44,8 @@ float clip_grad_norm(TrainingOps& ops, float* grad, size_t n, float max_norm);
 
 /// grad *= scale for n elements (e.g. 1 / micro-batches after gradient accumulation).
 void scale_grads(float* grad, size_t n, float scale);
+
+/// acc += x for n elements: one micro-batch's gradient added to the sum of the earlier ones.
+void add_grads(float* acc, const float* x, size_t n);
 
 }  // namespace gpt2

@@ -11,6 +11,7 @@
 #include "common/file_io.h"
 #include "common/progress.h"
 #include "common/timer.h"
+#include "data_parallel_hook.h"
 #include "grad_clip.h"
 #include "lr_schedule.h"
 #include "stop_signal.h"
@@ -45,42 +46,64 @@ void validate(const TrainConfig& c) {
   GPT2_CHECK(c.keep_checkpoints >= 1, "TrainConfig.keep_checkpoints must be >= 1, got ", c.keep_checkpoints);
 }
 
-float evaluate(TrainableModel& model, BatchSource& loader, int batches) {
+float evaluate(TrainableModel& model, BatchSource& loader, int batches, DataParallelHook* data_parallel) {
   model.set_training(false);  // no dropout while measuring
   loader.reset();
   batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
+  const int N = data_parallel ? data_parallel->ranks() : 1, rank = data_parallel ? data_parallel->rank() : 0;
   std::vector<int> inputs(static_cast<size_t>(loader.B()) * loader.T()), targets(inputs.size());
-  double sum = 0.0;
+  // Batch i is computed by rank i mod N, into its slot i / N.
+  const size_t per_rank = static_cast<size_t>((batches + N - 1) / N);
+  std::vector<float> mine(per_rank, 0.0f);
   for (int i = 0; i < batches; ++i) {
     loader.next_batch(inputs.data(), targets.data());
-    sum += model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
+    if (i % N == rank)
+      mine[static_cast<size_t>(i / N)] = model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
   }
   model.set_training(true);
+  const std::vector<float> all = data_parallel ? data_parallel->all_gather(mine) : mine;
+  double sum = 0.0;
+  for (int i = 0; i < batches; ++i)
+    sum += all[static_cast<size_t>(i % N) * per_rank + static_cast<size_t>(i / N)];
   return static_cast<float>(sum / batches);
 }
 
+void GradAccumulator::add(TrainableModel& model, int k) {
+  std::span<float> grads = model.grads();
+  Backend& backend = model.backend();
+  if (n_ != grads.size()) {
+    buffer_ = BackendBuffer(backend, grads.size() * sizeof(float));
+    n_ = grads.size();
+  }
+  if (k == 0) {
+    backend.copy(buffer_.floats(), grads.data(), n_ * sizeof(float));
+  } else {
+    training_ops(backend).add(buffer_.floats(), grads.data(), n_);
+  }
+}
+
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
-                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going) {
+                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going,
+                       GradAccumulator* accumulator) {
   // Forward and backward over K micro-batches, fetched one at a time (K·B·T ids at once could be
-  // gigabytes); the gradients add up in grads().
+  // gigabytes). Each gradient is computed on its own and added to the sum of the earlier ones in
+  // order (the accumulation rule); with one micro-batch, its gradient is the sum.
   StepOutcome outcome;
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
-  model.zero_grad();
+  GradAccumulator own;
+  GradAccumulator& acc = accumulator ? *accumulator : own;
   // Micro-batch k's loss is the mean over its n_k targets; the step's is the mean over all of them,
-  // sum_k n_k loss_k / sum_k n_k. So micro-batch k counts with weight w_k = n_k / n_0, and the
-  // weighted sums are divided by sum_k w_k. When every n_k is the same (pretraining: B·T each),
-  // every w_k is exactly 1 and this is the plain mean over the K micro-batches.
+  // sum_k n_k loss_k / sum_k n_k. So micro-batch k counts with weight w_k = n_k / n_0 (the source
+  // says it), and the weighted sums are divided by sum_k w_k. When every n_k is the same
+  // (pretraining: B·T each), every w_k is exactly 1 and this is the plain mean over the K.
   float loss_sum = 0.0f, weight_sum = 0.0f;
-  int64_t first_targets = 0;
   for (int k = 0; k < K; ++k) {
     if (k > 0 && keep_going && !keep_going()) {
       outcome.status = StepStatus::kAbandoned;
       return outcome;
     }
-    next(k, inputs.data(), targets.data());
-    const int64_t n = std::count_if(targets.begin(), targets.end(), [](int t) { return t >= 0; });
-    if (k == 0) first_targets = std::max<int64_t>(n, 1);
-    const float weight = static_cast<float>(n) / static_cast<float>(first_targets);
+    const float weight = next(k, inputs.data(), targets.data());
+    model.zero_grad();
     const float loss = model.forward(inputs.data(), targets.data(), B, T);
     if (weight == 1.0f) {
       model.backward();
@@ -89,10 +112,13 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
     }
     loss_sum += weight * loss;
     weight_sum += weight;
+    if (K > 1) acc.add(model, k);
   }
-  // The rest runs where the gradients are, with the backend's operations (training_ops.h).
-  TrainingOps& ops = training_ops(model.backend());
+  // The sum goes back into the model's gradients, where a caller finds the step's gradient. The
+  // rest runs where the gradients are, with the backend's operations (training_ops.h).
   std::span<float> grads = model.grads();
+  if (K > 1) model.backend().copy(grads.data(), acc.sum().data(), grads.size() * sizeof(float));
+  TrainingOps& ops = training_ops(model.backend());
   if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / weight_sum);
   outcome.loss = loss_sum / weight_sum;
   outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
@@ -108,11 +134,21 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip) {
   const size_t n = static_cast<size_t>(B) * T;
+  const int64_t first_targets = count_targets(targets, n);
   auto from_arrays = [&](int k, int* in, int* tg) {
     std::copy_n(inputs + static_cast<size_t>(k) * n, n, in);
     std::copy_n(targets + static_cast<size_t>(k) * n, n, tg);
+    return micro_batch_weight(count_targets(tg, n), first_targets);
   };
   return train_step(model, optimizer, from_arrays, B, T, K, lr, grad_clip);
+}
+
+int64_t count_targets(const int* targets, size_t n) {
+  return std::count_if(targets, targets + n, [](int t) { return t >= 0; });
+}
+
+float micro_batch_weight(int64_t targets, int64_t first_targets) {
+  return static_cast<float>(targets) / static_cast<float>(std::max<int64_t>(first_targets, 1));
 }
 
 namespace {
@@ -141,6 +177,11 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   const int B = config.batch_size, T = config.seq_len, K = config.grad_accum_steps;
   GPT2_CHECK(T <= model.max_seq_len(), "TrainConfig.seq_len ", T, " is longer than the model's context of ",
              model.max_seq_len());
+  // One process, or rank `rank` of N (data_parallel_hook.h): K micro-batches here, M in a step.
+  DataParallelHook* const parallel = config.data_parallel;
+  const int N = parallel ? parallel->ranks() : 1, rank = parallel ? parallel->rank() : 0;
+  const int M = N * K;
+  const bool writes_files = rank == 0;
 
   // The batches: token files through DataLoaders, or the sources the caller gives.
   std::optional<DataLoader> train_file_data, val_file_data;
@@ -163,8 +204,22 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   }
   BatchSource& train_data = *train_source;
 
-  AdamW optimizer(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
-                  AdamWConfig{config.beta1, config.beta2, config.eps, config.weight_decay});
+  const AdamWConfig adamw_config{config.beta1, config.beta2, config.eps, config.weight_decay};
+  std::optional<AdamW> optimizer;  // one process's; a data-parallel run's is the hook's
+  struct EndRun {                  // the hook lets go of the model however train() ends
+    DataParallelHook* hook;
+    ~EndRun() {
+      if (hook) hook->end();
+    }
+  } end_run{nullptr};
+  if (parallel) {
+    parallel->begin(model, adamw_config);
+    end_run.hook = parallel;
+  } else {
+    optimizer.emplace(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
+                      adamw_config);
+  }
+  GradAccumulator accumulator;
   const LrSchedule schedule{config.lr, config.min_lr, config.warmup_steps, config.steps};
 
   // Resume: model, optimizer, data position and run time from the newest checkpoint.
@@ -172,13 +227,15 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   double elapsed_before = 0.0;
   if (config.resume) {
     if (auto dir = latest_checkpoint(config.out_dir)) {
-      TrainingState state = load_checkpoint(*dir, model, optimizer);
-      GPT2_CHECK(state.batch_size == B && state.seq_len == T && state.grad_accum_steps == K &&
+      TrainingState state =
+          parallel ? parallel->load_checkpoint(*dir) : load_checkpoint(*dir, model, *optimizer);
+      GPT2_CHECK(state.batch_size == B && state.seq_len == T && state.grad_accum_steps == M &&
                      state.seed == config.seed,
                  dir->string(), ": the checkpoint was written with batch_size=", state.batch_size,
                  " seq_len=", state.seq_len, " grad_accum_steps=", state.grad_accum_steps,
-                 " seed=", state.seed, "; resuming exactly needs the same values (got ", B, ", ", T, ", ", K,
-                 ", ", config.seed, ")");
+                 " (micro-batches per step, over all ranks) seed=", state.seed,
+                 "; resuming exactly needs the same values (got ", B, ", ", T, ", ", M,
+                 N > 1 ? cat(" = ", N, " ranks x ", K) : std::string(), ", ", config.seed, ")");
       GPT2_CHECK(state.step <= config.steps, dir->string(), ": the run has already completed ", state.step,
                  " steps, more than the ", config.steps, " it is asked for");
       train_data.set_state(state.train_loader);
@@ -187,34 +244,72 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
       result.last_checkpoint = *dir;
     }
   }
-  if (config.on_start) config.on_start();
-  gpt2::create_directories(config.out_dir);
-  MetricsLog metrics(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
+  // Every rank has read and checked its data (and checkpoint): only now is anything written.
+  if (parallel) parallel->barrier();
+  std::optional<MetricsLog> metrics;
+  if (writes_files) {
+    if (config.on_start) config.on_start();
+    gpt2::create_directories(config.out_dir);
+    metrics.emplace(config.out_dir / "metrics.csv", config.resume ? result.start_step : -1);
+  }
 
-  // The clock: the run's time counts from its first start, across resumes.
+  // The clock: the run's time counts from its first start, across resumes. In a data-parallel
+  // run every reading is rank 0's, and a stop asked for on any rank is everyone's: the ranks
+  // take every decision together.
   const Timer system_timer;
   const std::function<double()> clock =
       config.clock ? config.clock : std::function<double()>([&] { return system_timer.seconds(); });
-  const double started = clock();
-  auto elapsed = [&] { return elapsed_before + clock() - started; };
+  auto now = [&] { return parallel ? parallel->from_rank0(clock()) : clock(); };
+  auto stop_asked = [&] { return parallel ? parallel->any(stop_requested()) : stop_requested(); };
+  const double started = now();
+  auto elapsed = [&] { return elapsed_before + now() - started; };
   const double budget = config.time_budget_seconds;
   auto out_of_time = [&] { return budget > 0 && elapsed() > budget; };
 
   ScopedStopHandler stop_handler;
   clear_stop_request();
   const int64_t todo = config.steps - result.start_step;
-  ProgressBar bar = config.progress ? ProgressBar("train", todo, "step")
-                                    : ProgressBar("train", todo, "step", false, stderr);
+  ProgressBar bar = config.progress && writes_files ? ProgressBar("train", todo, "step")
+                                                    : ProgressBar("train", todo, "step", false, stderr);
   int saved_step = result.last_checkpoint.empty() ? -1 : result.start_step;
   auto checkpoint = [&](int step) {
     if (step == saved_step) return;
-    TrainingState state{step, train_data.state(), elapsed(), B, T, K, config.seed};
+    TrainingState state{step, train_data.state(), elapsed(), B, T, M, config.seed};
     result.last_checkpoint =
-        save_checkpoint(config.out_dir, model, optimizer, state, config.keep_checkpoints);
+        parallel ? parallel->save_checkpoint(config.out_dir, state, config.keep_checkpoints)
+                 : save_checkpoint(config.out_dir, model, *optimizer, state, config.keep_checkpoints);
     saved_step = step;
   };
+  auto plot = [&] {
+    if (metrics && !metrics->rows().empty())
+      write_loss_plot(metrics->rows(), config.out_dir / "loss.svg", config.title);
+  };
 
+  // This rank's micro-batch k is micro-batch k·N + rank of the global batch: the loader serves
+  // the global batch in one process's order, and each rank keeps its own windows of it.
+  std::vector<int> others_inputs(N > 1 ? static_cast<size_t>(B) * T : 0),
+      others_targets(others_inputs.size());
+  // Every rank reads every micro-batch, so each knows the global first one's number of targets,
+  // which its weight is relative to (step 3 of trainer.h). Dropout's masks follow the global
+  // number of the forward pass, step·M + j: each micro-batch gets the masks it gets in one process.
+  const size_t BT = static_cast<size_t>(B) * T;
+  int64_t first_targets = 0;
   int step = result.start_step;
+  auto next_micro_batch = [&](int k, int* inputs, int* targets) {
+    float weight = 1.0f;
+    for (int q = 0; q < N; ++q) {
+      int* in = q == rank ? inputs : others_inputs.data();
+      int* tg = q == rank ? targets : others_targets.data();
+      train_data.next_batch(in, tg);
+      const int64_t n = count_targets(tg, BT);
+      if (k == 0 && q == 0) first_targets = n;
+      if (q == rank) weight = micro_batch_weight(n, first_targets);
+    }
+    const int j = k * N + rank;  // the micro-batch's number in the global batch
+    model.set_forward_pass(config.seed, static_cast<uint64_t>(step) * M + static_cast<uint64_t>(j));
+    return weight;
+  };
+
   double last_step_seconds = 0;  // how long the previous step took (0: none yet in this call)
   bool stop = false;
   while (step < config.steps) {
@@ -225,23 +320,21 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
       result.budget_reached = true;
       stop = true;
     }
-    if (stop || stop_requested()) {
+    if (stop || stop_asked()) {
       checkpoint(step);
       break;
     }
-    const double step_start = clock();
+    const double step_start = now();
     const float lr = lr_at(schedule, step);
     const DataLoaderState data_before = train_data.state();
-    auto next_micro_batch = [&](int k, int* inputs, int* targets) {
-      train_data.next_batch(inputs, targets);
-      model.set_forward_pass(config.seed, static_cast<uint64_t>(step) * K + k);  // dropout's masks
-    };
     auto keep_going = [&] {
       if (out_of_time()) result.budget_reached = true;
-      return !result.budget_reached && !stop_requested();
+      return !result.budget_reached && !stop_asked();
     };
     const StepOutcome outcome =
-        train_step(model, optimizer, next_micro_batch, B, T, K, lr, config.grad_clip, keep_going);
+        parallel ? parallel->step(next_micro_batch, B, T, K, lr, config.grad_clip, keep_going)
+                 : train_step(model, *optimizer, next_micro_batch, B, T, K, lr, config.grad_clip, keep_going,
+                              &accumulator);
     if (outcome.status == StepStatus::kAbandoned) {
       // Stopped part-way through its micro-batches: as if the step had never begun.
       train_data.set_state(data_before);
@@ -250,7 +343,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     }
     if (outcome.status == StepStatus::kNonFinite) {
       bar.finish();
-      if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+      plot();
       fail("step ", step + 1, ": the loss is ", outcome.loss, " and the gradient norm ", outcome.grad_norm,
            ": the training has diverged. The step was not applied and nothing was saved after it; ",
            result.last_checkpoint.empty()
@@ -266,14 +359,14 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     m.val_loss = NAN;
     m.lr = lr;
     m.grad_norm = outcome.grad_norm;
-    last_step_seconds = clock() - step_start;
-    m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * K / last_step_seconds : 0.0;
+    last_step_seconds = now() - step_start;
+    m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * M / last_step_seconds : 0.0;
     if (val_source && config.eval_interval > 0 &&
         (step % config.eval_interval == 0 || step == config.steps)) {
-      m.val_loss = evaluate(model, *val_source, config.eval_steps);
+      m.val_loss = evaluate(model, *val_source, config.eval_steps, parallel);
     }
     m.elapsed_seconds = elapsed();
-    metrics.append(m);
+    if (metrics) metrics->append(m);
     result.history.push_back(m);
     if (on_step) on_step(m);
 
@@ -293,7 +386,7 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   clear_stop_request();
   bar.finish();
   result.final_step = step;
-  if (!metrics.rows().empty()) write_loss_plot(metrics.rows(), config.out_dir / "loss.svg", config.title);
+  plot();
   return result;
 }
 

@@ -5,12 +5,12 @@
 /// One optimizer step s (0-based) of train():
 ///
 ///  1. η = lr_at(schedule, s)                         warmup, then cosine decay (lr_schedule.h)
-///  2. zero the gradients; for each of the K micro-batches: next (B, T) batch, forward (loss),
-///     backward (gradients add up)                  gradient accumulation
-///  3. g ← g / K                                      the mean over the K micro-batches' targets
-///     (with micro-batches of different numbers of targets n_k, as fine-tuning has, each one's
-///     mean loss is weighed by n_k / n_0 and the sum divided by Σ n_k / n_0: the loss of a step
-///     is the mean over all of its targets, and the weights are exactly 1 when every n_k is equal)
+///  2. for each of the K micro-batches: next (B, T) batch, zeroed gradients, forward (loss),
+///     backward of w_k·loss; g ← g_0, then g ← g + g_k   gradient accumulation (the rule below)
+///  3. g ← g / Σ w_k                                  the mean over the K micro-batches' targets
+///     (micro-batch k has n_k targets, and w_k = n_k / n_0: with different n_k, as fine-tuning
+///     has, the loss of a step is then the mean over all of its targets; when every n_k is equal,
+///     every w_k is exactly 1 and this is g / K, the mean over the K·B sequences)
 ///  4. ‖g‖, clip to grad_clip                         (grad_clip.h)
 ///  5. AdamW update with η                           (adamw.h)
 ///  6. every eval_interval steps: mean validation loss over eval_steps batches
@@ -31,6 +31,16 @@
 /// Divergence. A NaN or infinite loss or gradient norm stops the run with a gpt2::Error naming
 /// the step, before that step's update: nothing is written after the last good checkpoint.
 ///
+/// The accumulation rule. Each micro-batch's gradient g_k is computed on its own (backward into
+/// zeroed gradients) and added to the sum of the earlier ones, in order: g = (g_0 + g_1) + g_2 ...
+/// Letting backward add each micro-batch straight into the sum would give the same number up to
+/// the last bits (the additions grouped otherwise); this grouping is the one N ranks of chapter
+/// 11 can reproduce exactly, so that N ranks × K micro-batches train bit for bit like one
+/// process × N·K. The price: a second gradient buffer when K > 1 (GradAccumulator).
+///
+/// Data parallelism. With TrainConfig::data_parallel set, this process is one rank of a
+/// data-parallel job (data_parallel_hook.h says what changes; chapter 11 provides the hook).
+///
 /// PyTorch: nanoGPT's train.py loop.
 #pragma once
 
@@ -45,6 +55,8 @@
 #include "trainable.h"
 
 namespace gpt2 {
+
+class DataParallelHook;  // data_parallel_hook.h
 
 /// Every option of a training run. The defaults are small-model settings (nanoGPT's Shakespeare).
 struct TrainConfig {
@@ -89,6 +101,10 @@ struct TrainConfig {
   /// Seconds on a steady clock, for the budget and the metrics (empty: the system's steady clock).
   /// Tests pass a clock of their own, so that what they check does not depend on the machine's speed.
   std::function<double()> clock;
+  /// This process as one rank of a data-parallel job (data_parallel_hook.h, chapter 11), or null
+  /// for one process. grad_accum_steps is then the micro-batches per rank; on_start runs on rank
+  /// 0 only.
+  DataParallelHook* data_parallel = nullptr;
 };
 
 /// What train() returns.
@@ -121,24 +137,52 @@ struct StepOutcome {
   StepStatus status = StepStatus::kUpdated;
 };
 
-/// Writes micro-batch k (0 <= k < K) of a step: B·T input ids and B·T target ids.
-using MicroBatchSource = std::function<void(int k, int* inputs, int* targets)>;
+/// Writes micro-batch k (0 <= k < K) of a step, B·T input ids and B·T target ids, and returns its
+/// weight w_k (step 3 of the file comment: micro_batch_weight). In a data-parallel step it is this
+/// rank's k-th micro-batch, and the weight is relative to the first of the whole global batch.
+using MicroBatchSource = std::function<float(int k, int* inputs, int* targets)>;
 
-/// One optimizer step (steps 2-5 of the file comment): K micro-batches from `next`, gradients
-/// averaged over them, clipped to grad_clip (<= 0: no clipping), then an AdamW update at learning
-/// rate lr. Before each micro-batch after the first, `keep_going` (when given) is asked whether to
-/// go on; if not, the step is abandoned. A non-finite loss or gradient norm skips the update.
-/// train() calls this.
+/// How many of the n targets count in the loss (ids >= 0; -1 marks a position left out).
+int64_t count_targets(const int* targets, size_t n);
+/// A micro-batch's weight in its step: its number of targets over the step's first micro-batch's
+/// (at least 1), exactly 1 when they are equal.
+float micro_batch_weight(int64_t targets, int64_t first_targets);
+
+/// Where a step of K > 1 micro-batches adds up their gradients (the accumulation rule of the file
+/// comment): as many floats as the model has gradients, on its backend, allocated on first use.
+class GradAccumulator {
+ public:
+  /// After micro-batch k's backward: the sum becomes model.grads() (k = 0) or sum + grads.
+  void add(TrainableModel& model, int k);
+  /// The sum so far (valid after add()).
+  std::span<float> sum() { return {buffer_.floats(), n_}; }
+
+ private:
+  BackendBuffer buffer_;
+  size_t n_ = 0;
+};
+
+/// One optimizer step (steps 2-5 of the file comment): K micro-batches from `next`, their
+/// gradients added by the accumulation rule and averaged, clipped to grad_clip (<= 0: no
+/// clipping), then an AdamW update at learning rate lr. Before each micro-batch after the first,
+/// `keep_going` (when given) is asked whether to go on; if not, the step is abandoned. A
+/// non-finite loss or gradient norm skips the update. With K > 1 the sum is kept in
+/// `accumulator` (train() keeps one for the whole run), or in memory of the step's own. After the
+/// step, model.grads() holds the step's gradient (the mean, clipped). train() calls this.
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatchSource& next, int B, int T,
-                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going = {});
+                       int K, float lr, float grad_clip, const std::function<bool()>& keep_going = {},
+                       GradAccumulator* accumulator = nullptr);
 /// The same with the K micro-batches in arrays of K·B·T ids (micro-batch k at offset k·B·T); the
 /// PyTorch parity test calls this.
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip);
 
 /// Mean loss over `batches` batches (at most one epoch) from the start of `loader` (which is reset
-/// first), with the model in evaluation mode (no dropout).
-float evaluate(TrainableModel& model, BatchSource& loader, int batches);
+/// first), with the model in evaluation mode (no dropout). With `data_parallel`, rank r computes
+/// the batches i with i mod N = r and the losses are gathered and added in batch order: the same
+/// number on every rank as one process computes.
+float evaluate(TrainableModel& model, BatchSource& loader, int batches,
+               DataParallelHook* data_parallel = nullptr);
 
 /// Runs (or resumes) a training run; see the file comment.
 TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCallback& on_step = {});

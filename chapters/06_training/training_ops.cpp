@@ -15,6 +15,14 @@ void PlainTrainingOps::scale(float* grad, size_t n, float s) {
   scale_grads(grad, n, s);
 }
 
+void PlainTrainingOps::add(float* acc, const float* x, size_t n) {
+  add_grads(acc, x, n);
+}
+
+void PlainTrainingOps::sum_squares_chunks(const float* grad, size_t n, double* sums) {
+  gpt2::sum_squares_chunks(grad, n, sums);
+}
+
 void PlainTrainingOps::adamw_update(float* param, const float* grad, float* m, float* v, size_t n,
                                     int64_t step, float lr, float beta1, float beta2, float eps,
                                     float weight_decay) {

@@ -145,6 +145,14 @@ void FastCpuBackend::scale(float* grad, size_t n, float s) {
   scale_grads(grad, n, s);
 }
 
+void FastCpuBackend::add(float* acc, const float* x, size_t n) {
+  add_grads(acc, x, n);  // memory-bound: the plain loop, vectorised by the compiler, is as fast
+}
+
+void FastCpuBackend::sum_squares_chunks(const float* grad, size_t n, double* sums) {
+  gpt2::sum_squares_chunks(grad, n, sums);
+}
+
 void FastCpuBackend::adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step,
                                   float lr, float beta1, float beta2, float eps, float weight_decay) {
   adamw_update_fast(param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay);

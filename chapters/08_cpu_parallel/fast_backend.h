@@ -69,6 +69,8 @@ class FastCpuBackend : public CpuBackend, public TrainingOps {
   // Chapter 06's training operations.
   double grad_norm(const float* grad, size_t n) override;
   void scale(float* grad, size_t n, float s) override;
+  void add(float* acc, const float* x, size_t n) override;
+  void sum_squares_chunks(const float* grad, size_t n, double* sums) override;
   void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step, float lr,
                     float beta1, float beta2, float eps, float weight_decay) override;
 };

@@ -17,7 +17,7 @@ namespace gpt2 {
 CudaBackend::CudaBackend() : CudaBackend(Options{}) {}
 
 CudaBackend::CudaBackend(Options options) {
-  const cuda::DeviceStatus status = cuda::cuda_device_status();
+  const cuda::DeviceStatus status = cuda::cuda_device_status(options.device);
   GPT2_CHECK(status.usable, "CudaBackend: ", cuda::describe(status));
   blas_ = std::make_unique<cuda::Blas>();
   blas_->set_tf32(options.tf32);
@@ -310,6 +310,19 @@ double CudaBackend::grad_norm(const float* grad, size_t n) {
 
 void CudaBackend::scale(float* grad, size_t n, float s) {
   cuda::scale(grad, n, s);
+}
+
+void CudaBackend::add(float* acc, const float* x, size_t n) {
+  cuda::residual_forward(acc, acc, x, n);  // out = a + b, element by element, with out = a
+}
+
+void CudaBackend::sum_squares_chunks(const float* grad, size_t n, double* sums) {
+  // grad_norm's first kernel alone: its partial sums, copied back (and counted).
+  const size_t chunks = (n + kNormChunk - 1) / kNormChunk;
+  double* d = scratch_doubles(chunks + 1);
+  cuda::sum_squares_to_double(d, d + 1, grad, n, kNormChunk);
+  transfers_.to_host += chunks * sizeof(double);
+  if (chunks) GPT2_CUDA_CHECK(cudaMemcpy(sums, d + 1, chunks * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
 void CudaBackend::adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step,

@@ -20,7 +20,8 @@
 /// | attention_forward_cached          | attention_cached.cu, one block per (sequence, query, head)  |
 /// | cross_entropy_forward / _backward | cross_entropy.cu, one block per row                         |
 /// | sum, grad_norm                    | reduce.cu, fixed trees in double: one double comes back     |
-/// | scale, adamw_update               | elementwise.cu, adamw.cu (bit-identical to the CPU's AdamW) |
+/// | sum_squares_chunks                | reduce.cu: grad_norm's partial sums, one double per chunk   |
+/// | scale, add, adamw_update          | elementwise.cu, adamw.cu (bit-identical to the CPU's AdamW) |
 ///
 /// Every call only queues work on the GPU's default stream and returns; copy_to_host waits for
 /// it. The results are deterministic: no kernel uses atomics, and every reduction adds in a fixed
@@ -44,9 +45,10 @@ class CudaBackend : public Backend, public TrainingOps {
  public:
   struct Options {
     bool tf32 = false;  ///< allow TF32 tensor-core matrix products (faster, about 1e-3 relative error)
+    int device = 0;     ///< which GPU (chapter 11 gives each rank of a machine its own)
   };
-  /// Selects device 0 and creates the cuBLAS handle. Throws gpt2::Error (naming the CUDA call and
-  /// the reason) when there is no usable GPU.
+  /// Selects the device (0 by default) and creates the cuBLAS handle. Throws gpt2::Error (naming
+  /// the CUDA call and the reason) when there is no usable GPU.
   CudaBackend();
   explicit CudaBackend(Options options);
   ~CudaBackend() override;
@@ -101,6 +103,8 @@ class CudaBackend : public Backend, public TrainingOps {
   // ----- chapter 06's training operations -----------------------------------------------------
   double grad_norm(const float* grad, size_t n) override;
   void scale(float* grad, size_t n, float s) override;
+  void add(float* acc, const float* x, size_t n) override;
+  void sum_squares_chunks(const float* grad, size_t n, double* sums) override;
   void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step, float lr,
                     float beta1, float beta2, float eps, float weight_decay) override;
 

@@ -10,7 +10,7 @@
 
 namespace gpt2::cuda {
 
-DeviceStatus cuda_device_status() {
+DeviceStatus cuda_device_status(int device) {
   DeviceStatus s;
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
@@ -23,12 +23,16 @@ DeviceStatus cuda_device_status() {
     s.reason = "cudaGetDeviceCount: no CUDA device";
     return s;
   }
+  if (device < 0 || device >= count) {
+    s.reason = cat("device ", device, ": there are only ", count, " CUDA device(s), 0 to ", count - 1);
+    return s;
+  }
   cudaDeviceProp prop{};
-  err = cudaGetDeviceProperties(&prop, 0);
-  if (err == cudaSuccess) err = cudaSetDevice(0);
+  err = cudaGetDeviceProperties(&prop, device);
+  if (err == cudaSuccess) err = cudaSetDevice(device);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
-    s.reason = cat("device 0: ", cudaGetErrorString(err), " (", cudaGetErrorName(err), ")");
+    s.reason = cat("device ", device, ": ", cudaGetErrorString(err), " (", cudaGetErrorName(err), ")");
     return s;
   }
   s.name = prop.name;

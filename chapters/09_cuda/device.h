@@ -16,7 +16,7 @@ namespace gpt2::cuda {
 /// The exit code of a CUDA test or benchmark that found no usable GPU (CTest: SKIP_RETURN_CODE).
 inline constexpr int kSkipReturnCode = 77;
 
-/// What the runtime says about device 0.
+/// What the runtime says about a device (0 unless asked for another).
 struct DeviceStatus {
   bool usable = false;       ///< a device is present and this build has kernels it can run
   std::string reason;        ///< when not usable: why, in words
@@ -26,9 +26,9 @@ struct DeviceStatus {
   int multiprocessors = 0;
 };
 
-/// Queries device 0 without throwing (no driver, no device and a too-old device are all
-/// answers, not errors) and selects it.
-DeviceStatus cuda_device_status();
+/// Queries device `device` (default 0) without throwing (no driver, no device, a device number
+/// past the last and a too-old device are all answers, not errors) and selects it.
+DeviceStatus cuda_device_status(int device = 0);
 
 /// A one-line description: "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)".
 std::string describe(const DeviceStatus& status);

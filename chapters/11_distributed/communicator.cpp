@@ -1,7 +1,9 @@
 #include "communicator.h"
 
+#include <cstdlib>
 #include <cstring>
 
+#include "chapters/06_training/grad_clip.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -17,6 +19,18 @@ class Done : public PendingCollective {
 
 }  // namespace
 
+int launcher_world_size() {
+  // OpenMPI's mpirun, MPICH's Hydra (and Intel MPI, Slurm's srun --mpi=pmi2); PMIx launchers
+  // (srun --mpi=pmix) set a rank, and the size only through PMIx itself.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    if (const char* value = std::getenv(var)) {
+      const int n = std::atoi(value);
+      if (n > 0) return n;
+    }
+  }
+  return std::getenv("PMIX_RANK") != nullptr ? 1 : 0;
+}
+
 void check_pieces(const Communicator& comm, const Partition& pieces, const char* what) {
   GPT2_CHECK(pieces.ranks() == comm.size(), what, " on ", comm.where(), ": the partition has ",
              pieces.ranks(), " pieces for ", comm.size(), " ranks");
@@ -25,8 +39,7 @@ void check_pieces(const Communicator& comm, const Partition& pieces, const char*
 void add_term(float* acc, const float* x, size_t n, bool accumulate) {
   if (n == 0) return;  // an empty piece (more ranks than floats): x may be null, memcpy must not see it
   if (accumulate) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; ++i) acc[i] += x[i];
+    add_grads(acc, x, n);  // chapter 06's loop: acc[i] += x[i]
   } else if (acc != x) {
     std::memcpy(acc, x, n * sizeof(float));
   }

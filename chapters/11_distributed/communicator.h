@@ -63,6 +63,9 @@ class Communicator {
   virtual int size() const = 0;
   /// Where this rank runs, for messages: "rank 1 of 2 (host node7, pid 4242)".
   virtual std::string where() const = 0;
+  /// True when the float buffers of the collectives are device memory (NCCL), false for host
+  /// memory: a model's gradients must live where its communicator can read them.
+  virtual bool device_memory() const { return false; }
 
   /// Starts the reduction of `buf` over `pieces`: on return of wait(), for the owner r = rank()
   /// and every i in pieces.piece(r),
@@ -126,6 +129,12 @@ class LocalCommunicator : public Communicator {
  protected:
   void all_gather_bytes(const void* mine, size_t bytes, void* all) override;
 };
+
+/// The number of processes an MPI launcher started this one among, as the launcher announces it
+/// in the environment (OpenMPI's mpirun, MPICH's Hydra; 1 for a PMIx launcher, which does not
+/// say), or 0 when none did. Needs no MPI: a build without it can still tell that it was started
+/// as one of several.
+int launcher_world_size();
 
 /// Throws gpt2::Error unless `pieces` is cut for the communicator's size(): "<what> on <where>:
 /// the partition has 3 pieces for 2 ranks".

@@ -1,33 +1,45 @@
 #include "data_parallel.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
 #include "chapters/06_training/grad_clip.h"
+#include "chapters/06_training/training_ops.h"
 #include "common/error.h"
 
 namespace gpt2 {
 
 // ----- GradientSync ----------------------------------------------------------------------------
 
+BucketLayout bucket_layout(size_t n, int ranks, const DataParallelOptions& options) {
+  return BucketLayout(n, ranks, options.bucket_floats, options.zero1 ? kNormChunk : 1);
+}
+
 GradientSync::GradientSync(Communicator& comm, size_t n, const DataParallelOptions& options)
-    : comm_(&comm), layout_(n, comm.size(), options.bucket_floats, options.zero1 ? kNormChunk : 1) {
+    : comm_(&comm), layout_(bucket_layout(n, comm.size(), options)) {
   size_t at = 0;
   for (size_t b = 0; b < layout_.num_buckets(); ++b) {
     offset_.push_back(at);
     at += layout_.bucket(b).piece(comm.rank()).size();
   }
-  host_acc_.assign(at, 0.0f);
-  shard_ = host_acc_;
+  owned_ = at;
   in_flight_.resize(layout_.num_buckets());
 }
 
 void GradientSync::use_accumulator(std::span<float> memory) {
-  GPT2_CHECK(memory.size() == host_acc_.size(), "GradientSync::use_accumulator: rank ", comm_->rank(),
-             " owns ", host_acc_.size(), " floats, the memory given has ", memory.size());
+  GPT2_CHECK(memory.size() == owned_, "GradientSync::use_accumulator: rank ", comm_->rank(), " owns ", owned_,
+             " floats, the memory given has ", memory.size());
   shard_ = memory;
   host_acc_ = {};
 }
 
 void GradientSync::begin_step(int K) {
   GPT2_CHECK(K >= 1, "GradientSync::begin_step: K must be >= 1, got ", K);
+  if (shard_.size() != owned_) {  // no memory given (use_accumulator): host memory of our own
+    host_acc_.assign(owned_, 0.0f);
+    shard_ = host_acc_;
+  }
   micro_batch_ = 0;
   started_ = 0;
 }
@@ -70,17 +82,43 @@ void GradientSync::gather(std::span<float> grads) {
 
 // ----- DataParallel ----------------------------------------------------------------------------
 
+namespace {
+
+// Seconds on a steady clock, for the time spent waiting.
+double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 DataParallel::DataParallel(Communicator& comm, TrainableModel& model, const AdamWConfig& config,
                            const DataParallelOptions& options)
     : comm_(&comm), model_(&model), sync_(comm, model.grads().size(), options) {
   GPT2_CHECK(model.params().size() == model.grads().size(), "DataParallel: ", model.params().size(),
              " parameters but ", model.grads().size(), " gradients");
+  Backend& backend = model.backend();
+  GPT2_CHECK(comm.device_memory() == !backend.host_memory(), "DataParallel on ", comm.where(),
+             ": the model is on '", backend.name(), "' (", backend.host_memory() ? "host" : "device",
+             " memory) but the communicator works on ", comm.device_memory() ? "device" : "host",
+             " memory; a model on a GPU needs the NCCL communicator, one on the CPU the MPI one");
+  // The sum of this rank's pieces lives where the gradients do.
+  accumulator_ = BackendBuffer(backend, sync_.layout().owned_floats(comm.rank()) * sizeof(float));
+  sync_.use_accumulator({accumulator_.floats(), sync_.layout().owned_floats(comm.rank())});
   std::vector<ParamRange> decay = decay_ranges(model.param_infos());
   if (options.zero1) {
-    sharded_ = std::make_unique<ShardedAdamW>(sync_.layout().owned(comm.rank()), std::move(decay), config);
+    sharded_ =
+        std::make_unique<ShardedAdamW>(backend, sync_.layout().owned(comm.rank()), std::move(decay), config);
   } else {
-    adamw_ = std::make_unique<AdamW>(model.backend(), model.params().size(), std::move(decay), config);
+    adamw_ = std::make_unique<AdamW>(backend, model.params().size(), std::move(decay), config);
   }
+  // Overlap: the buckets whose gradients backward has finished start their reduce at once.
+  model.set_grad_ready_callback([this](size_t first_ready) {
+    if (in_step_) sync_.grads_ready(model_->grads(), first_ready);
+  });
+}
+
+DataParallel::~DataParallel() {
+  model_->set_grad_ready_callback({});
 }
 
 void DataParallel::broadcast_parameters() {
@@ -94,60 +132,157 @@ size_t DataParallel::optimizer_floats() const {
 
 StepOutcome DataParallel::step(const int* inputs, const int* targets, int B, int T, int K, float lr,
                                float grad_clip) {
+  const size_t n = static_cast<size_t>(B) * T;
+  auto from_arrays = [&](int k, int* in, int* tg) {
+    std::copy_n(inputs + static_cast<size_t>(k) * n, n, in);
+    std::copy_n(targets + static_cast<size_t>(k) * n, n, tg);
+    // This rank does not see the global first micro-batch: every target must count (weight 1).
+    GPT2_CHECK(
+        count_targets(tg, n) == static_cast<int64_t>(n), "DataParallel::step: micro-batch ", k,
+        " leaves targets out; micro-batches of different weights need the step from a MicroBatchSource");
+    return 1.0f;
+  };
+  return step(from_arrays, B, T, K, lr, grad_clip);
+}
+
+StepOutcome DataParallel::step(const MicroBatchSource& next, int B, int T, int K, float lr, float grad_clip,
+                               const std::function<bool()>& keep_going) {
   const int N = comm_->size();
   std::span<float> grads = model_->grads();
+  TrainingOps& ops = training_ops(model_->backend());
+  StepOutcome outcome;
+  auto waited = [&](auto&& collective) {  // runs a blocking collective, counting the time
+    const double start = seconds_now();
+    collective();
+    wait_seconds_ += seconds_now() - start;
+  };
 
-  // Forward and backward of each micro-batch into zeroed gradients, then the sum (the rule).
+  // Forward and backward of each micro-batch into zeroed gradients, then the sum (the rule). The
+  // buckets backward reports as final go out during backward (the callback of the constructor).
+  std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
+  std::vector<float> losses_and_weights(2 * static_cast<size_t>(K));  // K losses, then K weights
   sync_.begin_step(K);
-  std::vector<float> losses(K);
   for (int k = 0; k < K; ++k) {
-    const size_t offset = static_cast<size_t>(k) * B * T;
+    if (k > 0 && keep_going && !keep_going()) {
+      outcome.status = StepStatus::kAbandoned;  // nothing was changed: the next step starts afresh
+      return outcome;
+    }
+    const float weight = next(k, inputs.data(), targets.data());
     model_->zero_grad();
-    losses[k] = model_->forward(inputs + offset, targets + offset, B, T);
-    model_->backward();
-    sync_.end_micro_batch(grads);
+    losses_and_weights[k] = model_->forward(inputs.data(), targets.data(), B, T);
+    losses_and_weights[K + k] = weight;
+    in_step_ = true;
+    try {
+      if (weight == 1.0f) {
+        model_->backward();
+      } else {
+        model_->backward_weighted(weight);
+      }
+    } catch (...) {
+      in_step_ = false;
+      throw;
+    }
+    in_step_ = false;
+    waited([&] { sync_.end_micro_batch(grads); });
   }
 
-  // The loss: every rank's K losses, added in the global micro-batch order j = k·N + r, as one
-  // process adds its N·K losses.
-  const std::vector<float> all = comm_->all_gather_values<float>(losses);  // all[r·K + k]
-  float loss_sum = 0.0f;
+  // The loss: every rank's K weighted losses, and the weights, added in the global micro-batch
+  // order j = k·N + r, as one process adds its N·K (chapter 06's train_step).
+  std::vector<float> all;
+  waited([&] { all = comm_->all_gather_values<float>(losses_and_weights); });  // rank r's at r·2K
+  float loss_sum = 0.0f, weight_sum = 0.0f;
   for (int k = 0; k < K; ++k) {
-    for (int r = 0; r < N; ++r) loss_sum += all[static_cast<size_t>(r) * K + k];
+    for (int r = 0; r < N; ++r) {
+      const size_t at = static_cast<size_t>(r) * 2 * K + k;
+      const float weight = all[at + K];
+      loss_sum += weight * all[at];
+      weight_sum += weight;
+    }
   }
   const int M = N * K;  // micro-batches in the global batch
-  StepOutcome outcome;
-  outcome.loss = loss_sum / static_cast<float>(M);
+  outcome.loss = loss_sum / weight_sum;
 
   // The mean over the global batch, scaled on the shard (element-wise: same bits as on the whole).
   std::span<float> shard = sync_.shard();
-  if (M > 1) scale_grads(shard.data(), shard.size(), 1.0f / static_cast<float>(M));
+  if (M > 1) ops.scale(shard.data(), shard.size(), 1.0f / weight_sum);
 
   if (adamw_) {
     // Plain data parallelism: the whole gradient on every rank, then chapter 06's clip and AdamW.
-    sync_.gather(grads);
-    outcome.grad_norm = clip_grad_norm(grads.data(), grads.size(), grad_clip);
+    waited([&] { sync_.gather(grads); });
+    outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
+    if (!std::isfinite(outcome.loss) || !std::isfinite(outcome.grad_norm)) {
+      outcome.status = StepStatus::kNonFinite;
+      return outcome;
+    }
     adamw_->step(model_->params(), grads, lr);
     return outcome;
   }
 
   // ZeRO-1: norm, clip and update on the shard, then every rank's updated pieces to everyone.
   const BucketLayout& layout = sync_.layout();
-  const double norm = sharded_grad_norm(*comm_, layout, shard);
-  if (grad_clip > 0 && norm > grad_clip) {  // clip_grad_norm's rule, on the shard
-    scale_grads(shard.data(), shard.size(), static_cast<float>(grad_clip / (norm + 1e-6)));
-  }
+  double norm = 0;
+  waited([&] { norm = sharded_grad_norm(*comm_, layout, shard, ops); });
   outcome.grad_norm = static_cast<float>(norm);
+  if (!std::isfinite(outcome.loss) || !std::isfinite(outcome.grad_norm)) {
+    outcome.status = StepStatus::kNonFinite;  // the same on every rank: nobody updates
+    return outcome;
+  }
+  if (grad_clip > 0 && norm > grad_clip) {  // clip_grad_norm's rule, on the shard
+    ops.scale(shard.data(), shard.size(), static_cast<float>(grad_clip / (norm + 1e-6)));
+  }
   std::span<float> params = model_->params();
   sharded_->step(params, shard, lr);
-  std::vector<std::unique_ptr<PendingCollective>> gathers;
-  for (size_t b = 0; b < layout.num_buckets(); ++b) {
-    const Partition& bucket = layout.bucket(b);
-    gathers.push_back(
-        comm_->start_all_gather(params.data(), bucket, params.data() + bucket.piece(comm_->rank()).begin));
-  }
-  for (auto& g : gathers) g->wait();
+  waited([&] {
+    std::vector<std::unique_ptr<PendingCollective>> gathers;
+    for (size_t b = 0; b < layout.num_buckets(); ++b) {
+      const Partition& bucket = layout.bucket(b);
+      gathers.push_back(
+          comm_->start_all_gather(params.data(), bucket, params.data() + bucket.piece(comm_->rank()).begin));
+    }
+    for (auto& g : gathers) g->wait();
+  });
   return outcome;
+}
+
+AdamWState DataParallel::gather_optimizer_state() {
+  const bool root = comm_->rank() == 0;
+  if (adamw_) return root ? adamw_->state() : AdamWState{};  // every rank holds all of it
+  // ZeRO-1: each moment's pieces all-gathered, bucket by bucket, into the gradient buffer (free
+  // between steps, and of the right size and layout), then copied to the host on rank 0.
+  const BucketLayout& layout = sync_.layout();
+  std::span<float> buffer = model_->grads();
+  auto gather = [&](const float* mine) {
+    std::vector<std::unique_ptr<PendingCollective>> gathers;
+    size_t at = 0;
+    for (size_t b = 0; b < layout.num_buckets(); ++b) {
+      gathers.push_back(comm_->start_all_gather(buffer.data(), layout.bucket(b), mine + at));
+      at += layout.bucket(b).piece(comm_->rank()).size();
+    }
+    for (auto& g : gathers) g->wait();
+    return root ? to_host(model_->backend(), buffer.data(), buffer.size()) : std::vector<float>{};
+  };
+  AdamWState state;
+  state.m = gather(sharded_->m_memory());
+  state.v = gather(sharded_->v_memory());
+  state.step = sharded_->step_count();
+  model_->backend().zero(buffer.data(), buffer.size());  // no stale numbers left in the gradients
+  return state;
+}
+
+void DataParallel::set_optimizer_state(const AdamWState& whole) {
+  if (adamw_) {
+    adamw_->set_state(whole);
+    return;
+  }
+  const BucketLayout& layout = sync_.layout();
+  GPT2_CHECK(whole.m.size() == layout.size() && whole.v.size() == layout.size(),
+             "DataParallel::set_optimizer_state: the model has ", layout.size(), " parameters, the state ",
+             whole.m.size(), " and ", whole.v.size(), " moments");
+  const int r = comm_->rank();
+  std::vector<float> m(layout.owned_floats(r)), v(m.size());
+  shard_of(layout, r, whole.m, m);
+  shard_of(layout, r, whole.v, v);
+  sharded_->set_state(m, v, whole.step);
 }
 
 }  // namespace gpt2

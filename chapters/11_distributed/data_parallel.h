@@ -30,8 +30,11 @@
 /// some offset to the end of the buffer is final (buckets.h); the buckets it completes start
 /// their reduce at once, and later calls poll the ones in flight, so communication runs while
 /// backward computes the earlier layers. end_micro_batch() starts what is left and waits.
+/// DataParallel connects the two through the model's set_grad_ready_callback (chapter 05's GPT2
+/// reports after ln_f, after each block and after the embeddings).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -50,6 +53,10 @@ struct DataParallelOptions {
   bool zero1 = false;        ///< shard the AdamW moments and the update (zero1.h)
   size_t bucket_floats = 0;  ///< bucket size for overlap (buckets.h); 0: one bucket
 };
+
+/// The buckets of a gradient buffer of n floats on `ranks` ranks with these options: aligned to
+/// chapter 06's norm chunks with ZeRO-1 (so that sharded_grad_norm is exact).
+BucketLayout bucket_layout(size_t n, int ranks, const DataParallelOptions& options);
 
 /// The gradient side of a step: the sum over every rank and micro-batch, in one process's order.
 class GradientSync {
@@ -83,6 +90,7 @@ class GradientSync {
   Communicator* comm_;
   BucketLayout layout_;
   std::vector<size_t> offset_;   // [buckets] where bucket b's piece starts in acc_
+  size_t owned_ = 0;             // floats this rank owns
   std::vector<float> host_acc_;  // the sum's memory unless use_accumulator() gave other memory
   std::span<float> shard_;       // this rank's pieces of the sum
   std::vector<std::unique_ptr<PendingCollective>> in_flight_;
@@ -90,24 +98,45 @@ class GradientSync {
   size_t started_ = 0;   // buckets of the current micro-batch started so far
 };
 
-/// A data-parallel run's optimizer step: gradient sync and AdamW (full, or sharded with ZeRO-1).
+/// A data-parallel run's optimizer step: gradient sync and AdamW (full, or sharded with ZeRO-1),
+/// on the model's backend with its training operations (chapter 06's training_ops.h), so the
+/// same code runs on host memory over MPI and on GPUs over NCCL.
 class DataParallel {
  public:
   /// For `model` on this rank; AdamW with `config` and the model's decay ranges. The model's
   /// parameters must already be the same on every rank (same seed, or broadcast_parameters()).
+  /// Asks the model to report its final gradients during backward (set_grad_ready_callback), so
+  /// that the buckets go out while backward computes; the destructor turns that off again.
   DataParallel(Communicator& comm, TrainableModel& model, const AdamWConfig& config,
                const DataParallelOptions& options = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
 
   /// Rank 0's parameters to every rank.
   void broadcast_parameters();
 
-  /// One optimizer step over this rank's K micro-batches (`inputs`, `targets`: K·B·T ids,
-  /// micro-batch k at offset k·B·T, being global micro-batch k·N + rank): forward and backward
-  /// of each, the rank-order sum, the mean over all N·K, clipping to grad_clip (<= 0: none), and
-  /// AdamW at learning rate lr. Returns the mean loss over all N·K micro-batches and the norm
-  /// before clipping: the same on every rank, and the same bits as one process stepping over the
-  /// N·K micro-batches by the rule of the file comment.
+  /// One optimizer step over this rank's K micro-batches, `next(k, ...)` giving micro-batch k
+  /// (global micro-batch k·N + rank): forward and backward of each, the rank-order sum, the mean
+  /// over all N·K, clipping to grad_clip (<= 0: none), and AdamW at learning rate lr. Returns the
+  /// mean loss over all N·K micro-batches and the norm before clipping: the same on every rank,
+  /// and the same bits as one process stepping over the N·K micro-batches by the rule of the file
+  /// comment (chapter 06's train_step). Before each micro-batch after the first, `keep_going` is
+  /// asked (it must answer the same on every rank); if it says no, the step is abandoned and
+  /// nothing changes. A non-finite loss or norm skips the update (StepStatus::kNonFinite).
+  StepOutcome step(const MicroBatchSource& next, int B, int T, int K, float lr, float grad_clip,
+                   const std::function<bool()>& keep_going = {});
+  /// The same with the K micro-batches in arrays (`inputs`, `targets`: K·B·T ids, micro-batch k at
+  /// offset k·B·T).
   StepOutcome step(const int* inputs, const int* targets, int B, int T, int K, float lr, float grad_clip);
+
+  /// The whole optimizer state as one process's AdamW would hold it (what a checkpoint stores):
+  /// on rank 0; the other ranks get an empty state. With ZeRO-1 the shards' moments are gathered
+  /// (through the gradient buffer, which is free between steps), so every rank must call it.
+  AdamWState gather_optimizer_state();
+  /// Takes this rank's optimizer state from `whole`, the state of the whole buffer (read from a
+  /// checkpoint on every rank): all of it, or this rank's shard with ZeRO-1.
+  void set_optimizer_state(const AdamWState& whole);
 
   GradientSync& sync() { return sync_; }
   /// Floats of optimizer state (m and v) held by this rank: 2n, or about 2n/N with ZeRO-1.
@@ -116,13 +145,19 @@ class DataParallel {
   const AdamW* adamw() const { return adamw_.get(); }
   /// The sharded AdamW (ZeRO-1), or nullptr.
   const ShardedAdamW* sharded_adamw() const { return sharded_.get(); }
+  /// Seconds this rank's steps spent blocked in collectives: the communication that the overlap
+  /// with backward did not hide (and the waits for slower ranks).
+  double wait_seconds() const { return wait_seconds_; }
 
  private:
   Communicator* comm_;
   TrainableModel* model_;
   GradientSync sync_;
+  BackendBuffer accumulator_;  // this rank's pieces of the sum, in the backend's memory
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<ShardedAdamW> sharded_;
+  bool in_step_ = false;  // backward's reports belong to a step of ours
+  double wait_seconds_ = 0;
 };
 
 }  // namespace gpt2

@@ -44,11 +44,7 @@ MpiSession::~MpiSession() {
 }
 
 bool MpiSession::launched_by_mpirun() {
-  // OpenMPI's mpirun, MPICH's Hydra, and PMIx launchers (Slurm's srun --mpi=pmix) set these.
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
-    if (std::getenv(var) != nullptr) return true;
-  }
-  return false;
+  return launcher_world_size() > 0;
 }
 
 // ----- the reduce: rank-order sums at the owners -----------------------------------------------

@@ -41,6 +41,7 @@ class NcclCommunicator : public Communicator {
   int rank() const override;
   int size() const override;
   std::string where() const override;
+  bool device_memory() const override { return true; }
   /// The GPU this rank uses.
   int device() const;
 

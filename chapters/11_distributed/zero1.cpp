@@ -8,18 +8,19 @@
 
 namespace gpt2 {
 
-ShardedAdamW::ShardedAdamW(std::vector<Range> shard, std::vector<ParamRange> decay, AdamWConfig config)
-    : shard_(std::move(shard)), decay_(std::move(decay)), config_(config) {
-  size_t n = 0;
-  for (const Range& r : shard_) n += r.size();
-  m_.assign(n, 0.0f);
-  v_.assign(n, 0.0f);
+ShardedAdamW::ShardedAdamW(Backend& backend, std::vector<Range> shard, std::vector<ParamRange> decay,
+                           AdamWConfig config)
+    : backend_(&backend), shard_(std::move(shard)), decay_(std::move(decay)), config_(config) {
+  for (const Range& r : shard_) n_ += r.size();
+  m_ = BackendBuffer(backend, n_ * sizeof(float));  // zeroed: the moments start at 0
+  v_ = BackendBuffer(backend, n_ * sizeof(float));
 }
 
 void ShardedAdamW::step(std::span<float> params, std::span<const float> grads, float lr) {
-  GPT2_CHECK(grads.size() == m_.size(), "ShardedAdamW::step: the shard has ", m_.size(), " floats, got ",
-             grads.size(), " gradients");
+  GPT2_CHECK(grads.size() == n_, "ShardedAdamW::step: the shard has ", n_, " floats, got ", grads.size(),
+             " gradients");
   ++step_;
+  TrainingOps& ops = training_ops(*backend_);
   size_t at = 0;  // where the current range's gradients and moments start
   for (const Range& piece : shard_) {
     GPT2_CHECK(piece.end <= params.size(), "ShardedAdamW::step: the shard reaches offset ", piece.end,
@@ -29,11 +30,30 @@ void ShardedAdamW::step(std::span<float> params, std::span<const float> grads, f
       const size_t begin = std::max(piece.begin, d.offset), end = std::min(piece.end, d.offset + d.size);
       if (begin >= end) continue;
       const size_t k = at + (begin - piece.begin);
-      adamw_update(params.data() + begin, grads.data() + k, m_.data() + k, v_.data() + k, end - begin, step_,
-                   lr, config_.beta1, config_.beta2, config_.eps, d.decay ? config_.weight_decay : 0.0f);
+      ops.adamw_update(params.data() + begin, grads.data() + k, m_.floats() + k, v_.floats() + k, end - begin,
+                       step_, lr, config_.beta1, config_.beta2, config_.eps,
+                       d.decay ? config_.weight_decay : 0.0f);
     }
     at += piece.size();
   }
+}
+
+std::vector<float> ShardedAdamW::m() const {
+  return to_host(*backend_, m_.floats(), n_);
+}
+
+std::vector<float> ShardedAdamW::v() const {
+  return to_host(*backend_, v_.floats(), n_);
+}
+
+void ShardedAdamW::set_state(std::span<const float> m, std::span<const float> v, int64_t step) {
+  GPT2_CHECK(m.size() == n_ && v.size() == n_ && step >= 0, "ShardedAdamW::set_state: the shard has ", n_,
+             " floats, got moments of ", m.size(), " and ", v.size(), " and step ", step);
+  if (n_ > 0) {  // a rank may own nothing (a tiny model on many ranks): no copy from null
+    backend_->copy_to_device(m_.floats(), m.data(), n_ * sizeof(float));
+    backend_->copy_to_device(v_.floats(), v.data(), n_ * sizeof(float));
+  }
+  step_ = step;
 }
 
 void shard_of(const BucketLayout& layout, int r, std::span<const float> whole, std::span<float> shard) {
@@ -59,6 +79,12 @@ void unshard(const BucketLayout& layout, int r, std::span<const float> shard, st
 }
 
 double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::span<const float> grads) {
+  PlainTrainingOps plain;
+  return sharded_grad_norm(comm, layout, grads, plain);
+}
+
+double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::span<const float> grads,
+                         TrainingOps& ops) {
   const int me = comm.rank();
   GPT2_CHECK(layout.ranks() == comm.size(), "sharded_grad_norm: the layout is for ", layout.ranks(),
              " ranks, the job has ", comm.size());
@@ -66,8 +92,9 @@ double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::sp
              layout.owned_floats(me), " floats, got ", grads.size());
   const size_t n = layout.size(), chunks = (n + kNormChunk - 1) / kNormChunk;
 
-  // The sums of the chunks in my pieces, each exactly as grad_norm() computes it: in double, in
-  // index order. Every other chunk is 0 here.
+  // The sums of the chunks in my pieces, each exactly as the backend's grad_norm() computes it
+  // (sum_squares_chunks: a piece starts on a chunk boundary, so its chunks are the whole
+  // buffer's). Every other chunk is 0 here.
   std::vector<double> partial(chunks, 0.0);
   size_t at = 0;
   for (const Range& p : layout.owned(me)) {
@@ -75,13 +102,7 @@ double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::sp
                "sharded_grad_norm: piece [", p.begin, ", ", p.end,
                ") is not aligned to the norm's chunks of ", kNormChunk,
                " (build the BucketLayout with align = kNormChunk)");
-    for (size_t c = p.begin / kNormChunk; c * kNormChunk < p.end; ++c) {
-      const size_t begin = c * kNormChunk, end = std::min(p.end, begin + kNormChunk);
-      const float* g = grads.data() + at + (begin - p.begin);
-      double sum = 0.0;
-      for (size_t i = 0; i < end - begin; ++i) sum += static_cast<double>(g[i]) * g[i];
-      partial[c] = sum;
-    }
+    ops.sum_squares_chunks(grads.data() + at, p.size(), partial.data() + p.begin / kNormChunk);
     at += p.size();
   }
 

@@ -32,38 +32,48 @@
 #include <span>
 #include <vector>
 
+#include "chapters/05_gpt2_model/backend.h"
 #include "chapters/06_training/adamw.h"
+#include "chapters/06_training/training_ops.h"
 #include "chapters/11_distributed/buckets.h"
 #include "chapters/11_distributed/communicator.h"
 
 namespace gpt2 {
 
 /// AdamW over a shard: a list of ranges of the parameter buffer, whose moments are stored one
-/// range after another (m()[0] belongs to parameter shard()[0].begin).
+/// range after another (m()[0] belongs to parameter shard()[0].begin), in the memory of the
+/// model's backend, updated with its training operations (chapter 06's training_ops.h).
 class ShardedAdamW {
  public:
   /// `shard`: the ranges this rank owns, in the order its gradients and moments are stored
   /// (BucketLayout::owned(rank)). `decay`: the decay ranges of the whole buffer
-  /// (decay_ranges(model.param_infos())).
-  ShardedAdamW(std::vector<Range> shard, std::vector<ParamRange> decay, AdamWConfig config);
+  /// (decay_ranges(model.param_infos())). The moments are zeroed memory of `backend`.
+  ShardedAdamW(Backend& backend, std::vector<Range> shard, std::vector<ParamRange> decay, AdamWConfig config);
 
   /// One AdamW step at learning rate lr on the shard's parameters (params is the whole buffer;
   /// only the shard is written) with the shard's gradient `grads` (its ranges one after another,
-  /// in the order of shard()).
+  /// in the order of shard()); all in the backend's memory.
   void step(std::span<float> params, std::span<const float> grads, float lr);
 
   const std::vector<Range>& shard() const { return shard_; }
   /// Floats in the shard.
-  size_t size() const { return m_.size(); }
+  size_t size() const { return n_; }
   int64_t step_count() const { return step_; }
-  std::span<const float> m() const { return m_; }
-  std::span<const float> v() const { return v_; }
+  /// The moments in the backend's memory (size() floats each), and host copies of them.
+  const float* m_memory() const { return m_.floats(); }
+  const float* v_memory() const { return v_.floats(); }
+  std::vector<float> m() const;
+  std::vector<float> v() const;
+  /// Replaces the moments (host memory, size() floats each, uploaded) and the step count.
+  void set_state(std::span<const float> m, std::span<const float> v, int64_t step);
 
  private:
+  Backend* backend_;
   std::vector<Range> shard_;
   std::vector<ParamRange> decay_;
   AdamWConfig config_;
-  std::vector<float> m_, v_;
+  size_t n_ = 0;
+  BackendBuffer m_, v_;
   int64_t step_ = 0;
 };
 
@@ -74,9 +84,12 @@ void shard_of(const BucketLayout& layout, int r, std::span<const float> whole, s
 void unshard(const BucketLayout& layout, int r, std::span<const float> shard, std::span<float> whole);
 
 /// The global gradient norm √(Σ g_i²) of the whole summed gradient, computed from the shards:
-/// `grads` is this rank's shard (its pieces one after another, in BucketLayout::owned() order).
-/// The pieces must be aligned to kNormChunk (BucketLayout with align = kNormChunk). Returns
-/// exactly chapter 06's grad_norm() of the whole gradient, on every rank.
+/// `grads` is this rank's shard (its pieces one after another, in BucketLayout::owned() order), in
+/// the memory `ops` works on. The pieces must be aligned to kNormChunk (BucketLayout with align =
+/// kNormChunk). Returns exactly ops.grad_norm() of the whole gradient, on every rank.
+double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::span<const float> grads,
+                         TrainingOps& ops);
+/// The same for a shard in host memory: exactly chapter 06's grad_norm() of the whole.
 double sharded_grad_norm(Communicator& comm, const BucketLayout& layout, std::span<const float> grads);
 
 }  // namespace gpt2

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <numeric>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,7 @@
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
+#include "chapters/12_gpt2/ranks.h"
 #include "chapters/12_gpt2/step_budget.h"
 #include "chapters/12_gpt2/train_options.h"
 #include "common/error.h"
@@ -104,7 +106,7 @@ RunOptions read_run_options(const ArgParser& cli, std::span<const std::string> a
              "' is not a run directory of 'gpt2 train' (it has no run.json)");
   run.stored = parse_run_file(read_file(run_file), run_file.string());
   run.parser = resumed_options(run.stored, args, run_file.string());
-  for (const char* name : {"--steps", "--time-budget"}) {  // kept for later resumes
+  for (const char* name : {"--steps", "--time-budget", "--grad-accum"}) {  // kept for later resumes
     if (cli.given(name)) run.stored = with_option(run.stored, name, cli.get(name));
   }
   return run;
@@ -251,6 +253,21 @@ std::unique_ptr<GPT2> make_model(const ArgParser& p, Backend& backend, const Tok
   return model;
 }
 
+// What every rank of an mpirun job must agree on with rank 0 (besides the binary and the initial
+// weights, which the ranks add): the run's options, how the ranks share the work, the data.
+std::vector<Fingerprint> rank_checks(const RunOptions& run, const DataFiles& data, const ArgParser& p,
+                                     const Backend& backend) {
+  std::string options;
+  for (const std::string& a : run.stored) options += a + '\n';
+  const std::string sharing = cat("zero1 ", p.given("--zero1"), ", buckets of ",
+                                  p.get_double("--bucket-mb", 0, 1e6), " MB, kernels ", backend.name());
+  std::vector<Fingerprint> checks = {{"options", fnv1a(options), cat(run.stored.size() / 2, " options")},
+                                     {"data-parallel options and kernels", fnv1a(sharing), sharing},
+                                     file_fingerprint("training data", data.train)};
+  if (!data.val.empty()) checks.push_back(file_fingerprint("validation data", data.val));
+  return checks;
+}
+
 // ----- 6. training, with the schedule sized to a time budget -------------------------------------
 
 // The schedule's length while the first steps are timed (its cosine barely moves in them), and
@@ -357,7 +374,7 @@ std::string kernels_of(const Backend& backend) {
 }
 
 void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, const DataFiles& data,
-                bool steps_known, const ArgParser& p, CommandIO io) {
+                bool steps_known, const TrainingRanks::Report& ranks, const ArgParser& p, CommandIO io) {
   float val_loss = NAN;
   if (!result.history.empty() && std::isfinite(result.history.back().val_loss)) {
     val_loss = result.history.back().val_loss;
@@ -390,7 +407,13 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
       {"train_loss_last20", number_or_null(train_loss)},
       {"val_loss", number_or_null(val_loss)},
       {"training_seconds", elapsed},
-      {"tokens_trained", int64_t{result.final_step} * tc.batch_size * tc.seq_len * tc.grad_accum_steps},
+      {"tokens_trained", int64_t{result.final_step} * tc.batch_size * tc.seq_len * tc.grad_accum_steps *
+                             static_cast<int64_t>(ranks.cpu_seconds.size())},
+      {"ranks", ranks.cpu_seconds.size()},
+      // CPU time of the training (every rank's, from the start of the first step's setup), and
+      // how long each rank's steps waited in collectives (0 in one process).
+      {"cpu_seconds", std::accumulate(ranks.cpu_seconds.begin(), ranks.cpu_seconds.end(), 0.0)},
+      {"communication_wait_seconds", ranks.wait_seconds},
       {"model_dir", model_dir.string()},
       {"metrics", (tc.out_dir / "metrics.csv").string()},
       {"loss_plot", (tc.out_dir / "loss.svg").string()},
@@ -406,7 +429,10 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
          << "saved " << model_dir.string() << "; metrics " << (tc.out_dir / "metrics.csv").string()
          << ", plot " << (tc.out_dir / "loss.svg").string() << "\n";
   if (result.interrupted && !result.budget_reached)
-    io.err << "continue with: gpt2 train --resume " << tc.out_dir.string() << "\n";
+    io.err << "continue with: "
+           << (ranks.cpu_seconds.size() > 1 ? cat("mpirun -np ", ranks.cpu_seconds.size(), " ")
+                                            : std::string())
+           << "gpt2 train --resume " << tc.out_dir.string() << "\n";
   if (p.given("--json")) io.out << summary.dump() << "\n";
 }
 
@@ -417,10 +443,12 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   const ArgParser& p = run.parser;
   TrainConfig tc = train_config(p, run.resume);  // 2.
   const DataFiles data = find_data(p);           // 3.
+  BackendOptions backend_choice = backend_options(p);
+  TrainingRanks ranks(io, p, backend_choice);  // one process, or mpirun's ranks (may pick the GPU)
   const bool created_dir = !fs::exists(tc.out_dir);
-  if (!run.resume) check_run_dir(p, tc.out_dir, data);  // 4.
+  if (!run.resume && ranks.rank() == 0) check_run_dir(p, tc.out_dir, data);  // 4. (rank 0 writes)
   const Tokenizer tokenizer = Tokenizer::load(data.tokenizer);
-  std::unique_ptr<Backend> backend = make_backend(backend_options(p));
+  std::unique_ptr<Backend> backend = make_backend(backend_choice);
   std::unique_ptr<GPT2> model = make_model(p, *backend, tokenizer, data.tokenizer);  // 5.
   const GPT2Config& config = model->config();
   tc.train_file = data.train;
@@ -429,6 +457,7 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
                                     : config.n_positions;
   tc.title = cat("gpt2 train: ", to_string(config), ", B=", tc.batch_size, " T=", tc.seq_len);
   validate(tc);
+  tc.data_parallel = ranks.hook(rank_checks(run, data, p, *backend));
 
   const bool sized_to_budget = !p.given("--steps") && tc.time_budget_seconds > 0;
   io.err << (run.resume ? "resuming " : "training ") << to_string(config) << " (" << model->num_parameters()
@@ -436,23 +465,31 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
          << " thread(s): B=" << tc.batch_size << " T=" << tc.seq_len << " K=" << tc.grad_accum_steps << ", "
          << (sized_to_budget ? "steps sized to the time budget" : cat(tc.steps, " steps")) << ", lr " << tc.lr
          << dropout_text(config.dropout) << "\n";
+  if (const std::string line = ranks.describe(static_cast<size_t>(model->num_parameters())); !line.empty())
+    io.err << line << "\n";
   const bool log_lines = p.given("--no-progress") || !isatty(fileno(stderr));
+  const double cpu_start = process_cpu_seconds();
   TrainResult result;
   try {
     result = run_training({*model, tc, run, data.tokenizer, sized_to_budget, log_lines, io});  // 6.
   } catch (const Error&) {
-    if (!run.resume) forget_unstarted_run(tc.out_dir, created_dir);
+    if (!run.resume && ranks.rank() == 0) forget_unstarted_run(tc.out_dir, created_dir);
     throw;
   }
+  const TrainingRanks::Report report = ranks.report(cpu_start);
+  if (ranks.rank() != 0) return 0;  // rank 0 writes the model and the summary
   const bool steps_known = !sized_to_budget || tc.steps != kProvisionalSteps;
-  finish_run(*model, tc, result, data, steps_known, p, io);  // 7.
+  finish_run(*model, tc, result, data, steps_known, report, p, io);  // 7.
   return 0;
 }
 
 }  // namespace
 
 void register_train_commands(std::vector<Command>& commands) {
-  commands.push_back({{"train"}, "train a GPT-2 from scratch or fine-tune one", cmd_train});
+  commands.push_back({{"train"},
+                      "train a GPT-2 from scratch or fine-tune one (also under mpirun)",
+                      cmd_train,
+                      /*runs_on_ranks=*/true});
 }
 
 }  // namespace gpt2

@@ -18,17 +18,26 @@
 
 namespace gpt2 {
 
+class MpiCommunicator;  // chapter 11 (builds with MPI)
+
 /// Where a command reads and writes: stdin, stdout and stderr in the program.
 struct CommandIO {
   std::istream& in;
   std::ostream& out;
   std::ostream& err;
+  /// When the program runs as one of several ranks started by mpirun (ranks.h): the job; else
+  /// nullptr. Only rank 0's out and err are the terminal's; the other ranks' discard what they
+  /// write.
+  MpiCommunicator* job = nullptr;
 };
 
 struct Command {
   std::vector<std::string> words;  ///< e.g. {"tokenizer", "train"}
   std::string summary;             ///< one line for `gpt2 --help`
   std::function<int(std::span<const std::string> args, CommandIO io)> run;
+  /// The command can run as several ranks of one job (`mpirun -np N gpt2 train`); any other
+  /// command started so is refused, since its copies would only do the same work N times.
+  bool runs_on_ranks = false;
 };
 
 /// `encode`, `decode`, `tokenizer train`.
@@ -57,8 +66,12 @@ void register_serve_commands(std::vector<Command>& commands);
 std::vector<Command> all_commands();
 
 /// Runs `gpt2 <args...>`: finds the command, runs it, and turns a gpt2::Error into a message on
-/// io.err and exit status 1 (2 for an unknown command). main() is just this.
+/// io.err and exit status 1 (2 for an unknown command). main() is this, or run_gpt2_as_rank()
+/// (ranks.h) under mpirun.
 int run_gpt2(std::span<const std::string> args, CommandIO io);
+/// The same without turning errors into messages: a gpt2::Error is thrown to the caller (so that
+/// a rank of mpirun can stop the whole job with it).
+int run_command(std::span<const std::string> args, CommandIO io);
 
 /// GPT-2's own tokenizer directory, the default of --tokenizer: the first place of
 /// tokenizer_search_path() (default_paths.h) that holds one.

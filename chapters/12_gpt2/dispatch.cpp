@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/ranks.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -44,6 +45,15 @@ void print_overview(const std::vector<Command>& commands, std::ostream& out) {
 }  // namespace
 
 int run_gpt2(std::span<const std::string> args, CommandIO io) {
+  try {
+    return run_command(args, io);
+  } catch (const Error& e) {
+    io.err << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int run_command(std::span<const std::string> args, CommandIO io) {
   const std::vector<Command> commands = all_commands();
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_overview(commands, args.empty() ? io.err : io.out);
@@ -64,12 +74,10 @@ int run_gpt2(std::span<const std::string> args, CommandIO io) {
     print_overview(commands, io.err);
     return 2;
   }
-  try {
-    return best->run(args.subspan(best->words.size()), io);
-  } catch (const Error& e) {
-    io.err << "error: " << e.what() << "\n";
-    return 1;
-  }
+  GPT2_CHECK(job_ranks(io) == 1 || best->runs_on_ranks, "gpt2 ", joined(best->words),
+             " runs in one process: start it without mpirun (of the commands, only 'gpt2 train' runs as "
+             "several ranks of one job)");
+  return best->run(args.subspan(best->words.size()), io);
 }
 
 }  // namespace gpt2

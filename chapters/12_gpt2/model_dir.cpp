@@ -91,7 +91,9 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   GPT2_CHECK(!options.plain_kernels, options.plain_reason,
              ": the plain loops run on the CPU only, not with --device cuda");
 #ifdef GPT2_HAVE_CUDA
-  return std::make_unique<CudaBackend>();  // throws a readable gpt2::Error when there is no GPU
+  CudaBackend::Options cuda;
+  cuda.device = options.cuda_device;
+  return std::make_unique<CudaBackend>(cuda);  // throws a readable gpt2::Error when there is no GPU
 #else
   fail(
       "--device cuda: this gpt2 was built without the CUDA backend (configure with -DGPT2_CUDA=ON, chapter "

@@ -38,6 +38,7 @@ struct BackendOptions {
   std::string device = "cpu";  ///< "cpu" or "cuda"
   bool plain_kernels = false;  ///< chapter 05's plain loops instead of chapter 08's fast kernels (CPU)
   std::string plain_reason = "--plain-kernels";  ///< what asked for the plain loops (for messages)
+  int cuda_device = 0;  ///< which GPU with "cuda" (a rank of `mpirun` takes its own, ranks.h)
   /// The format of the weight matrices for inference (`--weights`, chapter 08's weight formats):
   /// "f32", "bf16", "q8", or "" for the one the model directory stores (f32 for an ordinary
   /// checkpoint, q8 for what `gpt2 quantize` wrote; f32 on the plain loops or a GPU, which run

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chapters/12_gpt2/model_dir.h"
+#include "chapters/12_gpt2/ranks.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -16,8 +17,11 @@ namespace {
 // Options that are paths: stored absolute in run.json, so a run resumes from any directory.
 const std::vector<std::string> kPathOptions = {"--data",      "--train", "--val",
                                                "--tokenizer", "--init",  "--out"};
-// Flags not stored in run.json: they change how the run reports, or nothing it computes.
-const std::vector<std::string> kUnstoredFlags = {"--no-progress", "--plain-kernels", "--json", "--force"};
+// Flags and options not stored in run.json: they change how the run reports or how its ranks
+// share the work, nothing it computes.
+const std::vector<std::string> kUnstoredFlags = {"--no-progress", "--plain-kernels", "--json", "--force",
+                                                 "--zero1"};
+const std::vector<std::string> kUnstoredOptions = {"--bucket-mb", "--rank-timeout"};
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -30,8 +34,9 @@ std::string option_name(const std::string& arg) {
 
 }  // namespace
 
-const std::vector<std::string> kResumeOverrides = {"--resume",      "--time-budget",   "--steps",
-                                                   "--no-progress", "--plain-kernels", "--json"};
+const std::vector<std::string> kResumeOverrides = {
+    "--resume", "--time-budget", "--steps", "--no-progress", "--plain-kernels",
+    "--json",   "--grad-accum",  "--zero1", "--bucket-mb",   "--rank-timeout"};
 
 ArgParser make_train_parser() {
   ArgParser p(
@@ -44,7 +49,10 @@ ArgParser make_train_parser() {
       "RUN_DIR gets metrics.csv, loss.svg, checkpoints/, run.json (the options, for --resume),\n"
       "summary.json and model/, a complete model directory for 'gpt2 generate' and 'gpt2 eval'.\n"
       "RUN_DIR must be new or empty unless --force, which replaces a run there.\n"
-      "Ctrl-C stops after the current step and saves a checkpoint; --resume RUN_DIR continues exactly.");
+      "Ctrl-C stops after the current step and saves a checkpoint; --resume RUN_DIR continues exactly.\n"
+      "Under 'mpirun -np N' the N ranks train one model (chapter 11): each takes its share of every\n"
+      "batch of N x K micro-batches, and the run is the same, bit for bit, as one process with\n"
+      "--grad-accum N*K; rank 0 writes RUN_DIR.");
   p.option("--data", "DIR", "prepared data: DIR/train.bin, DIR/val.bin (if present), DIR/tokenizer/");
   p.option("--train", "FILE", "training token file (instead of --data)");
   p.option("--val", "FILE", "validation token file (instead of --data)");
@@ -72,6 +80,7 @@ ArgParser make_train_parser() {
            "stop after this much training time (and save); without --steps, the schedule is sized to it");
   add_dropout_options(p);
   add_backend_options(p);
+  add_data_parallel_options(p);
   p.flag("--no-progress", "no progress bar; print a line per evaluation instead");
   p.flag("--json", "print summary.json on stdout at the end");
   return p;
@@ -134,8 +143,8 @@ DropoutConfig dropout_options(const ArgParser& p, DropoutConfig d) {
 }
 
 std::vector<std::string> stored_args(std::span<const std::string> args, const ArgParser& p) {
-  const std::vector<std::string> flags = {"--no-shuffle", "--no-progress", "--plain-kernels", "--json",
-                                          "--force"};
+  const std::vector<std::string> flags = {"--no-shuffle", "--no-progress", "--plain-kernels",
+                                          "--json",       "--force",       "--zero1"};
   std::vector<std::string> out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string name = option_name(args[i]);
@@ -145,6 +154,7 @@ std::vector<std::string> stored_args(std::span<const std::string> args, const Ar
       if (!contains(kUnstoredFlags, name)) out.push_back(name);
       continue;
     }
+    if (contains(kUnstoredOptions, name)) continue;
     out.push_back(name);
     out.push_back(contains(kPathOptions, name)
                       ? std::filesystem::absolute(p.get(name)).lexically_normal().string()
@@ -192,7 +202,8 @@ ArgParser resumed_options(std::span<const std::string> stored, std::span<const s
   for (const std::string& a : cli) {
     GPT2_CHECK(a.rfind("--", 0) != 0 || contains(kResumeOverrides, option_name(a)), "gpt2 train: option '",
                option_name(a), "' cannot be changed when resuming (the run's options are in ", name,
-               "); only --time-budget, --steps, --no-progress, --plain-kernels and --json can");
+               "); only --time-budget, --steps, --grad-accum (for another number of ranks), --no-progress, "
+               "--plain-kernels, --json, --zero1, --bucket-mb and --rank-timeout can");
   }
   for (const std::string& a : stored) {
     GPT2_CHECK(option_name(a) != "--resume", name, ": holds '--resume', which is not an option of a run");

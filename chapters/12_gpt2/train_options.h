@@ -8,9 +8,13 @@
 ///      "config": {"model_type": "gpt2", "n_layer": 4, ...}}
 ///
 /// Paths are stored absolute (a run resumes from any directory); the flags that only change how
-/// a run reports (`--no-progress`, `--json`) or computes the same numbers (`--plain-kernels`) are
-/// not stored. A resumed run may give again only the options in kResumeOverrides; `--steps` and
-/// `--time-budget` given then are stored in run.json, so a later plain `--resume` keeps them.
+/// a run reports (`--no-progress`, `--json`) or computes the same numbers (`--plain-kernels`, and
+/// how mpirun's ranks share the work: `--zero1`, `--bucket-mb`, `--rank-timeout`) are not
+/// stored. A resumed run may give again only the options in kResumeOverrides; `--steps`,
+/// `--time-budget` and `--grad-accum` given then are stored in run.json, so a later plain
+/// `--resume` keeps them. (`--grad-accum` may change only with the number of ranks: the
+/// checkpoint holds the micro-batches of a step over all ranks, and training checks that
+/// ranks × K still gives them.)
 #pragma once
 
 #include <span>

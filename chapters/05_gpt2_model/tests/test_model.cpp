@@ -358,6 +358,42 @@ TEST_CASE("05 model: backward adds, batches change shape, save/load round trip",
   fs::remove_all(dir);
 }
 
+TEST_CASE("05 model: backward reports the tail of final gradients, from the end of the buffer", "[model]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_mode(GPT2::Mode::training);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  model.forward(tokens.data(), targets.data(), kB, kT);
+  // At each report, a copy of the tail it declares final; afterwards it must equal the end result.
+  std::vector<size_t> reported;
+  std::vector<std::vector<float>> tails;
+  model.set_grad_ready_callback([&](size_t first_ready) {
+    reported.push_back(first_ready);
+    tails.emplace_back(model.grads().begin() + static_cast<std::ptrdiff_t>(first_ready), model.grads().end());
+  });
+  model.zero_grad();
+  model.backward();
+  const gpt2::ParameterLayout& layout = model.layout();
+  const int L = model.config().n_layer;
+  std::vector<size_t> expected = {static_cast<size_t>(layout.find("ln_f.weight").offset)};
+  for (int l = L - 1; l >= 0; --l)
+    expected.push_back(static_cast<size_t>(layout.find("h." + std::to_string(l) + ".ln_1.weight").offset));
+  expected.push_back(0);
+  CHECK(reported == expected);
+  for (size_t i = 0; i < reported.size(); ++i) {
+    INFO("report " << i << ": from offset " << reported[i]);
+    const std::span<const float> final_tail = model.grads().subspan(reported[i]);
+    REQUIRE(tails[i].size() == final_tail.size());
+    CHECK(std::memcmp(tails[i].data(), final_tail.data(), tails[i].size() * sizeof(float)) == 0);
+  }
+  // Turned off, nothing is reported.
+  model.set_grad_ready_callback({});
+  reported.clear();
+  model.backward();
+  CHECK(reported.empty());
+}
+
 TEST_CASE("05 model: bad inputs give clear errors", "[model]") {
   gpt2::CpuBackend cpu;
   GPT2 model(GPT2Config::make(1, 2, 16, 8, 10), cpu);

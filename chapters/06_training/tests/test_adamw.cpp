@@ -1,5 +1,6 @@
 // AdamW, gradient clipping and the learning-rate schedule against PyTorch
 // (tests/reference/06_adamw.py) and against values known by hand.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "chapters/06_training/adamw.h"
 #include "chapters/06_training/grad_clip.h"
 #include "chapters/06_training/lr_schedule.h"
+#include "chapters/06_training/training_ops.h"
 #include "common/safetensors.h"
 #include "common/testing.h"
 #include "tests/catch.h"
@@ -90,6 +92,33 @@ TEST_CASE("grad_norm is the same bit for bit with 1 or 2 threads", "[clip][deter
   double ref = 0;  // a plain double sum: within rounding of the chunked one
   for (float x : g) ref += static_cast<double>(x) * x;
   CHECK(grad_norm(g.data(), g.size()) == Approx(std::sqrt(ref)).epsilon(1e-12));
+}
+
+TEST_CASE("sum_squares_chunks: the norm's partial sums, one per chunk; add_grads adds", "[clip]") {
+  const size_t n = 3 * kNormChunk + 17;
+  std::vector<float> g(n);
+  for (size_t i = 0; i < n; ++i) g[i] = std::cos(0.01 * i) * static_cast<float>(1 + i % 5);
+  std::vector<double> sums(4, -1.0);
+  sum_squares_chunks(g.data(), n, sums.data());
+  double total = 0;
+  for (size_t c = 0; c < 4; ++c) {
+    double expected = 0;  // the chunk's squares in index order, written out
+    for (size_t i = c * kNormChunk; i < std::min(n, (c + 1) * kNormChunk); ++i)
+      expected += static_cast<double>(g[i]) * g[i];
+    CHECK(sums[c] == expected);
+    total += sums[c];
+  }
+  CHECK(std::sqrt(total) == grad_norm(g.data(), n));  // in chunk order: the norm, bit for bit
+  PlainTrainingOps ops;
+  std::vector<double> via_ops(4);
+  ops.sum_squares_chunks(g.data(), n, via_ops.data());
+  CHECK(via_ops == sums);
+
+  std::vector<float> acc = {1.0f, 2.0f, 1e8f}, x = {0.5f, -2.0f, 1.0f};
+  add_grads(acc.data(), x.data(), 3);
+  CHECK(acc == std::vector<float>{1.5f, 0.0f, 1e8f + 1.0f});  // one rounded float addition each
+  ops.add(acc.data(), x.data(), 3);
+  CHECK(acc == std::vector<float>{2.0f, -2.0f, 1e8f});
 }
 
 TEST_CASE("AdamW + clipping + schedule match torch.optim.AdamW for 8 steps", "[adamw][parity]") {

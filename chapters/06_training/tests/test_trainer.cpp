@@ -3,13 +3,16 @@
 // resumed run continues bit for bit, and a half-written checkpoint never replaces a good one.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "bigram_model.h"
 #include "chapters/06_training/checkpoint.h"
+#include "chapters/06_training/grad_clip.h"
 #include "chapters/06_training/stop_signal.h"
 #include "chapters/06_training/token_file.h"
 #include "chapters/06_training/trainer.h"
@@ -168,6 +171,51 @@ TEST_CASE("gradient accumulation over 2 micro-batches of 2 equals one batch of 4
   INFO(r.message);
   CHECK(r.ok);
   fs::remove_all(dir);
+}
+
+TEST_CASE("train_step adds the micro-batches' gradients by the accumulation rule, bit for bit", "[trainer]") {
+  // The rule written out: each micro-batch's gradient computed on its own (into zeroed
+  // gradients), then acc = g_0, acc = acc + g_1, ...; the mean, the clip and AdamW.
+  const int B = 2, T = 8, K = 3;
+  const AdamWConfig adam{0.9f, 0.95f, 1e-8f, 0.1f};
+  BigramModel ours(kV, 3), ref(kV, 3);
+  AdamW ours_opt(ours.backend(), ours.params().size(), decay_ranges(ours.param_infos()), adam);
+  AdamW ref_opt(ref.backend(), ref.params().size(), decay_ranges(ref.param_infos()), adam);
+  GradAccumulator accumulator;
+  Rng rng(21);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<int> inputs(static_cast<size_t>(K) * B * T), targets(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      inputs[i] = static_cast<int>(rng.below(kV));
+      targets[i] = static_cast<int>(rng.below(kV));
+    }
+    auto micro_batch = [&](int k, int* in, int* tg) {
+      std::copy_n(inputs.begin() + k * B * T, B * T, in);
+      std::copy_n(targets.begin() + k * B * T, B * T, tg);
+      return 1.0f;  // every target counts
+    };
+    // Garbage in the gradients first: a step must not depend on what they held.
+    std::fill(ours.grads().begin(), ours.grads().end(), 7.0f);
+    const StepOutcome out =
+        train_step(ours, ours_opt, micro_batch, B, T, K, 1e-2f, 0.5f, {}, step == 0 ? nullptr : &accumulator);
+
+    std::vector<float> acc(ref.grads().size());
+    float loss_sum = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      ref.zero_grad();
+      loss_sum += ref.forward(inputs.data() + k * B * T, targets.data() + k * B * T, B, T);
+      ref.backward();
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] = k == 0 ? ref.grads()[i] : acc[i] + ref.grads()[i];
+    }
+    scale_grads(acc.data(), acc.size(), 1.0f / K);
+    const float norm = clip_grad_norm(acc.data(), acc.size(), 0.5f);
+    ref_opt.step(ref.params(), acc, 1e-2f);
+    CHECK(out.loss == loss_sum / K);
+    CHECK(out.grad_norm == norm);
+    CHECK(std::memcmp(ours.grads().data(), acc.data(), acc.size() * sizeof(float)) ==
+          0);  // the step's gradient
+    REQUIRE(std::memcmp(ours.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);
+  }
 }
 
 TEST_CASE("an interrupted checkpoint write never replaces the last good one", "[trainer][checkpoint]") {

@@ -8,6 +8,7 @@
 
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/06_training/adamw.h"
+#include "chapters/06_training/grad_clip.h"
 #include "chapters/06_training/training_ops.h"
 #include "chapters/09_cuda/cuda_backend.h"
 #include "chapters/09_cuda/cuda_check.h"
@@ -303,10 +304,22 @@ TEST_CASE("09 sums, the gradient norm and scaling on the GPU match the CPU", "[c
     // The squares summed in double in two orders, the same bound relative to the sum of squares.
     CHECK(std::fabs(norm_gpu * norm_gpu - norm_cpu * norm_cpu) <=
           2.0 * static_cast<double>(n) * 1.2e-16 * norm_cpu * norm_cpu);
+    // The norm's partial sums: added in chunk order they are the GPU's own norm, bit for bit
+    // (chapter 11's ranks compute the norm of a sharded gradient from them).
+    std::vector<double> chunks((n + kNormChunk - 1) / kNormChunk, -1.0);
+    gpu().sum_squares_chunks(d_x.get(), n, chunks.data());
+    double squares = 0;
+    for (double c : chunks) squares += c;
+    CHECK(std::sqrt(squares) == norm_gpu);
     std::vector<float> scaled = x;
     plain.scale(scaled.data(), n, 0.37f);
     gpu().scale(d_x.get(), n, 0.37f);
     check_equal(d_x.download(), scaled, "scale");  // one rounded multiply each
+    const auto y = random_floats(n, 190 + n);
+    auto d_y = dev(y);
+    plain.add(scaled.data(), y.data(), n);
+    gpu().add(d_x.get(), d_y.get(), n);
+    check_equal(d_x.download(), scaled, "add");  // one rounded addition each
   }
 }
 

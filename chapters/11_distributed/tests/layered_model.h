@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "chapters/06_training/trainable.h"
+#include "common/file_io.h"
 #include "common/rng.h"
+#include "common/safetensors.h"
 
 namespace ch11_test {
 
@@ -46,7 +48,9 @@ class LayeredModel : public gpt2::TrainableModel {
   }
 
   /// Called during backward with "every gradient at offset >= first_ready is final".
-  std::function<void(size_t first_ready)> on_ready;
+  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
+    on_ready_ = std::move(callback);
+  }
 
   float forward(const int* inputs, const int* targets, int B, int T) override {
     N_ = B * T;
@@ -130,14 +134,23 @@ class LayeredModel : public gpt2::TrainableModel {
   std::vector<gpt2::ParamInfo> param_infos() const override { return infos_; }
   int vocab_size() const override { return V_; }
   int max_seq_len() const override { return 1 << 20; }
-  void save(const std::filesystem::path&) const override {}
-  void load(const std::filesystem::path&) override {}
+  void save(const std::filesystem::path& dir) const override {
+    gpt2::create_directories(dir);
+    gpt2::SafetensorsWriter w;
+    w.add("params", {static_cast<int64_t>(params_.size())}, params_);
+    w.write(dir / "model.safetensors");
+  }
+  void load(const std::filesystem::path& dir) override {
+    gpt2::SafetensorsFile::open(dir / "model.safetensors")
+        .read_into("params", {static_cast<int64_t>(params_.size())}, params_);
+  }
 
  private:
   gpt2::CpuBackend cpu_;
   void ready(size_t first_ready) {
-    if (on_ready) on_ready(first_ready);
+    if (on_ready_) on_ready_(first_ready);
   }
+  std::function<void(size_t first_ready)> on_ready_;
 
   int V_, C_, L_, N_ = 0;
   size_t wte_ = 0, wh_ = 0, bh_ = 0;

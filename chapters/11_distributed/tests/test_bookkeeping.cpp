@@ -201,7 +201,7 @@ TEST_CASE("ZeRO-1 shards round-trip and their AdamW updates equal one full AdamW
       gpt2::BucketLayout layout(n, N, bucket, 8);
       std::vector<float> sharded_params = params;
       std::vector<gpt2::ShardedAdamW> shards;
-      for (int r = 0; r < N; ++r) shards.emplace_back(layout.owned(r), decay, config);
+      for (int r = 0; r < N; ++r) shards.emplace_back(cpu, layout.owned(r), decay, config);
       std::vector<float> full_params = params;
       gpt2::AdamW full_opt(cpu, n, decay, config);
       for (int step = 0; step < 3; ++step) {

@@ -43,10 +43,7 @@ struct Run {
 template <typename Model>
 Run train(Model& model, gpt2::Communicator& comm, const gpt2::DataParallelOptions& options, int K, int B,
           int T, int steps, int global_M) {
-  gpt2::DataParallel dp(comm, model, kAdam, options);
-  if constexpr (requires { model.on_ready; }) {
-    model.on_ready = [&](size_t first_ready) { dp.sync().grads_ready(model.grads(), first_ready); };
-  }
+  gpt2::DataParallel dp(comm, model, kAdam, options);  // hears the layered model's backward
   Run run;
   for (int s = 0; s < steps; ++s) {
     const GlobalBatch g = ch11_test::random_batches(global_M, B, T, model.vocab_size(), 1000 + s);

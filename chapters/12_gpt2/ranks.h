@@ -1,0 +1,95 @@
+/// @file ranks.h
+/// @brief `mpirun -np N gpt2 train ...`: the program as one rank of a data-parallel job (chapter
+/// 11), and what a training command adds to run so.
+///
+/// **The program.** main() asks started_by_mpirun(). If so, run_gpt2_as_rank() brings MPI up,
+/// runs the command as this rank and, when the command fails on any rank, stops the whole job
+/// with the error and the rank that had it (chapter 11's run_rank). Only rank 0 writes to stdout
+/// and stderr; the others are silent but for their errors. A command not marked runs_on_ranks
+/// refuses to start on more than one rank.
+///
+/// **A training command** (train, finetune) makes a TrainingRanks before its model's backend,
+/// and hands its hook() to chapter 06's train():
+/// @code
+///   BackendOptions backend = backend_options(p);
+///   TrainingRanks ranks(io, p, backend);           // MPI, or NCCL with --device cuda (picks the GPU)
+///   std::unique_ptr<Backend> be = make_backend(backend);
+///   ...
+///   config.data_parallel = ranks.hook({file_fingerprint("train data", train_file), ...});
+///   train(model, config);                          // nullptr hook: one process
+/// @endcode
+/// The options (add_data_parallel_options): `--zero1` (shard AdamW's moments), `--bucket-mb MB`
+/// (the bucket size of the overlap), `--rank-timeout SECONDS` (how long a rank may wait for the
+/// others before the job is stopped). None of them changes a single bit of the result.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "chapters/06_training/data_parallel_hook.h"
+#include "chapters/11_distributed/fingerprint.h"
+#include "chapters/12_gpt2/args.h"
+#include "chapters/12_gpt2/commands.h"
+#include "chapters/12_gpt2/model_dir.h"
+
+namespace gpt2 {
+
+/// True when an MPI launcher (mpirun, Slurm's srun) started this process as one of several.
+bool started_by_mpirun();
+
+/// main() under mpirun: MPI up, `gpt2 <args>` as this rank of the job, MPI down. Returns the
+/// command's exit status; an error on any rank stops every rank (exit status 1) with the message
+/// on stderr. In a build without MPI it refuses (the copies would each train alone into the same
+/// directory).
+int run_gpt2_as_rank(int* argc, char*** argv, std::span<const std::string> args);
+
+/// The number of ranks of the job a command runs in: 1 in one process.
+int job_ranks(const CommandIO& io);
+
+/// Declares `--zero1`, `--bucket-mb` and `--rank-timeout` on a training command's parser.
+void add_data_parallel_options(ArgParser& p);
+
+/// The ranks a training command runs on: one process, or the job of `mpirun`.
+class TrainingRanks {
+ public:
+  /// Joins io's job (if any) with the options of add_data_parallel_options(): a communicator of
+  /// its own with a watchdog of --rank-timeout seconds; with `backend.device` "cuda", NCCL, each
+  /// rank on GPU local_rank() of its machine (backend.cuda_device is set to it, so make the
+  /// backend after this).
+  TrainingRanks(const CommandIO& io, const ArgParser& p, BackendOptions& backend);
+  ~TrainingRanks();
+  TrainingRanks(const TrainingRanks&) = delete;
+  TrainingRanks& operator=(const TrainingRanks&) = delete;
+
+  int rank() const;
+  int size() const;
+
+  /// The hook for TrainConfig::data_parallel, nullptr in one process. When training begins, every
+  /// rank checks that it agrees with rank 0 on `checks`, on this program's binary and on the
+  /// model's initial weights (chapter 11's check_ranks_agree). The hook lives as long as this.
+  DataParallelHook* hook(std::vector<Fingerprint> checks);
+
+  /// For the start message, on rank 0 (every rank must call it: it gathers where the ranks run):
+  /// "data parallel over 2 ranks: rank 0 of 2 (host h, pid p), ...; buckets of 8 MB; ZeRO-1:
+  /// AdamW's moments 498 MB per rank instead of 996 MB". Empty in one process.
+  std::string describe(size_t parameters);
+
+  /// After training, on every rank: what the summary reports (rank 0 gets every rank's numbers,
+  /// in rank order; the others get theirs only).
+  struct Report {
+    std::vector<double> wait_seconds;  ///< time each rank's steps spent blocked in collectives
+    std::vector<double> cpu_seconds;   ///< CPU time (user + system) each rank spent since `since`
+  };
+  Report report(double cpu_seconds_since);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// User + system CPU seconds this process has used so far.
+double process_cpu_seconds();
+
+}  // namespace gpt2
