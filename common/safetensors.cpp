@@ -30,6 +30,8 @@ const char* dtype_name(DType dtype) {
       return "BOOL";
     case DType::U8:
       return "U8";
+    case DType::I8:
+      return "I8";
   }
   return "?";
 }
@@ -47,6 +49,7 @@ size_t dtype_size(DType dtype) {
       return 8;
     case DType::BOOL:
     case DType::U8:
+    case DType::I8:
       return 1;
   }
   return 0;
@@ -75,10 +78,6 @@ float f16_to_float(uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-float bf16_to_float(uint16_t b) {
-  return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
-}
-
 uint16_t float_to_f16(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);
   uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
@@ -100,6 +99,13 @@ uint16_t float_to_f16(float f) {
   return sign | static_cast<uint16_t>(half);
 }
 
+uint16_t float_to_bf16(float f) {
+  const uint32_t x = std::bit_cast<uint32_t>(f);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // NaN stays NaN
+  // Round to nearest even on the 16 bits that are cut: add 0x7FFF, plus 1 when the kept part is odd.
+  return static_cast<uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+}
+
 namespace {
 
 DType parse_dtype(const std::string& s, const std::string& file, const std::string& tensor) {
@@ -111,8 +117,9 @@ DType parse_dtype(const std::string& s, const std::string& file, const std::stri
   if (s == "I32") return DType::I32;
   if (s == "BOOL") return DType::BOOL;
   if (s == "U8") return DType::U8;
+  if (s == "I8") return DType::I8;
   fail(file, ": tensor '", tensor, "' has unsupported dtype '", s,
-       "' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8)");
+       "' (supported: F32, F16, BF16, F64, I64, I32, BOOL, U8, I8)");
 }
 
 // More elements than any file could hold (and a bound that keeps products in int64_t).
@@ -147,7 +154,48 @@ void check_offsets_tile_data(const std::map<std::string, TensorInfo>& tensors, u
              " bytes in all; the tensors must cover it exactly)");
 }
 
+// The string-to-string map of "__metadata__".
+std::map<std::string, std::string> parse_metadata(const json& value, const std::string& name) {
+  GPT2_CHECK(value.is_object(), name, ": __metadata__ is not an object");
+  std::map<std::string, std::string> metadata;
+  for (auto& [k, v] : value.items()) {
+    GPT2_CHECK(v.is_string(), name, ": __metadata__ value of '", k, "' is not a string");
+    metadata[k] = v.get<std::string>();
+  }
+  return metadata;
+}
+
+// The header's JSON object, from its text (the bytes after the 8-byte length).
+json parse_header(std::string_view text, const std::string& name) {
+  // JSON text has no NUL byte (a string would escape it), and nlohmann's parser stops at one:
+  // "{}" followed by NUL bytes and anything at all would pass for "{}".
+  GPT2_CHECK(text.find('\0') == std::string_view::npos, name,
+             ": the header contains a NUL byte (the format allows only JSON, padded with spaces)");
+  try {
+    json header = json::parse(text.begin(), text.end());
+    GPT2_CHECK(header.is_object(), name, ": the header is not a JSON object");
+    return header;
+  } catch (const json::exception& e) {
+    fail(name, ": the header is not valid JSON (", e.what(), ")");
+  }
+}
+
 }  // namespace
+
+std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path) {
+  BinaryReader in(path);
+  const std::string name = path.string();
+  GPT2_CHECK(in.size() >= 8, name, ": not a safetensors file (", in.size(),
+             " bytes, shorter than the 8-byte header length)");
+  const uint64_t n = in.read_value<uint64_t>();
+  GPT2_CHECK(n <= in.size() - 8, name, ": header length ", n, " runs past the end of the file (", in.size(),
+             " bytes)");
+  std::string text(static_cast<size_t>(n), '\0');
+  in.read(text.data(), text.size());
+  const json header = parse_header(text, name);
+  return header.contains("__metadata__") ? parse_metadata(header["__metadata__"], name)
+                                         : std::map<std::string, std::string>{};
+}
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   return parse(read_file(path), path.string());
@@ -166,20 +214,10 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
              " bytes)");
   f.data_start_ = 8 + n;
   uint64_t data_size = b.size() - f.data_start_;
-  json header;
-  try {
-    header = json::parse(b.begin() + 8, b.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const json::exception& e) {
-    fail(name, ": the header is not valid JSON (", e.what(), ")");
-  }
-  GPT2_CHECK(header.is_object(), name, ": the header is not a JSON object");
+  const json header = parse_header(std::string_view(b).substr(8, static_cast<size_t>(n)), name);
   for (auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
-      GPT2_CHECK(value.is_object(), name, ": __metadata__ is not an object");
-      for (auto& [k, v] : value.items()) {
-        GPT2_CHECK(v.is_string(), name, ": __metadata__ value of '", k, "' is not a string");
-        f.metadata_[k] = v.get<std::string>();
-      }
+      f.metadata_ = parse_metadata(value, name);
       continue;
     }
     GPT2_CHECK(value.is_object() && value.contains("dtype") && value.contains("shape") &&
@@ -303,18 +341,28 @@ std::vector<int64_t> SafetensorsFile::get_int(const std::string& name) const {
   return out;
 }
 
+std::vector<int8_t> SafetensorsFile::get_int8(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  GPT2_CHECK(t.dtype == DType::I8, file_name_, ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
+             ", expected I8");
+  std::vector<int8_t> out(static_cast<size_t>(shape_numel(t.shape)));
+  std::memcpy(out.data(), bytes_.data() + data_start_ + t.begin, out.size());
+  return out;
+}
+
 void SafetensorsWriter::add(const std::string& name, const Shape& shape, std::span<const float> values,
                             DType dtype) {
   GPT2_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "safetensors: tensor '", name,
              "' has ", values.size(), " values for shape ", shape_to_string(shape));
-  GPT2_CHECK(dtype == DType::F32 || dtype == DType::F16, "safetensors: can only write F32 or F16 floats");
+  GPT2_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
+             "safetensors: can only write F32, F16 or BF16 floats");
   Entry e{name, dtype, shape, {}};
   if (dtype == DType::F32) {
     e.bytes.assign(reinterpret_cast<const char*>(values.data()), values.size() * 4);
   } else {
     e.bytes.resize(values.size() * 2);
     for (size_t i = 0; i < values.size(); ++i) {
-      uint16_t h = float_to_f16(values[i]);
+      uint16_t h = dtype == DType::F16 ? float_to_f16(values[i]) : float_to_bf16(values[i]);
       std::memcpy(e.bytes.data() + 2 * i, &h, 2);
     }
   }
@@ -334,9 +382,17 @@ void SafetensorsWriter::add_int64(const std::string& name, const Shape& shape,
                       std::string(reinterpret_cast<const char*>(values.data()), values.size() * 8)});
 }
 
+void SafetensorsWriter::add_int8(const std::string& name, const Shape& shape,
+                                 std::span<const int8_t> values) {
+  GPT2_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "safetensors: tensor '", name,
+             "' has ", values.size(), " values for shape ", shape_to_string(shape));
+  entries_.push_back(
+      {name, DType::I8, shape, std::string(reinterpret_cast<const char*>(values.data()), values.size())});
+}
+
 std::string SafetensorsWriter::serialize() const {
   // nlohmann::ordered_json keeps insertion order, so the header lists tensors as they lie on disk.
-  nlohmann::ordered_json header;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}", not "null", when empty
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const Entry& e : entries_) {

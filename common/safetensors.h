@@ -16,6 +16,7 @@
 /// 48".
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -27,19 +28,24 @@
 
 namespace gpt2 {
 
-/// The element types we read. F32/F16/BF16/F64 convert to float; I64/I32 to int64. BOOL and U8
-/// are recognised (checkpoints may store buffers such as attention masks in them) but not converted.
-enum class DType { F32, F16, BF16, F64, I64, I32, BOOL, U8 };
+/// The element types we read. F32/F16/BF16/F64 convert to float; I64/I32 to int64; I8 is read as
+/// it is (int8-quantized weights, chapter 08). BOOL and U8 are recognised (checkpoints may store
+/// buffers such as attention masks in them) but not converted.
+enum class DType { F32, F16, BF16, F64, I64, I32, BOOL, U8, I8 };
 /// "F32", "F16", ...
 const char* dtype_name(DType dtype);
 /// Bytes per element.
 size_t dtype_size(DType dtype);
 
-/// IEEE half and bfloat16 to float (exact).
+/// IEEE half and bfloat16 to float (exact). A bfloat16 is the upper half of a float's bits.
 float f16_to_float(uint16_t h);
-float bf16_to_float(uint16_t b);
+inline float bf16_to_float(uint16_t b) {
+  return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+}
 /// float to IEEE half, rounding to nearest even (for writing F16 files).
 uint16_t float_to_f16(float f);
+/// float to bfloat16 (the upper 16 bits of the float), rounding to nearest even; a NaN stays a NaN.
+uint16_t float_to_bf16(float f);
 
 /// One entry of the header.
 struct TensorInfo {
@@ -70,6 +76,8 @@ class SafetensorsFile {
   void read_into(const std::string& name, const Shape& expected, std::span<float> out) const;
   /// The tensor converted to int64 (from I64 or I32), e.g. token ids in fixtures.
   std::vector<int64_t> get_int(const std::string& name) const;
+  /// The values of an I8 tensor (throws naming the file and tensor for another dtype).
+  std::vector<int8_t> get_int8(const std::string& name) const;
   /// A float tensor's elements as a vector (shortcut for tests).
   std::vector<float> get_vector(const std::string& name) const;
 
@@ -83,14 +91,20 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+/// The "__metadata__" of the safetensors file at `path`, reading only its header (not the tensors):
+/// a cheap look at what a large file holds. Throws gpt2::Error naming the file when the header is
+/// not a valid one.
+std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path);
+
 /// Collects tensors and writes them as one safetensors file (atomically: temporary file + rename).
-/// Tensors are written in the order added; F32 unless F16 is asked for.
+/// Tensors are written in the order added; F32 unless F16 or BF16 is asked for.
 class SafetensorsWriter {
  public:
   void add(const std::string& name, const Shape& shape, std::span<const float> values,
            DType dtype = DType::F32);
   void add(const std::string& name, const Tensor& t, DType dtype = DType::F32);
   void add_int64(const std::string& name, const Shape& shape, std::span<const int64_t> values);
+  void add_int8(const std::string& name, const Shape& shape, std::span<const int8_t> values);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::filesystem::path& path) const;
   /// The file's bytes (what write() writes).

@@ -16,6 +16,8 @@ GPT2_BROWSER_PACKAGES="chromium python3"
 GPT2_DOCS_PACKAGES="doxygen libjs-mathjax"
 # What checking them in a real browser needs (scripts/check_docs.sh).
 GPT2_DOCS_CHECK_PACKAGES="chromium python3-websocket"
+# What the fuzz targets need (scripts/fuzz.sh): clang with libFuzzer and the sanitizers' runtime.
+GPT2_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 
 ensure_packages() {
   local missing=()

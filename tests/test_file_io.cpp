@@ -1,3 +1,6 @@
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -114,4 +117,33 @@ TEST_CASE("check_not_input: the same file under another name, or a directory hol
   CHECK(!gpt2::directory_has_entries(d / "missing", "--out"));
   CHECK_THROWS_WITH(gpt2::directory_has_entries(d / "in.txt", "--out"),
                     Catch::Contains("is a file, not a directory"));
+}
+
+namespace {
+// A full disk, simulated for this process: a file may not grow past `bytes` (the write fails with
+// EFBIG rather than ENOSPC, which the program treats the same way).
+struct FileSizeLimit {
+  rlimit saved{};
+  explicit FileSizeLimit(rlim_t bytes) {
+    std::signal(SIGXFSZ, SIG_IGN);  // fail the write instead of killing the process
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit limit = saved;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved); }
+};
+}  // namespace
+
+TEST_CASE("a full disk during an atomic write: a clear error, the old file intact, no temporary left",
+          "[file_io]") {
+  const fs::path d = gpt2::test_temp_dir("full_disk");
+  gpt2::write_file_atomic(d / "keep.bin", "precious");
+  {
+    FileSizeLimit full(1000);
+    CHECK_THROWS_WITH(gpt2::write_file_atomic(d / "keep.bin", std::string(5000, 'x')),
+                      Catch::StartsWith("cannot write '" + (d / "keep.bin.tmp").string() + "'"));
+  }
+  CHECK(gpt2::read_file(d / "keep.bin") == "precious");
+  CHECK(!fs::exists(d / "keep.bin.tmp"));
 }

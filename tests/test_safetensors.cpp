@@ -96,6 +96,49 @@ TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]"
   CHECK((8 + n) % 8 == 0);
 }
 
+TEST_CASE("safetensors: I8 and BF16 tensors, written and read back", "[safetensors]") {
+  // By hand: an I8 tensor is its bytes; BF16 is each float's upper 16 bits, rounded to nearest even
+  // (1 + 2^-8 is halfway between 1 and 1 + 2^-7 and goes to the even one, 1; 0x3F81 is 1 + 2^-7).
+  std::string h = R"({"q":{"dtype":"I8","shape":[3],"data_offsets":[0,3]},)"
+                  R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[3,7]}})";
+  auto f =
+      SafetensorsFile::parse(make_file(h, std::string("\x81\x00\x7f\x81\x3f\x80\x3f", 7)), "i8.safetensors");
+  CHECK(f.get_int8("q") == std::vector<int8_t>{-127, 0, 127});
+  CHECK(f.get_vector("b") == std::vector<float>{1.0f + 1.0f / 128, 1.0f});
+  CHECK_THROWS_WITH(f.get_int8("b"),
+                    Catch::Contains("i8.safetensors: tensor 'b' has dtype BF16, expected I8"));
+  CHECK_THROWS_WITH(f.get("q"), Catch::Contains("has dtype I8, expected a float type"));
+
+  gpt2::SafetensorsWriter w;
+  w.add_int8("q", {3}, std::vector<int8_t>{-127, 0, 127});
+  w.add("b", {3}, std::vector<float>{1.0f + 1.0f / 256, 1.0f + 3.0f / 256, -2.5f}, gpt2::DType::BF16);
+  w.set_metadata("gpt2_weights", "q8");
+  const fs::path p = gpt2::test_temp_dir("i8") / "i8.safetensors";
+  w.write(p);
+  auto g = SafetensorsFile::open(p);
+  CHECK(g.get_int8("q") == std::vector<int8_t>{-127, 0, 127});
+  CHECK(g.info("b").dtype == gpt2::DType::BF16);
+  CHECK(g.get_vector("b") == std::vector<float>{1.0f, 1.0f + 1.0f / 64, -2.5f});
+  // The metadata alone, from the header.
+  CHECK(gpt2::read_safetensors_metadata(p) == std::map<std::string, std::string>{{"gpt2_weights", "q8"}});
+  const fs::path dir = gpt2::test_temp_dir("metadata");
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::FILE* out = std::fopen((dir / name).c_str(), "wb");
+    std::fwrite(bytes.data(), 1, bytes.size(), out);
+    std::fclose(out);
+    return dir / name;
+  };
+  CHECK(gpt2::read_safetensors_metadata(
+            write("plain.safetensors",
+                  make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", floats({1}))))
+            .empty());
+  CHECK_THROWS_WITH(gpt2::read_safetensors_metadata(write("bad.safetensors", make_file("{not json", ""))),
+                    Catch::Contains("bad.safetensors: the header is not valid JSON"));
+  CHECK_THROWS_WITH(
+      gpt2::read_safetensors_metadata(write("short.safetensors", std::string("\xff\0\0\0\0\0\0\0{}", 10))),
+      Catch::Contains("short.safetensors: header length 255 runs past the end of the file"));
+}
+
 TEST_CASE("safetensors: BOOL and U8 tensors parse but do not convert to float", "[safetensors]") {
   std::string h = R"({"mask":{"dtype":"BOOL","shape":[2,2],"data_offsets":[0,4]},)"
                   R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
@@ -165,4 +208,19 @@ TEST_CASE("safetensors: data_offsets must tile the data: no overlap, no alias, n
   CHECK(error_of(make_file(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
                            R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
                            floats({1, 2}))) == "no error");
+}
+
+// Found by fuzz/fuzz_safetensors: a header "{}" followed by NUL bytes and garbage was read as "{}"
+// (nlohmann's parser stops at a NUL), and the writer wrote a file without tensors as "null".
+TEST_CASE("safetensors: a NUL byte in the header is refused; a file without tensors writes and reads back",
+          "[safetensors]") {
+  CHECK(error_of(make_file(std::string("{}\0\0\0\0\0\0{488888", 16), "")).find("NUL byte") !=
+        std::string::npos);
+  CHECK(error_of(
+            make_file(std::string("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}\0", 56),
+                      floats({1})))
+            .find("NUL byte") != std::string::npos);
+  CHECK(error_of(make_file("{}      ", "")) == "no error");  // space padding is what the format allows
+  gpt2::SafetensorsWriter empty;
+  CHECK(SafetensorsFile::parse(empty.serialize(), "empty.safetensors").names().empty());
 }

@@ -26,6 +26,12 @@
 ///
 /// Masked entries have P = 0, hence dS = 0: they pass no gradient, and the loops skip them.
 ///
+/// **Dropout on the weights** (optional; GPT-2 trains with it, chapter 10 explains dropout): with a
+/// mask `keep` (B, NH, T, T) of 0s and 1s and a probability p, the output uses the weights
+/// D = keep * P / (1 - p) instead of P, O = D V, while `att` still stores P. The backward pass then
+/// has dV = D^T dO and dP = keep * (dO V^T) / (1 - p) before the softmax's backward. Without a
+/// mask (keep = nullptr) nothing changes.
+///
 /// PyTorch: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal), or
 /// written out: `att = (q @ k.transpose(-2, -1)) / math.sqrt(HS); att = att.masked_fill(mask ==
 /// 0, -inf); att = att.softmax(-1); out = att @ v` (Karpathy's nanoGPT).
@@ -33,6 +39,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "chapters/03_attention/softmax.h"
@@ -46,11 +53,13 @@ namespace gpt2 {
 ///   the entries above the diagonal are written as 0
 /// - `q,k,v` (B, NH, T, HS) queries, keys and values
 /// - `causal` apply the causal mask (GPT-2 always does)
+/// - `keep`, `drop_p` dropout on the weights (see the file comment); none when keep is null
 template <typename F>
 void attention_forward(F* out, F* att, const F* q, const F* k, const F* v, int B, int NH, int T, int HS,
-                       bool causal) {
+                       bool causal, const uint8_t* keep = nullptr, F drop_p = F(0)) {
   const F scale = F(1) / std::sqrt(static_cast<F>(HS));
-  for (int bh = 0; bh < B * NH; ++bh) {  // (b, h) pairs are independent: treat them as one index
+  const F keep_scale = F(1) / (F(1) - drop_p);  // the survivors' factor 1 / (1 - p)
+  for (int bh = 0; bh < B * NH; ++bh) {         // (b, h) pairs are independent: treat them as one index
     const size_t qkv_off = static_cast<size_t>(bh) * T * HS;
     const F* Q = q + qkv_off;
     const F* K = k + qkv_off;
@@ -71,12 +80,13 @@ void attention_forward(F* out, F* att, const F* q, const F* k, const F* v, int B
       // 2) softmax over those scores (in place), zeros for the masked future
       softmax_forward(pt, pt, 1, n);
       for (int s = n; s < T; ++s) pt[s] = 0;
-      // 3) out_t = sum_s P[t, s] v_s
+      // 3) out_t = sum_s P[t, s] v_s (with dropout: sum_s D[t, s] v_s)
       F* ot = O + static_cast<size_t>(t) * HS;
+      const uint8_t* kt = keep ? keep + (static_cast<size_t>(bh) * T + t) * T : nullptr;
       for (int i = 0; i < HS; ++i) ot[i] = 0;
       for (int s = 0; s < n; ++s) {
         const F* vs = V + static_cast<size_t>(s) * HS;
-        const F p = pt[s];
+        const F p = kt ? (kt[s] ? pt[s] * keep_scale : F(0)) : pt[s];
         for (int i = 0; i < HS; ++i) ot[i] += p * vs[i];
       }
     }
@@ -84,12 +94,15 @@ void attention_forward(F* out, F* att, const F* q, const F* k, const F* v, int B
 }
 
 /// Accumulates the gradients of attention_forward into dq, dk, dv (each (B, NH, T, HS)), given
-/// dout (B, NH, T, HS) and the forward's inputs and its saved weights att (B, NH, T, T).
+/// dout (B, NH, T, HS) and the forward's inputs and its saved weights att (B, NH, T, T) (and
+/// the forward's dropout mask and probability, if it had one).
 /// Scratch for one row of dP and dS (2 T numbers) is allocated inside.
 template <typename F>
 void attention_backward(F* dq, F* dk, F* dv, const F* dout, const F* q, const F* k, const F* v, const F* att,
-                        int B, int NH, int T, int HS, bool causal) {
+                        int B, int NH, int T, int HS, bool causal, const uint8_t* keep = nullptr,
+                        F drop_p = F(0)) {
   const F scale = F(1) / std::sqrt(static_cast<F>(HS));
+  const F keep_scale = F(1) / (F(1) - drop_p);
   std::vector<F> dp(T), ds(T);  // one row of dL/dP and dL/dS
   for (int bh = 0; bh < B * NH; ++bh) {
     const size_t qkv_off = static_cast<size_t>(bh) * T * HS;
@@ -105,16 +118,19 @@ void attention_backward(F* dq, F* dk, F* dv, const F* dout, const F* q, const F*
       const F* pt = P + static_cast<size_t>(t) * T;
       const F* dout_t = dO + static_cast<size_t>(t) * HS;
       const int n = causal ? t + 1 : T;
+      const uint8_t* kt = keep ? keep + (static_cast<size_t>(bh) * T + t) * T : nullptr;
       // 3) back through out_t = sum_s P[t, s] v_s:  dP[t, s] = dout_t . v_s,  dv_s += P[t, s] dout_t
+      //    (with dropout, D in place of P, and dP[t, s] = keep (dout_t . v_s) / (1 - p))
       for (int s = 0; s < n; ++s) {
         const F* vs = V + static_cast<size_t>(s) * HS;
         F* dvs = dV + static_cast<size_t>(s) * HS;
+        const F w = kt ? (kt[s] ? pt[s] * keep_scale : F(0)) : pt[s];
         F sum = 0;
         for (int i = 0; i < HS; ++i) {
           sum += dout_t[i] * vs[i];
-          dvs[i] += pt[s] * dout_t[i];
+          dvs[i] += w * dout_t[i];
         }
-        dp[s] = sum;
+        dp[s] = kt ? (kt[s] ? sum * keep_scale : F(0)) : sum;
       }
       // 2) back through the softmax of the visible scores (the masked ones had P = 0: no gradient)
       for (int s = 0; s < n; ++s) ds[s] = 0;

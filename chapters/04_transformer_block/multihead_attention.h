@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "chapters/03_attention/attention.h"
@@ -77,30 +78,34 @@ void merge_heads_add(F* x, const F* heads, int parts, int B, int T, int C, int N
 /// - `qkv`  (B, T, 3C) the output of the c_attn linear layer, channels in GPT-2's order q | k | v
 ///
 /// C must be a multiple of NH. One (B, NH, T, HS) buffer for the heads' outputs is allocated inside.
+/// With `keep` (B, NH, T, T) and `drop_p`, dropout acts on the attention weights (chapter 03's
+/// attention_forward; the model's training mode uses it, chapter 10 explains it).
 template <typename F>
-void multihead_attention_forward(F* out, F* qkvh, F* att, const F* qkv, int B, int T, int C, int NH) {
+void multihead_attention_forward(F* out, F* qkvh, F* att, const F* qkv, int B, int T, int C, int NH,
+                                 const uint8_t* keep = nullptr, F drop_p = F(0)) {
   const int HS = C / NH;
   const size_t n = static_cast<size_t>(B) * NH * T * HS;  // = B T C, one of q, k, v
   split_heads(qkvh, qkv, 3, B, T, C, NH);
   std::vector<F> y(n);  // (B, NH, T, HS)
-  attention_forward(y.data(), att, qkvh, qkvh + n, qkvh + 2 * n, B, NH, T, HS, /*causal=*/true);
+  attention_forward(y.data(), att, qkvh, qkvh + n, qkvh + 2 * n, B, NH, T, HS, /*causal=*/true, keep, drop_p);
   for (size_t i = 0; i < n; ++i) out[i] = 0;
   merge_heads_add(out, y.data(), 1, B, T, C, NH);
 }
 
 /// Accumulates dqkv (B, T, 3C) += the gradient of multihead_attention_forward, given
-/// dout (B, T, C) and what the forward saved: qkvh (3, B, NH, T, HS) and att (B, NH, T, T).
+/// dout (B, T, C) and what the forward saved: qkvh (3, B, NH, T, HS) and att (B, NH, T, T)
+/// (and the forward's dropout mask and probability, if it had one).
 /// Scratch for the split dout and for dq, dk, dv (4 B T C numbers) is allocated inside.
 template <typename F>
 void multihead_attention_backward(F* dqkv, const F* dout, const F* qkvh, const F* att, int B, int T, int C,
-                                  int NH) {
+                                  int NH, const uint8_t* keep = nullptr, F drop_p = F(0)) {
   const int HS = C / NH;
   const size_t n = static_cast<size_t>(B) * NH * T * HS;
   std::vector<F> dy(n);               // dout split into heads (B, NH, T, HS): the backward of the merge
   std::vector<F> dqkvh(3 * n, F(0));  // (3, B, NH, T, HS), zeroed: attention_backward adds
   split_heads(dy.data(), dout, 1, B, T, C, NH);
   attention_backward(dqkvh.data(), dqkvh.data() + n, dqkvh.data() + 2 * n, dy.data(), qkvh, qkvh + n,
-                     qkvh + 2 * n, att, B, NH, T, HS, /*causal=*/true);
+                     qkvh + 2 * n, att, B, NH, T, HS, /*causal=*/true, keep, drop_p);
   merge_heads_add(dqkv, dqkvh.data(), 3, B, T, C, NH);  // the backward of the split
 }
 

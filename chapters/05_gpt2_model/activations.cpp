@@ -71,7 +71,7 @@ Activations carve_activations(Carver& k, const GPT2Config& c, const ActivationPl
   a.lnf = k.take(R * C);
   a.lnf_mean = k.take(R);
   a.lnf_rstd = k.take(R);
-  a.logits = k.take(R * V);
+  a.logits = plan.logits ? k.take(R * V) : nullptr;
   a.losses = k.take(R);
   a.lse = k.take(R);
   return a;
@@ -93,6 +93,8 @@ BackwardScratch carve_scratch(Carver& k, const GPT2Config& c, int B, int T) {
   s.datty = k.take(BT * C);
   s.dqkv = k.take(BT * 3 * C);
   s.dln_1 = k.take(BT * C);
+  s.ddropout = c.dropout.any() ? k.take(BT * C) : nullptr;
+  s.dfrozen = k.take(2 * C);
   return s;
 }
 

@@ -69,7 +69,7 @@ struct Activations {
   float* lnf;                            ///< (R, C) ln_f output
   float* lnf_mean;                       ///< (R)
   float* lnf_rstd;                       ///< (R)
-  float* logits;                         ///< (R, V)
+  float* logits;                         ///< (R, V) (null when the plan has no logits)
   float* losses;                         ///< (R) cross-entropy per position (0 where the target is ignored)
   float* lse;                            ///< (R) log-sum-exp of each row of logits (the softmax's normaliser)
 };
@@ -90,6 +90,8 @@ struct BackwardScratch {
   float* datty;       ///< (B, T, C)
   float* dqkv;        ///< (B, T, 3C)
   float* dln_1;       ///< (B, T, C)
+  float* ddropout;    ///< (B, T, C) the gradient before a dropout (null when the model has no dropout)
+  float* dfrozen;     ///< (2C) where a frozen LayerNorm's parameter gradients go (and are never read)
 };
 
 /// How a forward pass of B sequences of T new positions uses the arena.
@@ -102,6 +104,8 @@ struct ActivationPlan {
   bool kv_cache = false;
   /// Logits (and ln_f, losses) for every position, or only for the last one of each sequence.
   bool all_logits = true;
+  /// The language-model head runs (false: the pass stops at ln_f, and the arena has no logits).
+  bool logits = true;
 
   /// The rows that get logits: B T or B.
   int64_t logit_rows() const { return all_logits ? int64_t{B} * T : B; }

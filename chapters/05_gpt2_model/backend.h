@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,21 @@ class Backend {
   virtual void residual_forward(float* out, const float* a, const float* b, int n) = 0;
   /// da += dout, db += dout.
   virtual void residual_backward(float* da, float* db, const float* dout, int n) = 0;
+
+  // ----- dropout (dropout.h; training mode only) ---------------------------------------------
+  /// out (n) = inp (n) with each element kept with probability 1 - p and scaled by 1 / (1 - p),
+  /// or set to 0: element i is kept when dropout_keep(key, i, p). out may be inp. 0 < p < 1.
+  virtual void dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) = 0;
+  /// dinp (n) += the gradient of dropout_forward with the same p and key (the mask is recomputed).
+  virtual void dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) = 0;
+  /// attention_forward with dropout on the attention weights: out = merge(D V) with
+  /// D = dropout(P) of probability p, its mask drawn from `key` over the (B, NH, T, T) weights
+  /// (element i of att is kept when dropout_keep(key, i, p)); att still holds P.
+  virtual void attention_forward_dropout(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
+                                         int C, int NH, float p, uint64_t key) = 0;
+  /// dqkv += the gradient of attention_forward_dropout with the same p and key.
+  virtual void attention_backward_dropout(float* dqkv, const float* dout, const float* qkvh, const float* att,
+                                          int B, int T, int C, int NH, float p, uint64_t key) = 0;
 
   // ----- loss (chapter 05) -------------------------------------------------------------------
   /// losses (N) and lse (N) from logits (N, V) and targets (N), -1 = no target.
@@ -199,6 +215,12 @@ class CpuBackend : public Backend {
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
   void residual_backward(float* da, float* db, const float* dout, int n) override;
+  void dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) override;
+  void dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) override;
+  void attention_forward_dropout(float* out, float* qkvh, float* att, const float* qkv, int B, int T, int C,
+                                 int NH, float p, uint64_t key) override;
+  void attention_backward_dropout(float* dqkv, const float* dout, const float* qkvh, const float* att, int B,
+                                  int T, int C, int NH, float p, uint64_t key) override;
   void cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int N,
                              int V) override;
   void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/file_io.h"
 #include "common/json_fields.h"
+#include "common/json_message.h"
 
 namespace gpt2 {
 
@@ -32,6 +33,15 @@ void GPT2Config::validate(std::string_view where) const {
   GPT2_CHECK(vocab_size > 0, where, ": vocab_size must be positive, got ", vocab_size);
   GPT2_CHECK(std::isfinite(layer_norm_epsilon) && layer_norm_epsilon > 0, where,
              ": layer_norm_epsilon must be a positive number, got ", layer_norm_epsilon);
+  dropout.validate(where);
+}
+
+void DropoutConfig::validate(std::string_view where) const {
+  for (auto [key, p] : {std::pair{"embd_pdrop", embd_pdrop}, std::pair{"attn_pdrop", attn_pdrop},
+                        std::pair{"resid_pdrop", resid_pdrop}}) {
+    GPT2_CHECK(std::isfinite(p) && p >= 0 && p < 1, where, ": ", key,
+               " must be a probability in [0, 1), got ", p);
+  }
 }
 
 namespace {
@@ -106,6 +116,17 @@ GPT2Config parse_config_json(const std::string& text, const std::string& name) {
     GPT2_CHECK(eps > 0 && eps < 1, name, ": 'layer_norm_epsilon' must be in (0, 1), got ", eps);
     c.layer_norm_epsilon = static_cast<float>(eps);
   }
+  // Dropout (training only). Absent or null means 0; a value must be a probability below 1.
+  auto probability = [&](const char* key) {
+    if (!j.contains(key) || j[key].is_null()) return 0.0f;
+    const json& v = j[key];
+    GPT2_CHECK(v.is_number() && v.get<double>() >= 0 && v.get<double>() < 1, name, ": '", key,
+               "' must be a probability in [0, 1), got ", json_for_message(v));
+    return v.get<float>();
+  };
+  c.dropout.embd_pdrop = probability("embd_pdrop");
+  c.dropout.attn_pdrop = probability("attn_pdrop");
+  c.dropout.resid_pdrop = probability("resid_pdrop");
   // The variants of GPT2Config this course does not implement: refuse them rather than compute
   // something else silently.
   if (j.contains("activation_function")) {
@@ -143,9 +164,8 @@ double float_as_short_double(float x) {
 }  // namespace
 
 std::string config_to_json(const GPT2Config& c) {
-  // The keys of OpenAI's own gpt2 config.json on the Hugging Face hub, with our sizes. Dropout
-  // probabilities are kept at GPT-2's 0.1 so fine-tuning in transformers behaves as usual; our
-  // own training uses no dropout.
+  // The keys of OpenAI's own gpt2 config.json on the Hugging Face hub, with our sizes and our
+  // dropout probabilities (0 unless the model was trained with dropout).
   nlohmann::ordered_json j;
   j["model_type"] = "gpt2";
   j["architectures"] = {"GPT2LMHeadModel"};
@@ -159,9 +179,9 @@ std::string config_to_json(const GPT2Config& c) {
   j["vocab_size"] = c.vocab_size;
   j["layer_norm_epsilon"] = float_as_short_double(c.layer_norm_epsilon);
   j["initializer_range"] = 0.02;
-  j["attn_pdrop"] = 0.1;
-  j["embd_pdrop"] = 0.1;
-  j["resid_pdrop"] = 0.1;
+  j["attn_pdrop"] = float_as_short_double(c.dropout.attn_pdrop);
+  j["embd_pdrop"] = float_as_short_double(c.dropout.embd_pdrop);
+  j["resid_pdrop"] = float_as_short_double(c.dropout.resid_pdrop);
   j["scale_attn_weights"] = true;
   j["scale_attn_by_inverse_layer_idx"] = false;
   j["reorder_and_upcast_attn"] = false;

@@ -30,7 +30,23 @@ inline constexpr int kMaxEmbd = 16384;
 inline constexpr int kMaxPositions = 1 << 20;
 inline constexpr int kMaxVocab = 1 << 24;
 
+/// GPT-2's three dropout probabilities (dropout.h shows where each one acts), each in [0, 1).
+/// They act only in training mode; evaluation and generation ignore them. transformers' names;
+/// OpenAI's configs say 0.1 for each, ours 0 unless `gpt2 train --dropout` says otherwise.
+struct DropoutConfig {
+  float embd_pdrop = 0;   ///< after wte + wpe
+  float attn_pdrop = 0;   ///< on the attention weights, after the softmax
+  float resid_pdrop = 0;  ///< on the output of attn.c_proj and of mlp.c_proj, before each residual add
+
+  /// True if any of the three is not 0.
+  bool any() const { return embd_pdrop > 0 || attn_pdrop > 0 || resid_pdrop > 0; }
+  /// Throws gpt2::Error naming the first probability outside [0, 1) (prefixed by `where`).
+  void validate(std::string_view where = "DropoutConfig") const;
+  bool operator==(const DropoutConfig&) const = default;
+};
+
 /// The shape of a GPT-2. Everything else (head size, MLP width 4C, parameter count) follows.
+/// (Plus the dropout of training, which config.json keeps beside the shape.)
 struct GPT2Config {
   int n_layer = 12;                  ///< L: number of transformer blocks
   int n_head = 12;                   ///< NH: attention heads per block
@@ -38,6 +54,7 @@ struct GPT2Config {
   int n_positions = 1024;            ///< maxT: context length (rows of the position embedding)
   int vocab_size = 50257;            ///< V: rows of the token embedding (and columns of the logits)
   float layer_norm_epsilon = 1e-5f;  ///< eps added to the variance in every LayerNorm
+  DropoutConfig dropout;             ///< embd_pdrop, attn_pdrop, resid_pdrop (training only)
 
   /// HS = C / NH.
   int head_size() const { return n_embd / n_head; }
@@ -57,19 +74,27 @@ struct GPT2Config {
   static std::vector<std::string> known_names();
 
   bool operator==(const GPT2Config&) const = default;
+  /// The same shape (every field but the dropout): the same weights fit both.
+  bool same_shape(const GPT2Config& o) const {
+    GPT2Config a = *this;
+    a.dropout = o.dropout;
+    return a == o;
+  }
 };
 
 /// "L=12 NH=12 C=768 maxT=1024 V=50257"
 std::string to_string(const GPT2Config& config);
 
 /// Parses the text of a Hugging Face GPT-2 `config.json` (`name` is used in messages). Reads
-/// n_layer, n_head, n_embd, n_positions (or n_ctx), vocab_size, layer_norm_epsilon; rejects
+/// n_layer, n_head, n_embd, n_positions (or n_ctx), vocab_size, layer_norm_epsilon and the
+/// dropout probabilities embd_pdrop, attn_pdrop, resid_pdrop (absent or null: 0); rejects
 /// models this course does not implement (model_type other than "gpt2", an activation other
 /// than the tanh GELU, an MLP width n_inner other than 4C, attention scaled by layer index).
 GPT2Config parse_config_json(const std::string& text, const std::string& name);
 /// Reads `path` (a config.json) with parse_config_json.
 GPT2Config read_config_json(const std::filesystem::path& path);
-/// The config.json text `transformers.GPT2LMHeadModel.from_pretrained` needs for this model.
+/// The config.json text `transformers.GPT2LMHeadModel.from_pretrained` needs for this model
+/// (with its dropout probabilities).
 std::string config_to_json(const GPT2Config& config);
 /// Writes config_to_json(config) to `path` (atomically).
 void write_config_json(const GPT2Config& config, const std::filesystem::path& path);

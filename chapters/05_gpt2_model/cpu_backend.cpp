@@ -11,6 +11,7 @@
 #include "chapters/04_transformer_block/residual.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/cross_entropy.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/05_gpt2_model/lm_head.h"
 #include "common/error.h"
@@ -128,6 +129,31 @@ void CpuBackend::residual_forward(float* out, const float* a, const float* b, in
 
 void CpuBackend::residual_backward(float* da, float* db, const float* dout, int n) {
   gpt2::residual_backward(da, db, dout, n);
+}
+
+void CpuBackend::dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) {
+  gpt2::dropout_forward(out, inp, n, p, key);
+}
+
+void CpuBackend::dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) {
+  gpt2::dropout_backward(dinp, dout, n, p, key);
+}
+
+// The plain attention with dropout draws the mask of the (B, NH, T, T) weights into a byte array
+// and hands it to chapter 03's loops; the backward draws the same mask again from the same key.
+void CpuBackend::attention_forward_dropout(float* out, float* qkvh, float* att, const float* qkv, int B,
+                                           int T, int C, int NH, float p, uint64_t key) {
+  std::vector<uint8_t> keep(static_cast<size_t>(B) * NH * T * T);
+  dropout_mask(keep.data(), static_cast<int64_t>(keep.size()), p, key);
+  gpt2::multihead_attention_forward(out, qkvh, att, qkv, B, T, C, NH, keep.data(), p);
+}
+
+void CpuBackend::attention_backward_dropout(float* dqkv, const float* dout, const float* qkvh,
+                                            const float* att, int B, int T, int C, int NH, float p,
+                                            uint64_t key) {
+  std::vector<uint8_t> keep(static_cast<size_t>(B) * NH * T * T);
+  dropout_mask(keep.data(), static_cast<int64_t>(keep.size()), p, key);
+  gpt2::multihead_attention_backward(dqkv, dout, qkvh, att, B, T, C, NH, keep.data(), p);
 }
 
 void CpuBackend::cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets,

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "chapters/02_embeddings/embedding.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/05_gpt2_model/hf_checkpoint.h"
 #include "common/error.h"
 #include "common/rng.h"
@@ -25,7 +26,85 @@ GPT2::GPT2(const GPT2Config& config, Backend& backend)
 
 void GPT2::bind_weights() {
   w_ = layout_.bind(static_cast<const float*>(params_.floats()));
-  g_ = grads_.bytes() ? layout_.bind(grads_.floats()) : ModelParams<float>{};
+  g_ = ModelParams<float>{};
+  if (grads_.bytes() == 0) return;
+  // The gradient of the parameter at `offset`, or null when it is frozen (before train_from_).
+  float* g = grads_.floats();
+  auto at = [&](const std::string& name) -> float* {
+    const int64_t offset = layout_.find(name).offset;
+    return offset >= train_from_ ? g + (offset - train_from_) : nullptr;
+  };
+  g_.wte = at("wte.weight");
+  g_.wpe = at("wpe.weight");
+  for (int l = 0; l < config_.n_layer; ++l) {
+    float* first = at(cat("h.", l, ".ln_1.weight"));  // a block trains whole or not at all
+    g_.blocks.push_back(first ? block_params_view(first, config_.n_embd) : BlockParams<float>{});
+  }
+  g_.lnf_w = at("ln_f.weight");
+  g_.lnf_b = at("ln_f.bias");
+}
+
+void GPT2::allocate_grads() {
+  grads_ = BackendBuffer();
+  grads_ = BackendBuffer(*backend_, std::max<size_t>(n_trainable(), 1) * sizeof(float));  // zeroed
+  bind_weights();
+}
+
+int64_t GPT2::attach_parameters(int64_t n) {
+  GPT2_CHECK(n > 0, "attach_parameters: n must be positive, got ", n);
+  const size_t old_total = n_params() + n_attached_;
+  BackendBuffer grown(*backend_, (old_total + static_cast<size_t>(n)) * sizeof(float));  // zeroed
+  backend_->copy(grown.floats(), params_.floats(), old_total * sizeof(float));
+  params_ = std::move(grown);
+  const int64_t offset = static_cast<int64_t>(n_attached_);
+  n_attached_ += static_cast<size_t>(n);
+  if (grads_.bytes()) {
+    allocate_grads();
+  } else {
+    bind_weights();
+  }
+  return offset;
+}
+
+std::span<float> GPT2::attached_params() {
+  return {params_.floats() + n_params(), n_attached_};
+}
+
+std::span<float> GPT2::attached_grads() {
+  if (grads_.bytes() == 0) return {};
+  return {grads_.floats() + (n_params() - static_cast<size_t>(train_from_)), n_attached_};
+}
+
+void GPT2::set_linear_adapter(LinearAdapter* adapter) {
+  adapter_ = adapter;
+}
+
+void GPT2::set_trainable_from(int64_t first) {
+  bool valid = first == 0 || first == layout_.find("ln_f.weight").offset || first == layout_.num_parameters();
+  for (int l = 0; l < config_.n_layer; ++l)
+    valid = valid || first == layout_.find(cat("h.", l, ".ln_1.weight")).offset;
+  GPT2_CHECK(valid, "set_trainable_from: ", first,
+             " is not where the embeddings, a block, ln_f or the attached layers begin");
+  train_from_ = first;
+  if (grads_.bytes()) allocate_grads();
+  backward_ready_ = false;
+}
+
+std::span<float> GPT2::trainable_params() {
+  return {params_.floats() + train_from_, n_trainable()};
+}
+
+int GPT2::lowest_backward_block() const {
+  if (grads_.bytes() && g_.wte) return 0;  // the embeddings train: every block's backward runs
+  int lowest = config_.n_layer;
+  for (int l = config_.n_layer - 1; l >= 0; --l) {
+    bool needed = grads_.bytes() && g_.blocks[static_cast<size_t>(l)].ln_1_w != nullptr;
+    for (BlockLinear which :
+         {BlockLinear::attn_c_attn, BlockLinear::attn_c_proj, BlockLinear::mlp_c_fc, BlockLinear::mlp_c_proj})
+      needed = needed || (adapter_ && adapter_->adapts(l, which));
+    if (needed) lowest = l;
+  }
+  return lowest;
 }
 
 GPT2 GPT2::load(const std::filesystem::path& dir, Backend& backend) {
@@ -54,7 +133,7 @@ void GPT2::save(const std::filesystem::path& dir, const std::filesystem::path& t
 
 void GPT2::read_weights(const std::filesystem::path& dir) {
   HFModel m = read_hf_model_dir(dir);
-  GPT2_CHECK(m.config == config_, (dir / "config.json").string(), ": the model there is ",
+  GPT2_CHECK(m.config.same_shape(config_), (dir / "config.json").string(), ": the model there is ",
              to_string(m.config), ", this one is ", to_string(config_));
   set_params(m.params.span());
 }
@@ -88,11 +167,18 @@ void GPT2::set_params(std::span<const float> values) {
   backend_->copy_to_device(params_.floats(), values.data(), n_params() * sizeof(float));
 }
 
+void GPT2::set_dropout(const DropoutConfig& dropout) {
+  dropout.validate("set_dropout");
+  config_.dropout = dropout;
+}
+
+void GPT2::set_dropout_pass(uint64_t seed, uint64_t pass) {
+  dropout_seed_ = seed;
+  dropout_pass_ = pass;
+}
+
 void GPT2::set_mode(Mode mode) {
-  if (mode == Mode::training && grads_.bytes() == 0) {
-    grads_ = BackendBuffer(*backend_, n_params() * sizeof(float));  // zeroed
-    bind_weights();
-  }
+  if (mode == Mode::training && grads_.bytes() == 0) allocate_grads();
   mode_ = mode;
   backward_ready_ = false;  // what the last forward kept was for the old mode
 }
@@ -103,7 +189,8 @@ Tensor GPT2::params_to_host() const {
 
 Tensor GPT2::grads_to_host() const {
   GPT2_CHECK(grads_.bytes() != 0, "grads_to_host(): the model has no gradients outside training mode");
-  return Tensor::from({layout_.num_parameters()}, to_host(*backend_, grads_.floats(), n_params()));
+  return Tensor::from({static_cast<int64_t>(n_trainable())},
+                      to_host(*backend_, grads_.floats(), n_trainable()));
 }
 
 Tensor GPT2::param(std::string_view name) const {
@@ -114,7 +201,9 @@ Tensor GPT2::param(std::string_view name) const {
 Tensor GPT2::grad(std::string_view name) const {
   GPT2_CHECK(grads_.bytes() != 0, "grad(", name, "): the model has no gradients outside training mode");
   const ParamSpec& s = layout_.find(name);
-  return Tensor::from(s.shape, to_host(*backend_, grads_.floats() + s.offset, static_cast<size_t>(s.numel)));
+  GPT2_CHECK(s.offset >= train_from_, "grad(", name, "): the parameter is frozen (set_trainable_from)");
+  return Tensor::from(
+      s.shape, to_host(*backend_, grads_.floats() + (s.offset - train_from_), static_cast<size_t>(s.numel)));
 }
 
 // ============================================================================================
@@ -147,15 +236,20 @@ void GPT2::prepare(const ActivationPlan& plan) {
 }
 
 void GPT2::ensure_scratch() {
-  if (scratch_B_ == B_ && scratch_T_ == T_) return;
-  const size_t floats = static_cast<size_t>(backward_scratch_floats(config_, B_, T_));
+  // The scratch has dropout's buffer when the model drops (or its last forward pass did).
+  const bool with_dropout = config_.dropout.any() || last_drop_.any();
+  if (scratch_B_ == B_ && scratch_T_ == T_ && scratch_dropout_ == with_dropout) return;
+  GPT2Config shape = config_;
+  shape.dropout = config_.dropout.any() ? config_.dropout : last_drop_;
+  const size_t floats = static_cast<size_t>(backward_scratch_floats(shape, B_, T_));
   if (scratch_buffer_.bytes() < floats * sizeof(float)) {
     scratch_buffer_ = BackendBuffer();
     scratch_buffer_ = BackendBuffer(*backend_, floats * sizeof(float));
   }
-  scratch_ = bind_backward_scratch(scratch_buffer_.floats(), config_, B_, T_);
+  scratch_ = bind_backward_scratch(scratch_buffer_.floats(), shape, B_, T_);
   scratch_B_ = B_;
   scratch_T_ = T_;
+  scratch_dropout_ = with_dropout;
 }
 
 void GPT2::reserve(int B, int T) {
@@ -170,6 +264,10 @@ void GPT2::reserve(const KVCache& cache, int T) {
 
 float GPT2::forward(const int* tokens, const int* targets, int B, int T) {
   return run_forward(tokens, targets, B, T, nullptr, true);
+}
+
+void GPT2::forward_hidden(const int* tokens, int B, int T) {
+  run_forward(tokens, nullptr, B, T, nullptr, true, /*head=*/false);
 }
 
 std::span<const float> GPT2::forward(KVCache& cache, const int* tokens, int B, int T, bool all_logits) {
@@ -187,11 +285,23 @@ std::span<const float> GPT2::forward(KVCache& cache, const int* tokens, int B, i
   return logits();
 }
 
-float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache,
-                        bool all_logits) {
+void GPT2::linear(int l, BlockLinear which, float* out, const float* inp, const float* w, const float* b,
+                  int N, int C, int OC) {
+  backend_->linear_forward(out, inp, w, b, N, C, OC);
+  if (adapter_ && adapter_->adapts(l, which)) adapter_->forward(l, which, out, inp, N, C, OC);
+}
+
+void GPT2::linear_backward(int l, BlockLinear which, float* dinp, float* dw, float* db, const float* dout,
+                           const float* inp, const float* w, int N, int C, int OC) {
+  backend_->linear_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+  if (adapter_ && adapter_->adapts(l, which)) adapter_->backward(l, which, dinp, dout, inp, N, C, OC);
+}
+
+float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache, bool all_logits,
+                        bool head) {
   const int pos0 = cache ? cache->size() : 0;  // the position of the first new token
   // Training and looking inside keep every block's activations; inference reuses one block's.
-  prepare({B, T, mode_ != Mode::inference && !cache, cache != nullptr, all_logits});
+  prepare({B, T, mode_ != Mode::inference && !cache, cache != nullptr, all_logits, head});
   const int BT = B * T, C = config_.n_embd, NH = config_.n_head, V = config_.vocab_size;
   const float eps = config_.layer_norm_epsilon;
   // Validate at the boundary; the ops trust their inputs.
@@ -207,6 +317,14 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
   }
   have_targets_ = targets != nullptr;
   backward_ready_ = false;
+  // Dropout acts in training mode only, with this pass's masks (dropout.h); p = 0 skips a site.
+  const bool dropping = mode_ == Mode::training && !cache && config_.dropout.any();
+  last_drop_ = dropping ? config_.dropout : DropoutConfig{};
+  if (dropping) last_pass_ = dropout_pass_++;
+  const DropoutConfig& drop = last_drop_;
+  auto dropout = [&](float* x, float p, uint64_t site, size_t n) {
+    if (p > 0) backend_->dropout_forward(x, x, static_cast<int>(n), p, dropout_site_key(site));
+  };
 
   Backend& be = *backend_;
   // The only data that goes to the backend: the token ids (our own copies: backward() needs them
@@ -220,6 +338,7 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
   // x0 = wte[tokens] + wpe[pos0 : pos0 + T]: chapter 02's encoder with the position table
   // starting pos0 rows down.
   be.encoder_forward(a.encoded, d_tokens, w_.wte, w_.wpe + static_cast<size_t>(pos0) * C, B, T, C);
+  dropout(a.encoded, drop.embd_pdrop, 0, static_cast<size_t>(BT) * C);
 
   // The blocks (chapter 04's block_forward, written against the backend).
   for (int l = 0; l < config_.n_layer; ++l) {
@@ -228,21 +347,28 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
     const float* inp = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].out;
     // res_1 = inp + attn.c_proj(attention(attn.c_attn(ln_1(inp))))
     be.layernorm_forward(x.ln_1, x.ln_1_mean, x.ln_1_rstd, inp, w.ln_1_w, w.ln_1_b, BT, C, eps);
-    be.linear_forward(x.qkv, x.ln_1, w.c_attn_w, w.c_attn_b, BT, C, 3 * C);
+    linear(l, BlockLinear::attn_c_attn, x.qkv, x.ln_1, w.c_attn_w, w.c_attn_b, BT, C, 3 * C);
     if (cache) {
       // The new keys and values go into the cache; the queries attend over all cached positions.
       be.attention_forward_cached(x.atty, cache->keys(l), cache->values(l), x.qkv, B, T, pos0,
                                   cache->capacity(), C, NH);
+    } else if (drop.attn_pdrop > 0) {
+      be.attention_forward_dropout(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH, drop.attn_pdrop,
+                                   dropout_site_key(dropout_site_index(l, DropoutSite::attention_weights)));
     } else {
       be.attention_forward(x.atty, x.qkvh, x.att, x.qkv, B, T, C, NH);
     }
-    be.linear_forward(x.attn_proj, x.atty, w.attn_c_proj_w, w.attn_c_proj_b, BT, C, C);
+    linear(l, BlockLinear::attn_c_proj, x.attn_proj, x.atty, w.attn_c_proj_w, w.attn_c_proj_b, BT, C, C);
+    dropout(x.attn_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::attention_output),
+            static_cast<size_t>(BT) * C);
     be.residual_forward(x.res_1, inp, x.attn_proj, BT * C);
     // out = res_1 + mlp.c_proj(gelu(mlp.c_fc(ln_2(res_1))))
     be.layernorm_forward(x.ln_2, x.ln_2_mean, x.ln_2_rstd, x.res_1, w.ln_2_w, w.ln_2_b, BT, C, eps);
-    be.linear_forward(x.fch, x.ln_2, w.c_fc_w, w.c_fc_b, BT, C, 4 * C);
+    linear(l, BlockLinear::mlp_c_fc, x.fch, x.ln_2, w.c_fc_w, w.c_fc_b, BT, C, 4 * C);
     be.gelu_forward(x.fch_gelu, x.fch, BT * 4 * C);
-    be.linear_forward(x.mlp_proj, x.fch_gelu, w.mlp_c_proj_w, w.mlp_c_proj_b, BT, 4 * C, C);
+    linear(l, BlockLinear::mlp_c_proj, x.mlp_proj, x.fch_gelu, w.mlp_c_proj_w, w.mlp_c_proj_b, BT, 4 * C, C);
+    dropout(x.mlp_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::mlp_output),
+            static_cast<size_t>(BT) * C);
     be.residual_forward(x.out, x.res_1, x.mlp_proj, BT * C);
   }
   if (cache) cache->size_ = pos0 + T;  // the new positions' keys and values are in the cache
@@ -260,8 +386,9 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
   }
   if (!all_logits) rows = B;
   be.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, last, w_.lnf_w, w_.lnf_b, rows, C, eps);
-  be.lm_head_forward(a.logits, a.lnf, w_.wte, rows, C, V);
   backward_ready_ = mode_ == Mode::training && !cache;
+  if (!head) return -1.0f;  // forward_hidden: ln_f's output is what the caller wants
+  be.lm_head_forward(a.logits, a.lnf, w_.wte, rows, C, V);
   if (!targets) return -1.0f;
 
   // loss = mean of the per-position cross-entropies. The sum is the backend's (in double, in a
@@ -272,6 +399,7 @@ float GPT2::run_forward(const int* tokens, const int* targets, int B, int T, KVC
 
 std::span<const float> GPT2::logits() const {
   GPT2_CHECK(B_ > 0, "logits(): call forward() first");
+  GPT2_CHECK(plan_.logits, "logits(): the last pass was forward_hidden(), which computes no logits");
   const size_t n = static_cast<size_t>(plan_.logit_rows()) * config_.vocab_size;
   if (backend_->host_memory()) return {acts_.logits, n};
   host_logits_.resize(n);
@@ -295,10 +423,10 @@ std::span<const float> GPT2::losses() const {
 void GPT2::zero_grad() {
   GPT2_CHECK(grads_.bytes() != 0,
              "zero_grad(): the model has no gradients; call set_mode(GPT2::Mode::training) first");
-  backend_->zero(grads_.floats(), n_params());
+  backend_->zero(grads_.floats(), n_trainable());
 }
 
-void GPT2::backward() {
+void GPT2::backward(float loss_weight) {
   GPT2_CHECK(have_targets_, "backward(): needs a forward() with targets first");
   GPT2_CHECK(backward_ready_,
              "backward(): the last forward() ran outside training mode and kept nothing for the backward "
@@ -308,13 +436,26 @@ void GPT2::backward() {
   ensure_scratch();
   const Activations& a = acts_;
   const BackwardScratch& s = scratch_;
-  // loss = (1/n) sum_i loss_i  =>  dloss_i = 1/n for each position with a target.
+  // loss = (1/n) sum_i loss_i  =>  dloss_i = 1/n for each position with a target (times the weight).
   be.zero(s.dlogits, static_cast<size_t>(BT) * V);
   be.zero(s.dlnf, static_cast<size_t>(BT) * C);
-  be.cross_entropy_backward(s.dlogits, a.logits, a.lse, targets_buffer_.ints(), 1.0f / num_targets_, BT, V);
+  be.cross_entropy_backward(s.dlogits, a.logits, a.lse, targets_buffer_.ints(), loss_weight / num_targets_,
+                            BT, V);
   // The tied head: the first of wte's two gradients, and the gradient of the final hidden state.
   be.lm_head_backward(s.dlnf, g_.wte, s.dlogits, a.lnf, w_.wte, BT, C, V);
   backward_from_hidden(s.dlnf);
+}
+
+uint64_t GPT2::dropout_site_key(uint64_t site) const {
+  return dropout_key(dropout_seed_, last_pass_, site);
+}
+
+const float* GPT2::undo_dropout(const float* d, float p, uint64_t site, size_t n) {
+  if (p == 0) return d;
+  // d(before) = keep * d(after) / (1 - p), added into a zeroed buffer (every backward adds).
+  backend_->zero(scratch_.ddropout, n);
+  backend_->dropout_backward(scratch_.ddropout, d, static_cast<int>(n), p, dropout_site_key(site));
+  return scratch_.ddropout;
 }
 
 void GPT2::backward_from_hidden(const float* dhidden) {
@@ -332,38 +473,58 @@ void GPT2::backward_from_hidden(const float* dhidden) {
   // Every backward adds: this block's activation gradients start at zero (not the parameters':
   // those accumulate until zero_grad()).
   be.zero(dout, btc);
-  be.layernorm_backward(dout, g_.lnf_w, g_.lnf_b, dhidden, a.blocks.back().out, w_.lnf_w, a.lnf_mean,
-                        a.lnf_rstd, BT, C);
+  // A frozen LayerNorm's parameter gradients go to a scratch buffer that nothing reads.
+  auto or_frozen = [&](float* grad, int which) { return grad ? grad : s.dfrozen + which * C; };
+  be.layernorm_backward(dout, or_frozen(g_.lnf_w, 0), or_frozen(g_.lnf_b, 1), dhidden, a.blocks.back().out,
+                        w_.lnf_w, a.lnf_mean, a.lnf_rstd, BT, C);
 
-  for (int l = config_.n_layer - 1; l >= 0; --l) {
+  // Down to the lowest block that trains or is adapted: nothing below it needs a gradient.
+  const int lowest = lowest_backward_block();
+  for (int l = config_.n_layer - 1; l >= lowest; --l) {
     const BlockParams<const float>& w = w_.blocks[static_cast<size_t>(l)];
-    const BlockParams<float>& g = g_.blocks[static_cast<size_t>(l)];
+    const BlockParams<float>& g = g_.blocks[static_cast<size_t>(l)];  // null pointers when frozen
     const LayerActivations& x = a.blocks[static_cast<size_t>(l)];
     const float* inp = l == 0 ? a.encoded : a.blocks[static_cast<size_t>(l) - 1].out;
     for (float* p : {s.dres_1, s.dmlp_proj, s.dln_2, s.dattn_proj, s.datty, s.dln_1, dinp}) be.zero(p, btc);
     be.zero(s.dfch_gelu, 4 * btc);
     be.zero(s.dfch, 4 * btc);
     be.zero(s.dqkv, 3 * btc);
-    // MLP sub-layer, last op first: out = res_1 + mlp_proj.
+    const DropoutConfig& drop = last_drop_;  // the forward's probabilities (all 0: no dropout)
+    // MLP sub-layer, last op first: out = res_1 + dropout(mlp_proj).
     be.residual_backward(s.dres_1, s.dmlp_proj, dout, BT * C);
-    be.linear_backward(s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, s.dmlp_proj, x.fch_gelu, w.mlp_c_proj_w,
-                       BT, 4 * C, C);
+    const float* dmlp_proj =
+        undo_dropout(s.dmlp_proj, drop.resid_pdrop, dropout_site_index(l, DropoutSite::mlp_output), btc);
+    linear_backward(l, BlockLinear::mlp_c_proj, s.dfch_gelu, g.mlp_c_proj_w, g.mlp_c_proj_b, dmlp_proj,
+                    x.fch_gelu, w.mlp_c_proj_w, BT, 4 * C, C);
     be.gelu_backward(s.dfch, x.fch, s.dfch_gelu, BT * 4 * C);
-    be.linear_backward(s.dln_2, g.c_fc_w, g.c_fc_b, s.dfch, x.ln_2, w.c_fc_w, BT, C, 4 * C);
-    be.layernorm_backward(s.dres_1, g.ln_2_w, g.ln_2_b, s.dln_2, x.res_1, w.ln_2_w, x.ln_2_mean, x.ln_2_rstd,
-                          BT, C);
-    // Attention sub-layer: res_1 = inp + attn_proj.
+    linear_backward(l, BlockLinear::mlp_c_fc, s.dln_2, g.c_fc_w, g.c_fc_b, s.dfch, x.ln_2, w.c_fc_w, BT, C,
+                    4 * C);
+    be.layernorm_backward(s.dres_1, or_frozen(g.ln_2_w, 0), or_frozen(g.ln_2_b, 1), s.dln_2, x.res_1,
+                          w.ln_2_w, x.ln_2_mean, x.ln_2_rstd, BT, C);
+    // Attention sub-layer: res_1 = inp + dropout(attn_proj).
     be.residual_backward(dinp, s.dattn_proj, s.dres_1, BT * C);
-    be.linear_backward(s.datty, g.attn_c_proj_w, g.attn_c_proj_b, s.dattn_proj, x.atty, w.attn_c_proj_w, BT,
-                       C, C);
-    be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
-    be.linear_backward(s.dln_1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln_1, w.c_attn_w, BT, C, 3 * C);
-    be.layernorm_backward(dinp, g.ln_1_w, g.ln_1_b, s.dln_1, inp, w.ln_1_w, x.ln_1_mean, x.ln_1_rstd, BT, C);
+    const float* dattn_proj = undo_dropout(s.dattn_proj, drop.resid_pdrop,
+                                           dropout_site_index(l, DropoutSite::attention_output), btc);
+    linear_backward(l, BlockLinear::attn_c_proj, s.datty, g.attn_c_proj_w, g.attn_c_proj_b, dattn_proj,
+                    x.atty, w.attn_c_proj_w, BT, C, C);
+    if (drop.attn_pdrop > 0) {
+      be.attention_backward_dropout(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH, drop.attn_pdrop,
+                                    dropout_site_key(dropout_site_index(l, DropoutSite::attention_weights)));
+    } else {
+      be.attention_backward(s.dqkv, s.datty, x.qkvh, x.att, B, T, C, NH);
+    }
+    linear_backward(l, BlockLinear::attn_c_attn, s.dln_1, g.c_attn_w, g.c_attn_b, s.dqkv, x.ln_1, w.c_attn_w,
+                    BT, C, 3 * C);
+    be.layernorm_backward(dinp, or_frozen(g.ln_1_w, 0), or_frozen(g.ln_1_b, 1), s.dln_1, inp, w.ln_1_w,
+                          x.ln_1_mean, x.ln_1_rstd, BT, C);
     std::swap(dout, dinp);  // this block's input is the output of the block below
   }
+  if (!g_.wte) return;  // the embeddings are frozen
 
-  // The embeddings: the second of wte's gradients (the rows of the tokens seen), and wpe's.
-  be.encoder_backward(g_.wte, g_.wpe, dout, tokens_buffer_.ints(), B, T, C);
+  // The embeddings (x0 = dropout(wte[tokens] + wpe)): the second of wte's gradients (the rows of
+  // the tokens seen), and wpe's.
+  const float* dencoded = undo_dropout(dout, last_drop_.embd_pdrop, 0, btc);
+  be.encoder_backward(g_.wte, g_.wpe, dencoded, tokens_buffer_.ints(), B, T, C);
 }
 
 }  // namespace gpt2

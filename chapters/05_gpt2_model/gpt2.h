@@ -37,7 +37,20 @@
 ///   logits = model.forward(cache, &next, 1, 1);        // one more token
 /// @endcode
 ///
-/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` with dropout off,
+/// Dropout (dropout.h): in training mode, with the probabilities of config().dropout, the model
+/// drops where GPT-2 does: after the embedding, on the attention weights, and on the output of
+/// each block's two projections before the residual adds. Each forward pass draws its masks from
+/// (seed, pass number, site), set by set_dropout_pass(); every other mode, and a probability of
+/// 0, computes exactly as without dropout.
+///
+/// Fine-tuning (chapter 10) uses three more things: layers attached to the model whose parameters
+/// live after the model's own in the same buffer (attach_parameters(): a classification head,
+/// LoRA adapters), a hook on the four linear layers of every block (set_linear_adapter()), and a
+/// choice of which parameters train (set_trainable_from(): all, the last blocks, or only the
+/// attached ones). Gradients, and so the optimizer's moments, exist only for what trains: one
+/// contiguous range, trainable_params(), with grads() beside it.
+///
+/// PyTorch equivalent: transformers' `GPT2LMHeadModel(config)` (model.train() in training mode),
 /// `loss = model(tokens, labels=...)` (which shifts the labels itself; we take targets as given),
 /// and `model(next, past_key_values=cache, use_cache=True)` for generation.
 #pragma once
@@ -51,6 +64,7 @@
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/config.h"
 #include "chapters/05_gpt2_model/kv_cache.h"
+#include "chapters/05_gpt2_model/linear_adapter.h"
 #include "chapters/05_gpt2_model/parameters.h"
 #include "common/tensor.h"
 
@@ -85,6 +99,15 @@ class GPT2 {
   /// block (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm gains 1.
   void init_random(uint64_t seed);
 
+  /// The dropout probabilities of training (config().dropout; a model loads them from its
+  /// config.json, and save() writes them). Throws for a probability outside [0, 1).
+  void set_dropout(const DropoutConfig& dropout);
+  /// The masks of the next training forward pass come from (seed, pass) (dropout.h's
+  /// dropout_key); each training forward pass after it counts the pass up by one. A training loop
+  /// sets the pass from its step, so that a resumed run draws the masks the uninterrupted run
+  /// would have drawn. The default is seed 0, pass 0.
+  void set_dropout_pass(uint64_t seed, uint64_t pass);
+
   /// Switches the mode (see Mode). Entering training mode allocates the gradients (zeroed) once;
   /// leaving it keeps them, so evaluation between training steps costs no reallocation.
   void set_mode(Mode mode);
@@ -96,6 +119,10 @@ class GPT2 {
   /// mean cross-entropy over the positions that have one (and, in training mode, keeps what
   /// backward() needs); with targets == nullptr returns -1 (only logits).
   float forward(const int* tokens, const int* targets, int B, int T);
+  /// The same up to the final LayerNorm, without the language-model head: ln_f's output for
+  /// every position is activations().lnf (B, T, C), what a classification head reads (chapter
+  /// 10). Keeps what backward_from_hidden() needs in training mode.
+  void forward_hidden(const int* tokens, int B, int T);
   /// Generation: runs tokens (B, T) at positions cache.size() .. cache.size() + T - 1 of the
   /// cache's B sequences, attending over the cached positions and appending the new ones.
   /// Returns, on the host, the logits of the last new position of each sequence (B, V), or with
@@ -113,9 +140,10 @@ class GPT2 {
   // ----- backward (training mode) -------------------------------------------------------------
   /// Sets every gradient to 0.
   void zero_grad();
-  /// ADDS the gradient of the last forward()'s loss into grads() (call zero_grad() first unless
-  /// you accumulate over micro-batches). Needs a forward() with targets, in training mode.
-  void backward();
+  /// ADDS the gradient of the last forward()'s loss, multiplied by `loss_weight`, into grads()
+  /// (call zero_grad() first unless you accumulate over micro-batches, which chapter 06 weighs by
+  /// their numbers of targets). Needs a forward() with targets, in training mode.
+  void backward(float loss_weight = 1.0f);
   /// ADDS the gradients of another loss into grads(), given its gradient with respect to the
   /// final hidden state (ln_f's output, activations().lnf): dhidden (B, T, C) in the backend's
   /// memory, for the B, T of the last forward() in training mode (with or without targets).
@@ -123,17 +151,43 @@ class GPT2 {
   /// classification head (chapter 10) computes its own.
   void backward_from_hidden(const float* dhidden);
 
+  // ----- fine-tuning: attached layers, an adapter hook, what trains (chapter 10) ----------------
+  /// Room for `n` parameters of a layer attached to the model (a classification head, LoRA
+  /// adapters), zeroed, after the model's own and the earlier attached ones in the same buffer, so
+  /// that everything that trains can be one contiguous range. Returns their offset in
+  /// attached_params(). The buffer moves: pointers into it taken before are no longer valid.
+  int64_t attach_parameters(int64_t n);
+  /// The attached parameters (all of them, in the order attached) and their gradients (empty
+  /// until training mode allocates them), in the backend's memory.
+  std::span<float> attached_params();
+  std::span<float> attached_grads();
+  /// Calls `adapter` at the four linear layers of every block it adapts (linear_adapter.h), in
+  /// every mode; nullptr removes it. The adapter must outlive its use.
+  void set_linear_adapter(LinearAdapter* adapter);
+  /// Which parameters train: the model's own from offset `first` on, and every attached one.
+  /// `first` is 0 (everything: the default), the offset of a block's first parameter
+  /// (layout().find("h.K.ln_1.weight").offset: blocks K .. L - 1 and ln_f), ln_f's (ln_f alone)
+  /// or num_parameters() (only the attached layers). The frozen parameters get no gradients (no
+  /// memory is spent on them), and the backward pass stops below the lowest block that trains
+  /// or is adapted. Reallocates the gradients (zeroed) if they exist.
+  void set_trainable_from(int64_t first);
+  int64_t trainable_from() const { return train_from_; }
+  /// What trains: params()[trainable_from():] followed by every attached parameter. grads() are
+  /// their gradients, element for element.
+  std::span<float> trainable_params();
+
   // ----- the numbers (in the backend's memory) ------------------------------------------------
   /// All parameters: num_parameters() floats laid out as layout(), in the backend's memory (on a
   /// device backend, device memory: pass it to the backend's operations, read it with
   /// params_to_host()).
   std::span<float> params() { return {params_.floats(), n_params()}; }
   std::span<const float> params() const { return {params_.floats(), n_params()}; }
-  /// Their gradients, same layout, same memory; empty until training mode allocates them.
-  std::span<float> grads() { return {grads_.floats(), grads_.bytes() ? n_params() : 0}; }
-  std::span<const float> grads() const { return {grads_.floats(), grads_.bytes() ? n_params() : 0}; }
-  /// Host copies: all parameters, all gradients, or one named tensor (e.g.
-  /// param("h.0.attn.c_attn.weight"), of shape [C, 3C]).
+  /// The gradients of trainable_params() (by default every parameter: the same layout as
+  /// params()), in the same memory; empty until training mode allocates them.
+  std::span<float> grads() { return {grads_.floats(), grads_.bytes() ? n_trainable() : 0}; }
+  std::span<const float> grads() const { return {grads_.floats(), grads_.bytes() ? n_trainable() : 0}; }
+  /// Host copies: all parameters, the gradients of grads(), or one named tensor (e.g.
+  /// param("h.0.attn.c_attn.weight"), of shape [C, 3C]; grad() of a frozen one is an error).
   Tensor params_to_host() const;
   Tensor grads_to_host() const;
   Tensor param(std::string_view name) const;
@@ -165,19 +219,40 @@ class GPT2 {
 
  private:
   size_t n_params() const { return static_cast<size_t>(layout_.num_parameters()); }
+  // Trainable floats: the model's own from train_from_ on, and the attached ones.
+  size_t n_trainable() const { return n_params() - static_cast<size_t>(train_from_) + n_attached_; }
+  void allocate_grads();
   // The one forward pass: B sequences of T positions starting at `pos0`, with or without a cache.
-  float run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache, bool all_logits);
+  float run_forward(const int* tokens, const int* targets, int B, int T, KVCache* cache, bool all_logits,
+                    bool head = true);
+  // out (N, OC) = inp (N, C) W + b of block l's linear layer `which`, and the adapter's term.
+  void linear(int l, BlockLinear which, float* out, const float* inp, const float* w, const float* b, int N,
+              int C, int OC);
+  // Its backward: dinp += dout W^T (if dinp), dW, db += ... (if not frozen), and the adapter's.
+  void linear_backward(int l, BlockLinear which, float* dinp, float* dw, float* db, const float* dout,
+                       const float* inp, const float* w, int N, int C, int OC);
+  // The lowest block whose backward must run: the lowest that trains or is adapted (0 when the
+  // embeddings train; n_layer when no block does).
+  int lowest_backward_block() const;
   void prepare(const ActivationPlan& plan);
   void ensure_scratch();
   void bind_weights();
+  // Dropout of the last forward pass at `site` (dropout.h): its key, and d(input of the dropout)
+  // from d(its output) in the backward scratch (or `d` itself when that site has p = 0).
+  uint64_t dropout_site_key(uint64_t site) const;
+  const float* undo_dropout(const float* d, float p, uint64_t site, size_t n);
 
   GPT2Config config_;
   Backend* backend_;
   ParameterLayout layout_;
   Mode mode_ = Mode::inference;
 
-  // The numbers, in the backend's memory, and named views of them.
+  // The numbers, in the backend's memory, and named views of them. params_ holds the model's
+  // n_params() parameters and then n_attached_ attached ones; grads_ the n_trainable() gradients.
   BackendBuffer params_, grads_;
+  size_t n_attached_ = 0;
+  int64_t train_from_ = 0;
+  LinearAdapter* adapter_ = nullptr;
   ModelParams<const float> w_;  // weights
   ModelParams<float> g_;        // gradients (null pointers until training mode)
 
@@ -189,7 +264,12 @@ class GPT2 {
   Activations acts_{};
   BackwardScratch scratch_{};
   int scratch_B_ = 0, scratch_T_ = 0;
+  bool scratch_dropout_ = false;  // the scratch has the buffer of dropout's gradient
   bool have_targets_ = false;
+  // Dropout: the next training pass's seed and number, and the last pass's probabilities (all 0
+  // when it did not drop) and number: the backward recomputes its masks.
+  uint64_t dropout_seed_ = 0, dropout_pass_ = 0, last_pass_ = 0;
+  DropoutConfig last_drop_;
   bool backward_ready_ = false;  // the last forward kept every block's activations (training mode)
   int num_targets_ = 0;
 

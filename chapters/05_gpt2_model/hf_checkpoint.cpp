@@ -51,11 +51,23 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
   return "";
 }
 
+// A file whose matrices are quantized to int8 (chapter 08's weight formats, `gpt2 quantize`) cannot
+// be read as float weights: say so, rather than "missing tensor".
+void check_float_weights(const SafetensorsFile& file) {
+  const auto format = file.metadata().find("gpt2_weights");
+  GPT2_CHECK(
+      format == file.metadata().end() || format->second == "f32" || format->second == "bf16",
+      file.file_name(), ": holds weights in the format '", format->second,
+      "' (written by gpt2 quantize), which only gpt2 generate and gpt2 eval read; to use them as float "
+      "weights, dequantize them first: gpt2 quantize --model DIR --out NEW_DIR --weights f32");
+}
+
 }  // namespace
 
 void check_config_matches_weights(const GPT2Config& config, const SafetensorsFile& file,
                                   const std::string& config_name) {
   const std::string& fname = file.file_name();
+  check_float_weights(file);
   // The embeddings fix V, maxT and C: wte.weight is [V, C], wpe.weight is [maxT, C].
   auto check_rows_cols = [&](const std::string& tensor, const char* rows_field, int rows) {
     const std::string stored = stored_name(file, tensor);
@@ -87,6 +99,7 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(), "read_hf_weights: buffer holds ",
              params.size(), " floats, the layout needs ", layout.num_parameters());
   const GPT2Config& config = layout.config();
+  check_float_weights(file);
   std::map<std::string, const ParamSpec*> wanted;
   for (const ParamSpec& s : layout.specs()) wanted[s.name] = &s;
 
@@ -104,6 +117,7 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   for (const std::string& stored : names) {
     std::string name = stored.starts_with(kPrefix) ? stored.substr(kPrefix.size()) : stored;
     if (is_attention_buffer(name)) continue;
+    if (stored == kClassifierHeadName) continue;  // a sequence classifier's head (chapter 10 reads it)
     const TensorInfo& info = file.info(stored);
     if (name == "lm_head.weight") {
       lm_head = stored;
@@ -153,19 +167,38 @@ void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout,
   }
 }
 
-void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::span<const float> params,
-                      DType dtype) {
+void add_hf_weights(SafetensorsWriter& writer, const ParameterLayout& layout, std::span<const float> params,
+                    DType dtype, std::string_view prefix) {
   GPT2_CHECK(static_cast<int64_t>(params.size()) == layout.num_parameters(),
              "write_hf_weights: buffer holds ", params.size(), " floats, the layout needs ",
              layout.num_parameters());
-  SafetensorsWriter writer;
   writer.set_metadata("format", "pt");  // transformers wants to know the tensors are PyTorch's
   for (const ParamSpec& s : layout.specs()) {
-    writer.add(s.name, s.shape, params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)),
-               dtype);
+    writer.add(cat(prefix, s.name), s.shape,
+               params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)), dtype);
   }
+}
+
+void write_hf_weights(const fs::path& path, const ParameterLayout& layout, std::span<const float> params,
+                      DType dtype) {
+  SafetensorsWriter writer;
+  add_hf_weights(writer, layout, params, dtype);
   writer.write(path);
 }
+
+namespace {
+
+// The configuration against the header first: only then is the buffer asked for (it is sized
+// from the configuration, so an absurd config.json must not allocate anything), and the weights
+// read into it.
+void read_hf_weights_checked(const GPT2Config& config, const SafetensorsFile& weights,
+                             const std::string& config_name,
+                             const std::function<std::span<float>(const GPT2Config&)>& weights_into) {
+  check_config_matches_weights(config, weights, config_name);
+  read_hf_weights(weights, ParameterLayout(config), weights_into(config), config_name);
+}
+
+}  // namespace
 
 GPT2Config read_hf_model_dir(const fs::path& dir,
                              const std::function<std::span<float>(const GPT2Config&)>& weights_into) {
@@ -177,11 +210,7 @@ GPT2Config read_hf_model_dir(const fs::path& dir,
   GPT2_CHECK(fs::is_regular_file(weights_path), "model directory '", dir.string(),
              "' has no model.safetensors");
   const GPT2Config config = read_config_json(config_path);
-  // config.json against the header first: the layout and the buffer are sized from it.
-  SafetensorsFile file = SafetensorsFile::open(weights_path);
-  check_config_matches_weights(config, file, config_path.string());
-  ParameterLayout layout(config);
-  read_hf_weights(file, layout, weights_into(config), config_path.string());
+  read_hf_weights_checked(config, SafetensorsFile::open(weights_path), config_path.string(), weights_into);
   return config;
 }
 
@@ -189,6 +218,16 @@ HFModel read_hf_model_dir(const fs::path& dir) {
   HFModel m;
   m.config = read_hf_model_dir(dir, [&](const GPT2Config& config) {
     m.params = Tensor({count_parameters(config)});
+    return m.params.span();
+  });
+  return m;
+}
+
+HFModel read_hf_model(const GPT2Config& config, const SafetensorsFile& weights,
+                      const std::string& config_name) {
+  HFModel m{config, Tensor()};
+  read_hf_weights_checked(config, weights, config_name, [&](const GPT2Config& c) {
+    m.params = Tensor({count_parameters(c)});
     return m.params.span();
   });
   return m;

@@ -13,7 +13,8 @@
 /// Reading is lenient where checkpoints legitimately differ and strict everywhere else:
 ///  - names may carry the `transformer.` prefix (what GPT2LMHeadModel's state_dict() has);
 ///  - `lm_head.weight` may be present; it must equal `wte.weight` (the head is tied);
-///  - the buffers `h.i.attn.bias` (the causal mask) and `h.i.attn.masked_bias` are ignored;
+///  - the buffers `h.i.attn.bias` (the causal mask) and `h.i.attn.masked_bias` are ignored, and so
+///    is `score.weight`, the head of a GPT2ForSequenceClassification (chapter 10 reads it);
 ///  - F32, F16, BF16 (and F64) data is converted to float;
 ///  - every other name, a missing tensor, a wrong shape, a non-float dtype, a NaN or infinite
 ///    weight is an error naming the file, the tensor and what was expected; the first problem
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <span>
+#include <string_view>
 
 #include "chapters/01_tokenizer/vocab_files.h"  // has_tokenizer_files, find_tokenizer_files
 #include "chapters/05_gpt2_model/parameters.h"
@@ -45,6 +47,14 @@ void check_config_matches_weights(const GPT2Config& config, const SafetensorsFil
 void read_hf_weights(const SafetensorsFile& file, const ParameterLayout& layout, std::span<float> params,
                      const std::string& config_name = "config.json");
 
+/// The name of a sequence classifier's head in its model.safetensors (transformers'
+/// GPT2ForSequenceClassification): read_hf_weights skips it.
+inline constexpr std::string_view kClassifierHeadName = "score.weight";
+
+/// Adds every tensor of `params` (laid out as `layout`) to `writer` under its Hugging Face name
+/// with `prefix` before it ("transformer." as GPT2ForSequenceClassification's state dict has it).
+void add_hf_weights(SafetensorsWriter& writer, const ParameterLayout& layout, std::span<const float> params,
+                    DType dtype = DType::F32, std::string_view prefix = "");
 /// Writes `params` (laid out as `layout`) as a Hugging Face GPT-2 `model.safetensors`.
 /// `dtype` is F32 (the default, exact) or F16 (half the size, rounded).
 void write_hf_weights(const std::filesystem::path& path, const ParameterLayout& layout,
@@ -65,6 +75,11 @@ HFModel read_hf_model_dir(const std::filesystem::path& dir);
 /// second copy of its weights. Returns the configuration.
 GPT2Config read_hf_model_dir(const std::filesystem::path& dir,
                              const std::function<std::span<float>(const GPT2Config&)>& weights_into);
+
+/// The same from a configuration and a weights file already read (`config_name` names where the
+/// configuration came from): check_config_matches_weights, then read_hf_weights.
+HFModel read_hf_model(const GPT2Config& config, const SafetensorsFile& weights,
+                      const std::string& config_name = "config.json");
 
 /// Writes a complete model directory: model.safetensors (F32), config.json and, when
 /// `tokenizer_dir` is not empty, the tokenizer files copied from there.

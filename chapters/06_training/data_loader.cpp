@@ -29,17 +29,22 @@ void DataLoader::reset() {
   start_epoch();
 }
 
-void DataLoader::start_epoch() {
-  epoch_rng_state_ = rng_.state();
-  order_.resize(num_windows_);
-  std::iota(order_.begin(), order_.end(), int64_t{0});
-  if (shuffle_) {
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, Rng& rng) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  if (shuffle) {
     // Fisher-Yates: swap each position with a uniformly chosen one at or before it.
-    for (int64_t i = num_windows_ - 1; i > 0; --i) {
-      int64_t j = rng_.below(static_cast<uint32_t>(i + 1));
-      std::swap(order_[i], order_[j]);
+    for (int64_t i = n - 1; i > 0; --i) {
+      int64_t j = rng.below(static_cast<uint32_t>(i + 1));
+      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
     }
   }
+  return order;
+}
+
+void DataLoader::start_epoch() {
+  epoch_rng_state_ = rng_.state();
+  order_ = epoch_order(num_windows_, shuffle_, rng_);
   position_ = 0;
 }
 

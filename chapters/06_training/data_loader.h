@@ -35,8 +35,35 @@ struct DataLoaderState {
   bool operator==(const DataLoaderState&) const = default;
 };
 
+/// The visiting order of one epoch over n items: 0 .. n - 1, or with `shuffle` a random
+/// permutation (Fisher-Yates, drawn from `rng`, which it advances). DataLoader orders its windows
+/// with it, chapter 10 its examples.
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, Rng& rng);
+
+/// Where train() takes its batches from: a DataLoader over token files (below), or any other source
+/// of (B, T) inputs and targets, such as chapter 10's labelled texts and instruction examples.
+/// Its whole position is a DataLoaderState (saved in every checkpoint), so a resumed run continues
+/// with exactly the batches the uninterrupted run would have seen.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  /// Writes the next batch: inputs and targets, B*T ints each (-1: no target at that position).
+  virtual void next_batch(int* inputs, int* targets) = 0;
+  /// Back to the start of epoch 0 (validation restarts from there every time).
+  virtual void reset() = 0;
+  virtual DataLoaderState state() const = 0;
+  /// Continues from a saved state; throws if it does not fit this source.
+  virtual void set_state(const DataLoaderState& state) = 0;
+  virtual int B() const = 0;
+  virtual int T() const = 0;
+  /// Batches in one pass over the data (validation uses at most this many).
+  virtual int64_t batches_per_epoch() const = 0;
+  /// For messages (e.g. the file name).
+  virtual const std::string& name() const = 0;
+};
+
 /// Serves (B, T) batches of a token stream; see the file comment.
-class DataLoader {
+class DataLoader : public BatchSource {
  public:
   /// `name` (e.g. the file name) is used in messages. shuffle=false visits windows in order.
   /// Throws gpt2::Error if the stream holds fewer than B windows of T + 1 tokens.
@@ -45,22 +72,22 @@ class DataLoader {
   static DataLoader from_file(const std::filesystem::path& path, int B, int T, bool shuffle, uint64_t seed);
 
   /// Writes the next batch: inputs and targets, B*T ints each (row b is window b).
-  void next_batch(int* inputs, int* targets);
+  void next_batch(int* inputs, int* targets) override;
   /// Back to the start of epoch 0 (as freshly constructed).
-  void reset();
+  void reset() override;
 
-  DataLoaderState state() const;
+  DataLoaderState state() const override;
   /// Continues from a saved state; throws if it does not fit this stream.
-  void set_state(const DataLoaderState& state);
+  void set_state(const DataLoaderState& state) override;
 
-  int B() const { return B_; }
-  int T() const { return T_; }
+  int B() const override { return B_; }
+  int T() const override { return T_; }
   /// W, the number of (T + 1)-token windows.
   int64_t num_windows() const { return num_windows_; }
   /// ⌊W / B⌋.
-  int64_t batches_per_epoch() const { return num_windows_ / B_; }
+  int64_t batches_per_epoch() const override { return num_windows_ / B_; }
   const std::vector<int>& tokens() const { return tokens_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const override { return name_; }
 
  private:
   void start_epoch();  // draws order_ from rng_ (when shuffling), position_ = 0

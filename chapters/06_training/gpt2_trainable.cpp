@@ -11,12 +11,22 @@ float Gpt2Trainable::forward(const int* inputs, const int* targets, int B, int T
   return model_.forward(inputs, targets, B, T);
 }
 
-std::vector<ParamInfo> Gpt2Trainable::param_infos() const {
+void Gpt2Trainable::set_training(bool training) {
+  // Evaluation runs in inference mode (no dropout; the gradients stay allocated).
+  model_.set_mode(training ? GPT2::Mode::training : GPT2::Mode::inference);
+}
+
+std::vector<ParamInfo> trainable_param_infos(const GPT2& model) {
   std::vector<ParamInfo> infos;
-  for (const ParamSpec& spec : model_.layout().specs()) {
-    infos.push_back({spec.name, static_cast<size_t>(spec.offset), spec.shape});
+  for (const ParamSpec& spec : model.layout().specs()) {
+    if (spec.offset < model.trainable_from()) continue;  // frozen
+    infos.push_back({spec.name, static_cast<size_t>(spec.offset - model.trainable_from()), spec.shape});
   }
   return infos;
+}
+
+std::vector<ParamInfo> Gpt2Trainable::param_infos() const {
+  return trainable_param_infos(model_);
 }
 
 void Gpt2Trainable::save(const std::filesystem::path& dir) const {

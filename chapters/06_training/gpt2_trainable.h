@@ -27,8 +27,11 @@ class Gpt2Trainable : public TrainableModel {
   float forward(const int* inputs, const int* targets, int B, int T) override;
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { model_.backward(); }
+  void backward_weighted(float weight) override { model_.backward(weight); }
+  void set_training(bool training) override;
+  void set_forward_pass(uint64_t seed, uint64_t pass) override { model_.set_dropout_pass(seed, pass); }
   Backend& backend() override { return model_.backend(); }
-  std::span<float> params() override { return model_.params(); }
+  std::span<float> params() override { return model_.trainable_params(); }
   std::span<float> grads() override { return model_.grads(); }
   std::vector<ParamInfo> param_infos() const override;
   int vocab_size() const override { return model_.config().vocab_size; }
@@ -40,6 +43,10 @@ class Gpt2Trainable : public TrainableModel {
   GPT2& model_;
   std::filesystem::path tokenizer_dir_;
 };
+
+/// The named tensors of model.trainable_params() that are the model's own (the frozen ones left out),
+/// with offsets counted from the first trainable parameter: the list AdamW's weight decay needs.
+std::vector<ParamInfo> trainable_param_infos(const GPT2& model);
 
 /// train() for a GPT2 (what chapter 12's `gpt2 train` calls).
 TrainResult train(GPT2& model, const TrainConfig& config, const std::filesystem::path& tokenizer_dir = {},

@@ -7,6 +7,7 @@
 /// forward returns the loss, plus model.parameters() and state_dict().
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <vector>
@@ -28,6 +29,18 @@ class TrainableModel {
   virtual void zero_grad() = 0;
   /// Adds the gradient of the last forward's loss into grads() (backward passes add).
   virtual void backward() = 0;
+  /// The same for the loss multiplied by `weight`: gradient accumulation weighs each micro-batch by
+  /// its number of targets (see train_step). The default can only weigh by 1.
+  virtual void backward_weighted(float weight);
+
+  /// Training or evaluation (PyTorch's model.train() / model.eval()): dropout acts only while
+  /// training. train() switches to evaluation for validation and back. The default ignores it.
+  virtual void set_training(bool /*training*/) {}
+  /// Before each training forward pass the loop says which one it is: `seed` is the run's seed
+  /// and `pass` counts the run's forward passes (step * K + k for micro-batch k of step `step`).
+  /// A model whose forward draws random numbers (dropout) draws them from these two alone, so a
+  /// resumed run draws what the uninterrupted run would have drawn. The default ignores them.
+  virtual void set_forward_pass(uint64_t /*seed*/, uint64_t /*pass*/) {}
 
   /// The backend whose memory holds params() and grads(); the optimizer keeps its moments there
   /// too and updates them with the backend's training operations (training_ops.h).

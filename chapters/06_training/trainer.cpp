@@ -18,8 +18,14 @@
 
 namespace gpt2 {
 
+void TrainableModel::backward_weighted(float weight) {
+  GPT2_CHECK(weight == 1.0f, "this model cannot weigh its loss (backward_weighted(", weight, "))");
+  backward();
+}
+
 void validate(const TrainConfig& c) {
-  GPT2_CHECK(!c.train_file.empty(), "TrainConfig.train_file: a training token file is needed");
+  GPT2_CHECK(!c.train_file.empty() || c.train_batches,
+             "TrainConfig.train_file: a training token file (or train_batches) is needed");
   GPT2_CHECK(c.batch_size > 0, "TrainConfig.batch_size must be > 0, got ", c.batch_size);
   GPT2_CHECK(c.seq_len > 0, "TrainConfig.seq_len must be > 0, got ", c.seq_len);
   GPT2_CHECK(c.grad_accum_steps > 0, "TrainConfig.grad_accum_steps must be > 0, got ", c.grad_accum_steps);
@@ -39,7 +45,8 @@ void validate(const TrainConfig& c) {
   GPT2_CHECK(c.keep_checkpoints >= 1, "TrainConfig.keep_checkpoints must be >= 1, got ", c.keep_checkpoints);
 }
 
-float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
+float evaluate(TrainableModel& model, BatchSource& loader, int batches) {
+  model.set_training(false);  // no dropout while measuring
   loader.reset();
   batches = static_cast<int>(std::min<int64_t>(batches, loader.batches_per_epoch()));
   std::vector<int> inputs(static_cast<size_t>(loader.B()) * loader.T()), targets(inputs.size());
@@ -48,6 +55,7 @@ float evaluate(TrainableModel& model, DataLoader& loader, int batches) {
     loader.next_batch(inputs.data(), targets.data());
     sum += model.forward(inputs.data(), targets.data(), loader.B(), loader.T());
   }
+  model.set_training(true);
   return static_cast<float>(sum / batches);
 }
 
@@ -58,23 +66,35 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
   StepOutcome outcome;
   std::vector<int> inputs(static_cast<size_t>(B) * T), targets(inputs.size());
   model.zero_grad();
-  float loss_sum = 0.0f;
+  // Micro-batch k's loss is the mean over its n_k targets; the step's is the mean over all of them,
+  // sum_k n_k loss_k / sum_k n_k. So micro-batch k counts with weight w_k = n_k / n_0, and the
+  // weighted sums are divided by sum_k w_k. When every n_k is the same (pretraining: B·T each),
+  // every w_k is exactly 1 and this is the plain mean over the K micro-batches.
+  float loss_sum = 0.0f, weight_sum = 0.0f;
+  int64_t first_targets = 0;
   for (int k = 0; k < K; ++k) {
     if (k > 0 && keep_going && !keep_going()) {
       outcome.status = StepStatus::kAbandoned;
       return outcome;
     }
     next(k, inputs.data(), targets.data());
-    loss_sum += model.forward(inputs.data(), targets.data(), B, T);
-    model.backward();
+    const int64_t n = std::count_if(targets.begin(), targets.end(), [](int t) { return t >= 0; });
+    if (k == 0) first_targets = std::max<int64_t>(n, 1);
+    const float weight = static_cast<float>(n) / static_cast<float>(first_targets);
+    const float loss = model.forward(inputs.data(), targets.data(), B, T);
+    if (weight == 1.0f) {
+      model.backward();
+    } else {
+      model.backward_weighted(weight);
+    }
+    loss_sum += weight * loss;
+    weight_sum += weight;
   }
   // The rest runs where the gradients are, with the backend's operations (training_ops.h).
   TrainingOps& ops = training_ops(model.backend());
   std::span<float> grads = model.grads();
-  // Each micro-batch's loss is a mean over its B·T positions, so the summed gradient is K times
-  // the gradient of the mean over all K·B·T positions.
-  if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / static_cast<float>(K));
-  outcome.loss = loss_sum / static_cast<float>(K);
+  if (K > 1) ops.scale(grads.data(), grads.size(), 1.0f / weight_sum);
+  outcome.loss = loss_sum / weight_sum;
   outcome.grad_norm = clip_grad_norm(ops, grads.data(), grads.size(), grad_clip);
   // A NaN or an infinity would spread to every weight in one update: do not apply it.
   if (!std::isfinite(outcome.loss) || !std::isfinite(outcome.grad_norm)) {
@@ -122,13 +142,26 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
   GPT2_CHECK(T <= model.max_seq_len(), "TrainConfig.seq_len ", T, " is longer than the model's context of ",
              model.max_seq_len());
 
-  DataLoader train_data = DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed);
-  check_vocab(train_data, model.vocab_size());
-  std::optional<DataLoader> val_data;
-  if (!config.val_file.empty()) {
-    val_data.emplace(DataLoader::from_file(config.val_file, B, T, /*shuffle=*/false, config.seed));
-    check_vocab(*val_data, model.vocab_size());
+  // The batches: token files through DataLoaders, or the sources the caller gives.
+  std::optional<DataLoader> train_file_data, val_file_data;
+  BatchSource* train_source = config.train_batches;
+  BatchSource* val_source = config.val_batches;
+  if (!train_source) {
+    train_file_data.emplace(DataLoader::from_file(config.train_file, B, T, config.shuffle, config.seed));
+    check_vocab(*train_file_data, model.vocab_size());
+    train_source = &*train_file_data;
+    if (!config.val_file.empty()) {
+      val_file_data.emplace(DataLoader::from_file(config.val_file, B, T, /*shuffle=*/false, config.seed));
+      check_vocab(*val_file_data, model.vocab_size());
+      val_source = &*val_file_data;
+    }
   }
+  for (BatchSource* source : {train_source, val_source}) {
+    GPT2_CHECK(!source || (source->B() == B && source->T() == T), source ? source->name() : "",
+               ": batches of B=", source ? source->B() : 0, " T=", source ? source->T() : 0,
+               ", the run trains on B=", B, " T=", T);
+  }
+  BatchSource& train_data = *train_source;
 
   AdamW optimizer(model.backend(), model.params().size(), decay_ranges(model.param_infos()),
                   AdamWConfig{config.beta1, config.beta2, config.eps, config.weight_decay});
@@ -199,7 +232,10 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     const double step_start = clock();
     const float lr = lr_at(schedule, step);
     const DataLoaderState data_before = train_data.state();
-    auto next_micro_batch = [&](int, int* inputs, int* targets) { train_data.next_batch(inputs, targets); };
+    auto next_micro_batch = [&](int k, int* inputs, int* targets) {
+      train_data.next_batch(inputs, targets);
+      model.set_forward_pass(config.seed, static_cast<uint64_t>(step) * K + k);  // dropout's masks
+    };
     auto keep_going = [&] {
       if (out_of_time()) result.budget_reached = true;
       return !result.budget_reached && !stop_requested();
@@ -232,8 +268,9 @@ TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCa
     m.grad_norm = outcome.grad_norm;
     last_step_seconds = clock() - step_start;
     m.tokens_per_sec = last_step_seconds > 0 ? static_cast<double>(B) * T * K / last_step_seconds : 0.0;
-    if (val_data && config.eval_interval > 0 && (step % config.eval_interval == 0 || step == config.steps)) {
-      m.val_loss = evaluate(model, *val_data, config.eval_steps);
+    if (val_source && config.eval_interval > 0 &&
+        (step % config.eval_interval == 0 || step == config.steps)) {
+      m.val_loss = evaluate(model, *val_source, config.eval_steps);
     }
     m.elapsed_seconds = elapsed();
     metrics.append(m);

@@ -7,7 +7,10 @@
 ///  1. η = lr_at(schedule, s)                         warmup, then cosine decay (lr_schedule.h)
 ///  2. zero the gradients; for each of the K micro-batches: next (B, T) batch, forward (loss),
 ///     backward (gradients add up)                  gradient accumulation
-///  3. g ← g / K                                      the mean over the K·B sequences
+///  3. g ← g / K                                      the mean over the K micro-batches' targets
+///     (with micro-batches of different numbers of targets n_k, as fine-tuning has, each one's
+///     mean loss is weighed by n_k / n_0 and the sum divided by Σ n_k / n_0: the loss of a step
+///     is the mean over all of its targets, and the weights are exactly 1 when every n_k is equal)
 ///  4. ‖g‖, clip to grad_clip                         (grad_clip.h)
 ///  5. AdamW update with η                           (adamw.h)
 ///  6. every eval_interval steps: mean validation loss over eval_steps batches
@@ -45,8 +48,14 @@ namespace gpt2 {
 
 /// Every option of a training run. The defaults are small-model settings (nanoGPT's Shakespeare).
 struct TrainConfig {
-  std::filesystem::path train_file;       ///< token file with the training data (token_file.h)
-  std::filesystem::path val_file;         ///< token file with the validation data; empty: no validation
+  std::filesystem::path train_file;  ///< token file with the training data (token_file.h)
+  std::filesystem::path val_file;    ///< token file with the validation data; empty: no validation
+  /// Batches from another source than token files (chapter 10's labelled texts and instruction
+  /// examples; not owned): when set, train() takes its training batches from here instead of
+  /// train_file, and validation batches from val_batches (null: no validation). Their B and T
+  /// must be batch_size and seq_len; their state goes into every checkpoint like the loader's.
+  BatchSource* train_batches = nullptr;
+  BatchSource* val_batches = nullptr;
   std::filesystem::path out_dir = "run";  ///< metrics.csv, loss.svg and checkpoints/ go here
 
   int batch_size = 8;        ///< B, sequences per micro-batch
@@ -67,7 +76,7 @@ struct TrainConfig {
   int eval_steps = 20;            ///< validation batches per evaluation
   int checkpoint_interval = 500;  ///< checkpoint every this many steps (and at the end); 0: only at the end
   int keep_checkpoints = 2;       ///< how many checkpoints to keep
-  uint64_t seed = 1337;           ///< seed of the training data's shuffling
+  uint64_t seed = 1337;           ///< seed of the training data's shuffling and of dropout's masks
   bool shuffle = true;            ///< visit the training windows in a random order each epoch
   bool resume = false;            ///< continue from out_dir's newest checkpoint if there is one
   bool progress = true;           ///< draw a progress bar on stderr (only on a terminal)
@@ -127,8 +136,9 @@ StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const MicroBatch
 StepOutcome train_step(TrainableModel& model, AdamW& optimizer, const int* inputs, const int* targets, int B,
                        int T, int K, float lr, float grad_clip);
 
-/// Mean loss over `batches` batches from the start of `loader` (which is reset first).
-float evaluate(TrainableModel& model, DataLoader& loader, int batches);
+/// Mean loss over `batches` batches (at most one epoch) from the start of `loader` (which is reset
+/// first), with the model in evaluation mode (no dropout).
+float evaluate(TrainableModel& model, BatchSource& loader, int batches);
 
 /// Runs (or resumes) a training run; see the file comment.
 TrainResult train(TrainableModel& model, const TrainConfig& config, const StepCallback& on_step = {});

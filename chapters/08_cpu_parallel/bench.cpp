@@ -11,9 +11,13 @@
 //      when /usr/bin/python3 has torch;
 //   5. generation tokens/s of GPT-2 124M with the KV cache (batch 1);
 //   6. the main job's training step (chapter 12's default shape, or --main-job L,NH,C,V,B,T) on the
-//      fast kernels and on chapter 05's plain ones.
+//      fast kernels and on chapter 05's plain ones;
+//   7. generation of GPT-2 124M with its weights in float32, bf16 and q8 (activations float, and
+//      quantized), in turns with a measurement of the memory's read bandwidth: tokens/s of each and
+//      the fraction of the bandwidth it uses.
 //
-// Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main] [--main-job L,NH,C,V,B,T]
+// Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main|formats] [--main-job
+// L,NH,C,V,B,T]
 //                   [--min-seconds S] [--rounds R] [--blas-core auto|keep|NAME] [--clock wall|cpu]
 //   --min-seconds S  repeat each matrix-product timing for S seconds, keep the best (0.3);
 //   --rounds R       turns of ours-then-OpenBLAS per product, and of training steps per set (3);
@@ -51,6 +55,7 @@
 #include "chapters/07_sampling/generate.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
+#include "chapters/08_cpu_parallel/weight_format_backend.h"
 
 #ifdef GPT2_HAVE_OPENBLAS
 #include <cblas.h>
@@ -289,6 +294,95 @@ double torch_step_seconds(int threads, const char* args, std::string& blas, doub
   }
   pclose(p);
   return seconds;
+}
+
+// ---- The read bandwidth of the memory, and what a decode step must read.
+
+// The sum of n floats with 4 x 8 independent partial sums: as fast as the memory delivers them.
+#ifdef GPT2_X86
+GPT2_TARGET_AVX2 float stream_sum_avx2(const float* x, size_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+  }
+  return gpt2::horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+#endif
+
+float stream_sum(const float* x, size_t n) {
+#ifdef GPT2_X86
+  if (gpt2::detected_simd() != Simd::portable) return stream_sum_avx2(x, n);
+#endif
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += x[i + j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Read bandwidth in GB/s: every thread sums its part of `buffer` (much larger than the caches);
+// the best of a few passes counts.
+double read_bandwidth_gbs(const std::vector<float>& buffer) {
+  volatile float sink = 0;
+  const double seconds = best_seconds(
+      [&] {
+#pragma omp parallel
+        {
+          const size_t n = buffer.size(), nt = static_cast<size_t>(gpt2::team_size());
+          const size_t t = static_cast<size_t>(gpt2::thread_rank());
+          const size_t i0 = n * t / nt / 32 * 32, i1 = n * (t + 1) / nt / 32 * 32;
+          sink = sink + stream_sum(buffer.data() + i0, i1 - i0);
+        }
+      },
+      0.5);
+  return static_cast<double>(buffer.size()) * sizeof(float) / seconds / 1e9;
+}
+
+// Bytes a decode step of `config` reads with its matrices in `format`: every converted matrix
+// (weight_format_backend.h) in that format, the float biases and LayerNorm parameters, one row of
+// wte and of wpe, and the keys and values of `cached` positions in every layer.
+double decode_bytes(const gpt2::GPT2Config& config, gpt2::WeightFormat format, double cached) {
+  const gpt2::ParameterLayout layout(config);
+  double bytes = 0;
+  for (const gpt2::ParamSpec& s : layout.specs()) {
+    if (gpt2::is_converted_matrix(s)) {
+      const double rows = s.name == "wte.weight" ? s.shape[0] : s.shape[1];
+      const double cols = s.name == "wte.weight" ? s.shape[1] : s.shape[0];
+      const double padded = rows * std::ceil(cols / gpt2::kQ8Block) * gpt2::kQ8Block;
+      bytes += format == gpt2::WeightFormat::f32    ? 4 * rows * cols
+               : format == gpt2::WeightFormat::bf16 ? 2 * rows * cols
+                                                    : padded * (1 + 4.0 / gpt2::kQ8Block);
+    } else if (s.name != "wpe.weight") {
+      bytes += 4.0 * static_cast<double>(s.numel);
+    }
+  }
+  bytes += 4.0 * 2 * config.n_embd;                            // the rows of wte and wpe
+  bytes += 4.0 * 2 * config.n_layer * cached * config.n_embd;  // K and V
+  return bytes;
+}
+
+// A prompt's prefill and `new_tokens` decode steps (greedy), timed by the benchmark's clock
+// (--clock): the prefill's seconds and the decode steps per second.
+struct DecodeTimes {
+  double prefill_seconds = 0, tokens_per_sec = 0;
+};
+DecodeTimes time_decode(gpt2::GPT2& model, gpt2::KVCache& cache, const std::vector<int>& prompt,
+                        int new_tokens) {
+  const int threads = gpt2::max_threads();
+  const Timer wall;
+  auto now = [&] { return g_cpu_clock ? cpu_clock_seconds(threads) : wall.seconds(); };
+  auto argmax = [](std::span<const float> logits) {
+    return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  };
+  cache.clear();
+  const double t0 = now();
+  int next = argmax(model.forward(cache, prompt.data(), 1, static_cast<int>(prompt.size())));
+  const double t1 = now();
+  for (int i = 0; i < new_tokens; ++i) next = argmax(model.forward(cache, &next, 1, 1));
+  const double t2 = now();
+  return {t1 - t0, new_tokens / (t2 - t1)};
 }
 
 struct MatmulShape {
@@ -611,6 +705,68 @@ int main(int argc, char** argv) {
         "GPT-2 124M generation, KV cache, batch 1, %d thread(s): prefill of 16 tokens %.3f s, "
         "%.1f tokens/s generating %d tokens\n",
         threads, g.prefill_seconds, g.decode_tokens_per_second(), g.decode_steps);
+  }
+
+  // ---- 7. Weight formats: the same generation as 5 with the matrices in float32, bf16 and q8, in
+  // turns with the bandwidth measurement, so that a busy moment slows all of them alike.
+  if (run("formats")) {
+    const gpt2::GPT2Config config = gpt2::GPT2Config::from_name("gpt2");
+    struct Format {
+      const char* name;
+      gpt2::WeightFormat format;
+      gpt2::Q8Activations activations;
+      std::unique_ptr<gpt2::WeightFormatBackend> backend;
+      std::unique_ptr<gpt2::GPT2> model;
+      std::unique_ptr<gpt2::KVCache> cache;
+      double tokens_per_sec = 0, prefill = 1e30;
+    };
+    std::vector<Format> formats;
+    formats.push_back({"float32", gpt2::WeightFormat::f32, gpt2::Q8Activations::f32, {}, {}, {}});
+    formats.push_back({"bf16", gpt2::WeightFormat::bf16, gpt2::Q8Activations::f32, {}, {}, {}});
+    formats.push_back(
+        {"q8, activations float", gpt2::WeightFormat::q8, gpt2::Q8Activations::f32, {}, {}, {}});
+    formats.push_back({"q8, activations q8", gpt2::WeightFormat::q8, gpt2::Q8Activations::q8, {}, {}, {}});
+    for (Format& f : formats) {
+      f.backend = std::make_unique<gpt2::WeightFormatBackend>(f.format, f.activations);
+      f.model = std::make_unique<gpt2::GPT2>(config, *f.backend);
+      f.model->init_random(1337);
+      f.backend->convert_weights(*f.model);
+      f.cache = std::make_unique<gpt2::KVCache>(config, *f.backend, 1, 128);
+    }
+    std::vector<int> prompt(16);
+    for (int i = 0; i < 16; ++i) prompt[i] = 1000 + 37 * i;
+    const int new_tokens = 64;
+    const std::vector<float> buffer(size_t{1} << 28, 1.0f);  // 1 GB, far larger than the caches
+    double bandwidth = 0;
+    std::printf(
+        "Weight formats: GPT-2 124M generation, KV cache, batch 1, prompt 16 tokens, %d new, %d thread(s), "
+        "%d rounds, kernel set %s%s, %s clock\n",
+        new_tokens, threads, rounds, gpt2::simd_name(gpt2::active_simd()),
+        gpt2::cpu_has_avx512_vnni() ? " (with VNNI)" : "", g_cpu_clock ? "CPU" : "wall");
+    for (int round = 0; round <= rounds; ++round) {  // round 0 warms up
+      const double bw = read_bandwidth_gbs(buffer);
+      if (round > 0) bandwidth = std::max(bandwidth, bw);
+      for (Format& f : formats) {
+        const DecodeTimes d = time_decode(*f.model, *f.cache, prompt, new_tokens);
+        if (round == 0) continue;
+        f.tokens_per_sec = std::max(f.tokens_per_sec, d.tokens_per_sec);
+        f.prefill = std::min(f.prefill, d.prefill_seconds);
+      }
+    }
+    const double cached = prompt.size() + new_tokens / 2.0;  // positions a decode step reads, on average
+    std::printf("  read bandwidth (sum of a 1 GB buffer on %d thread(s), best of %d): %.1f GB/s\n", threads,
+                rounds, bandwidth);
+    std::printf(
+        "| weights | MB read per token | tokens/s | GB/s | %% of bandwidth | vs float32 | prefill s |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n");
+    const double f32_speed = formats.front().tokens_per_sec;
+    for (const Format& f : formats) {
+      const double bytes = decode_bytes(config, f.format, cached);
+      const double gbs = bytes * f.tokens_per_sec / 1e9;
+      std::printf("| %s | %.0f | %.1f | %.1f | %.0f%% | %.2fx | %.3f |\n", f.name, bytes / 1e6,
+                  f.tokens_per_sec, gbs, 100 * gbs / bandwidth, f.tokens_per_sec / f32_speed, f.prefill);
+    }
+    std::printf("  load average now %s\n\n", load_average().c_str());
   }
   return 0;
 }

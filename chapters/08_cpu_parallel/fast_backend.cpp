@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/06_training/grad_clip.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/attention_cached_fast.h"
@@ -107,6 +108,22 @@ void FastCpuBackend::residual_backward(float* da, float* db, const float* dout, 
   for (int i = 0; i < n; ++i) {
     da[i] += dout[i];
     db[i] += dout[i];
+  }
+}
+
+// Dropout: every element's mask comes from its own generator (dropout.h), so the threads may
+// split the loop any way they like and the result is the plain loop's, bit for bit.
+void FastCpuBackend::dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) {
+  const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > kChunk)
+  for (int i = 0; i < n; ++i) out[i] = dropout_keep(key, i, p) ? inp[i] * scale : 0.0f;
+}
+
+void FastCpuBackend::dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) {
+  const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > kChunk)
+  for (int i = 0; i < n; ++i) {
+    if (dropout_keep(key, i, p)) dinp[i] += dout[i] * scale;
   }
 }
 

@@ -15,10 +15,12 @@
 /// | layernorm              | layernorm_fast.h                     |
 /// | gelu                   | gelu_fast.h                          |
 /// | cross_entropy          | cross_entropy_fast.h                 |
-/// | residual, zero         | parallel loops (memory-bound)        |
+/// | residual, zero, dropout | parallel loops (memory-bound)       |
 /// | AdamW                  | adamw_fast.h                         |
 ///
-/// The embeddings stay plain: they move B * T * C numbers, nothing to gain. The backend also
+/// The embeddings stay plain: they move B * T * C numbers, nothing to gain. So does the attention
+/// with dropout on its weights (attention_forward_dropout, training with attn_pdrop > 0 only): it
+/// runs chapter 03's loops. The backend also
 /// provides chapter 06's training operations (training_ops.h): the AVX2 AdamW, and chapter 06's
 /// gradient norm and scaling, which are already parallel and thread-count independent.
 #pragma once
@@ -57,6 +59,8 @@ class FastCpuBackend : public CpuBackend, public TrainingOps {
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
   void residual_backward(float* da, float* db, const float* dout, int n) override;
+  void dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) override;
+  void dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) override;
   void cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int N,
                              int V) override;
   void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,

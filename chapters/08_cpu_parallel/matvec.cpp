@@ -5,12 +5,143 @@
 #include <cstddef>
 #include <vector>
 
+#include "chapters/08_cpu_parallel/simd.h"
+
 namespace gpt2 {
 
 // Matrices smaller than this many floats (256 KB) are done by the calling thread: waking the
 // other threads costs more than they would save (the attention over the cache calls these for
 // every head, with small matrices).
 constexpr long long kParallelMin = 1 << 16;
+
+namespace {
+
+// ---- One chunk of matvec_conv1d: p (OC) = sum over rows c of chunk of x[c] W[c, :], the rows added
+// one after the other, each a multiply then an add (two roundings, no FMA: this file is compiled
+// with -ffp-contract=off), so every kernel set gives the portable loop's bits. The vector versions
+// add four rows per pass over p (the same additions in the same order, with a quarter of the
+// loads and stores of p) and read the four rows as four contiguous streams.
+
+void conv1d_chunk_portable(float* p, const float* x, const float* W, int c0, int c1, int OC) {
+  for (int c = c0; c < c1; ++c) {
+    const float xc = x[c];
+    const float* w = W + static_cast<size_t>(c) * OC;  // row c of W: OC contiguous floats
+#pragma omp simd
+    for (int o = 0; o < OC; ++o) p[o] += xc * w[o];
+  }
+}
+
+#ifdef GPT2_X86
+GPT2_TARGET_AVX2 void conv1d_chunk_avx2(float* p, const float* x, const float* W, int c0, int c1, int OC) {
+  int c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    const float* w0 = W + static_cast<size_t>(c) * OC;
+    const float *w1 = w0 + OC, *w2 = w1 + OC, *w3 = w2 + OC;
+    const __m256 x0 = _mm256_set1_ps(x[c]), x1 = _mm256_set1_ps(x[c + 1]);
+    const __m256 x2 = _mm256_set1_ps(x[c + 2]), x3 = _mm256_set1_ps(x[c + 3]);
+    int o = 0;
+    for (; o + 8 <= OC; o += 8) {
+      __m256 v = _mm256_loadu_ps(p + o);
+      v = _mm256_add_ps(v, _mm256_mul_ps(x0, _mm256_loadu_ps(w0 + o)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(x1, _mm256_loadu_ps(w1 + o)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(x2, _mm256_loadu_ps(w2 + o)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(x3, _mm256_loadu_ps(w3 + o)));
+      _mm256_storeu_ps(p + o, v);
+    }
+    for (; o < OC; ++o) {
+      p[o] += x[c] * w0[o];
+      p[o] += x[c + 1] * w1[o];
+      p[o] += x[c + 2] * w2[o];
+      p[o] += x[c + 3] * w3[o];
+    }
+  }
+  conv1d_chunk_portable(p, x, W, c, c1, OC);
+}
+
+GPT2_TARGET_AVX512 void conv1d_chunk_avx512(float* p, const float* x, const float* W, int c0, int c1,
+                                            int OC) {
+  int c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    const float* w0 = W + static_cast<size_t>(c) * OC;
+    const float *w1 = w0 + OC, *w2 = w1 + OC, *w3 = w2 + OC;
+    const __m512 x0 = _mm512_set1_ps(x[c]), x1 = _mm512_set1_ps(x[c + 1]);
+    const __m512 x2 = _mm512_set1_ps(x[c + 2]), x3 = _mm512_set1_ps(x[c + 3]);
+    int o = 0;
+    for (; o + 16 <= OC; o += 16) {
+      __m512 v = _mm512_loadu_ps(p + o);
+      v = _mm512_add_ps(v, _mm512_mul_ps(x0, _mm512_loadu_ps(w0 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x1, _mm512_loadu_ps(w1 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x2, _mm512_loadu_ps(w2 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x3, _mm512_loadu_ps(w3 + o)));
+      _mm512_storeu_ps(p + o, v);
+    }
+    if (o < OC) {  // the last OC mod 16 columns, masked
+      const __mmask16 m = first_lanes(OC - o);
+      __m512 v = _mm512_maskz_loadu_ps(m, p + o);
+      v = _mm512_add_ps(v, _mm512_mul_ps(x0, _mm512_maskz_loadu_ps(m, w0 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x1, _mm512_maskz_loadu_ps(m, w1 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x2, _mm512_maskz_loadu_ps(m, w2 + o)));
+      v = _mm512_add_ps(v, _mm512_mul_ps(x3, _mm512_maskz_loadu_ps(m, w3 + o)));
+      _mm512_mask_storeu_ps(p + o, m, v);
+    }
+  }
+  conv1d_chunk_portable(p, x, W, c, c1, OC);
+}
+#endif
+
+void conv1d_chunk(float* p, const float* x, const float* W, int c0, int c1, int OC, Simd simd) {
+#ifdef GPT2_X86
+  if (simd == Simd::avx512) return conv1d_chunk_avx512(p, x, W, c0, c1, OC);
+  if (simd == Simd::avx2_fma) return conv1d_chunk_avx2(p, x, W, c0, c1, OC);
+#endif
+  (void)simd;
+  conv1d_chunk_portable(p, x, W, c0, c1, OC);
+}
+
+// ---- matvec_rows: each dot product in eight interleaved partial sums (element c going to sum
+// c % 8), combined as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the last C mod 8 elements.
+// The eight sums are the lanes of one AVX2 register, so the vector version adds the same numbers
+// in the same order (the AVX-512 kernel set uses it too: the eight sums are what fixes the bits).
+// Reading one row at a time, as one stream, measured faster than interleaving several rows.
+
+float combine8(const float acc[8]) {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+float row_dot_portable(const float* w, const float* x, int C) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int c = 0;
+  for (; c + 8 <= C; c += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += w[c + j] * x[c + j];
+  }
+  float s = combine8(acc);
+  for (; c < C; ++c) s += w[c] * x[c];
+  return s;
+}
+
+#ifdef GPT2_X86
+GPT2_TARGET_AVX2 float row_dot_avx2(const float* w, const float* x, int C) {
+  __m256 acc = _mm256_setzero_ps();
+  int c = 0;
+  for (; c + 8 <= C; c += 8)
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c)));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  float s = combine8(lanes);
+  for (; c < C; ++c) s += w[c] * x[c];
+  return s;
+}
+#endif
+
+float row_dot(const float* w, const float* x, int C, Simd simd) {
+#ifdef GPT2_X86
+  if (simd != Simd::portable) return row_dot_avx2(w, x, C);
+#endif
+  (void)simd;
+  return row_dot_portable(w, x, C);
+}
+
+}  // namespace
 
 void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int C, int OC) {
   constexpr int kRows = 64;  // rows of W per chunk: fixed, so the sums do not depend on the threads
@@ -20,18 +151,13 @@ void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int
   const size_t need = static_cast<size_t>(chunks) * OC;
   if (buffer.size() < need) buffer.resize(need);
   float* partial = buffer.data();
+  const Simd simd = active_simd();
 
 #pragma omp parallel for schedule(static) if (static_cast <long long>(C) * OC >= kParallelMin)
   for (int ch = 0; ch < chunks; ++ch) {
     float* p = partial + static_cast<size_t>(ch) * OC;
     std::fill(p, p + OC, 0.0f);
-    const int c_end = std::min(C, (ch + 1) * kRows);
-    for (int c = ch * kRows; c < c_end; ++c) {
-      const float xc = x[c];
-      const float* w = W + static_cast<size_t>(c) * OC;  // row c of W: OC contiguous floats
-#pragma omp simd
-      for (int o = 0; o < OC; ++o) p[o] += xc * w[o];
-    }
+    conv1d_chunk(p, x, W, ch * kRows, std::min(C, (ch + 1) * kRows), OC, simd);
   }
   // y = b + the partial sums, added in chunk order whatever the thread count.
 #pragma omp parallel for schedule(static) if (static_cast <long long>(chunks) * OC > 100000)
@@ -43,20 +169,9 @@ void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int
 }
 
 void matvec_rows(float* y, const float* W, const float* x, int N, int C) {
+  const Simd simd = active_simd();
 #pragma omp parallel for schedule(static) if (static_cast <long long>(N) * C >= kParallelMin)
-  for (int n = 0; n < N; ++n) {
-    const float* w = W + static_cast<size_t>(n) * C;
-    // Eight running sums, element c going to sum c % 8: the compiler keeps them in one SIMD
-    // register (or two) without changing the order of any addition.
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int c = 0;
-    for (; c + 8 <= C; c += 8) {
-      for (int j = 0; j < 8; ++j) acc[j] += w[c + j] * x[c + j];
-    }
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; c < C; ++c) s += w[c] * x[c];
-    y[n] = s;
-  }
+  for (int n = 0; n < N; ++n) y[n] = row_dot(W + static_cast<size_t>(n) * C, x, C, simd);
 }
 
 }  // namespace gpt2

@@ -68,8 +68,7 @@ void kernel_portable(int kc, const float* a, const float* b, float tile[MR][NR])
 // function only; it is called only when the CPU has them (simd.h). Row r of the tile is the pair
 // of registers (cr_lo, cr_hi): columns 0-7 and 8-15. Twelve accumulators, two registers for b,
 // one for the broadcast: 15 of the 16 vector registers.
-GPT2_TARGET_AVX2 void kernel_avx2(int kc, const float* a, const float* b,
-                                                     float tile[MR][NR]) {
+GPT2_TARGET_AVX2 void kernel_avx2(int kc, const float* a, const float* b, float tile[MR][NR]) {
   __m256 c0_lo = _mm256_setzero_ps(), c0_hi = _mm256_setzero_ps();
   __m256 c1_lo = _mm256_setzero_ps(), c1_hi = _mm256_setzero_ps();
   __m256 c2_lo = _mm256_setzero_ps(), c2_hi = _mm256_setzero_ps();

@@ -26,6 +26,15 @@ Simd detected_simd() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#ifdef GPT2_X86
+  static const bool has = detected_simd() == Simd::avx512 && __builtin_cpu_supports("avx512vnni");
+  return has;
+#else
+  return false;
+#endif
+}
+
 Simd parse_simd(const char* name, const char* what) {
   if (std::strcmp(name, "portable") == 0) return Simd::portable;
   if (std::strcmp(name, "avx2") == 0) return Simd::avx2_fma;

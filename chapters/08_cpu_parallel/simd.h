@@ -34,6 +34,10 @@
 /// Lets the compiler use AVX-512 (F, DQ, BW, VL: the level of every AVX-512 CPU since Skylake-SP)
 /// in one function: 32 registers of 16 floats and 8 mask registers.
 #define GPT2_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+/// AVX-512 plus VNNI (vpdpbusd: int8 dot products of 4 pairs added into int32 lanes), which Intel
+/// has since Cascade Lake and AMD since Zen 4: the q8 products of weight_formats.h use it.
+#define GPT2_TARGET_AVX512_VNNI \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,avx2,fma")))
 #endif
 
 namespace gpt2 {
@@ -60,6 +64,10 @@ void set_simd(Simd level);
 
 /// "portable", "avx2+fma" or "avx512".
 const char* simd_name(Simd level);
+
+/// True when the CPU has AVX-512 VNNI (and the AVX-512 level above): an extension within the
+/// AVX-512 kernel set that only the int8 products use (format_kernels.h).
+bool cpu_has_avx512_vnni();
 
 /// The level named by "portable", "avx2" or "avx512" (what GPT2_SIMD accepts); throws gpt2::Error
 /// naming `what` (the variable or flag) for anything else.

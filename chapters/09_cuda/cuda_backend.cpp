@@ -178,8 +178,32 @@ void CudaBackend::lm_head_backward(float* dinp, float* dwte, const float* dlogit
 
 void CudaBackend::attention_forward(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
                                     int C, int NH) {
+  attention_forward_impl(out, qkvh, att, qkv, B, T, C, NH, 0.0f, 0);
+}
+
+void CudaBackend::attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att,
+                                     int B, int T, int C, int NH) {
+  attention_backward_impl(dqkv, dout, qkvh, att, B, T, C, NH, 0.0f, 0);
+}
+
+void CudaBackend::attention_forward_dropout(float* out, float* qkvh, float* att, const float* qkv, int B,
+                                            int T, int C, int NH, float p, uint64_t key) {
+  attention_forward_impl(out, qkvh, att, qkv, B, T, C, NH, p, key);
+}
+
+void CudaBackend::attention_backward_dropout(float* dqkv, const float* dout, const float* qkvh,
+                                             const float* att, int B, int T, int C, int NH, float p,
+                                             uint64_t key) {
+  attention_backward_impl(dqkv, dout, qkvh, att, B, T, C, NH, p, key);
+}
+
+// With dropout on the weights (p > 0, chapter 03's file comment): Y = D V with D = dropout(P), its
+// mask recomputed from the key wherever it is needed; att keeps P for the softmax's backward.
+void CudaBackend::attention_forward_impl(float* out, float* qkvh, float* att, const float* qkv, int B, int T,
+                                         int C, int NH, float p, uint64_t key) {
   const int HS = C / NH, BH = B * NH;
   const size_t n = static_cast<size_t>(B) * T * C;  // one of q, k, v
+  const size_t natt = static_cast<size_t>(BH) * T * T;
   const long long sq = static_cast<long long>(T) * HS, satt = static_cast<long long>(T) * T;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const float* q = qkvh;
@@ -191,30 +215,44 @@ void CudaBackend::attention_forward(float* out, float* qkvh, float* att, const f
   blas_->matmul(att, q, k, T, T, HS, false, true, scale, 0.0f, BH, sq, sq, satt);
   cuda::causal_softmax_forward(att, BH, T);
   // Y (T, HS) = P (T, T) @ V (T, HS), into scratch (B, NH, T, HS), then merged into out (B, T, C).
-  float* y = scratch_floats(n);
-  blas_->matmul(y, att, v, T, HS, T, false, false, 1.0f, 0.0f, BH, satt, sq, sq);
+  // With dropout the scratch also holds D (BH T T), and Y = D V.
+  float* y = scratch_floats(n + (p > 0 ? natt : 0));
+  const float* weights = att;
+  if (p > 0) {
+    cuda::dropout_forward(y + n, att, natt, p, key);
+    weights = y + n;
+  }
+  blas_->matmul(y, weights, v, T, HS, T, false, false, 1.0f, 0.0f, BH, satt, sq, sq);
   zero(out, n);
   cuda::merge_heads_add(out, y, 1, B, T, C, NH);
 }
 
-void CudaBackend::attention_backward(float* dqkv, const float* dout, const float* qkvh, const float* att,
-                                     int B, int T, int C, int NH) {
+void CudaBackend::attention_backward_impl(float* dqkv, const float* dout, const float* qkvh, const float* att,
+                                          int B, int T, int C, int NH, float p, uint64_t key) {
   const int HS = C / NH, BH = B * NH;
   const size_t n = static_cast<size_t>(B) * T * C;
+  const size_t natt = static_cast<size_t>(BH) * T * T;
   const long long sq = static_cast<long long>(T) * HS, satt = static_cast<long long>(T) * T;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const float* q = qkvh;
   const float* k = qkvh + n;
   const float* v = qkvh + 2 * n;
-  // Scratch: dY (n) | dQ dK dV (3 n) | dP, then dS (BH T T).
-  float* dy = scratch_floats(4 * n + static_cast<size_t>(BH) * T * T);
+  // Scratch: dY (n) | dQ dK dV (3 n) | dP, then dS (BH T T) | with dropout, D (BH T T).
+  float* dy = scratch_floats(4 * n + (p > 0 ? 2 : 1) * natt);
   float* dqkvh = dy + n;
   float* datt = dy + 4 * n;
+  const float* weights = att;  // P, or D with dropout
+  if (p > 0) {
+    cuda::dropout_forward(datt + natt, att, natt, p, key);  // D again, from the same key
+    weights = datt + natt;
+  }
   cuda::split_heads(dy, dout, 1, B, T, C, NH);
-  blas_->matmul(datt, dy, v, T, T, HS, false, true, 1.0f, 0.0f, BH, sq, sq, satt);             // dP = dY V^T
-  blas_->matmul(dqkvh + 2 * n, att, dy, T, HS, T, true, false, 1.0f, 0.0f, BH, satt, sq, sq);  // dV = P^T dY
-  cuda::causal_softmax_backward(datt, att, BH, T);                                             // dS
-  blas_->matmul(dqkvh, datt, k, T, HS, T, false, false, scale, 0.0f, BH, satt, sq, sq);        // dQ = dS K s
+  blas_->matmul(datt, dy, v, T, T, HS, false, true, 1.0f, 0.0f, BH, sq, sq, satt);  // dP = dY V^T
+  blas_->matmul(dqkvh + 2 * n, weights, dy, T, HS, T, true, false, 1.0f, 0.0f, BH, satt, sq,
+                sq);                                           // dV = P^T dY
+  if (p > 0) cuda::dropout_forward(datt, datt, natt, p, key);  // dP = keep dD / (1 - p), in place
+  cuda::causal_softmax_backward(datt, att, BH, T);             // dS
+  blas_->matmul(dqkvh, datt, k, T, HS, T, false, false, scale, 0.0f, BH, satt, sq, sq);     // dQ = dS K s
   blas_->matmul(dqkvh + n, datt, q, T, HS, T, true, false, scale, 0.0f, BH, satt, sq, sq);  // dK = dS^T Q s
   cuda::merge_heads_add(dqkv, dqkvh, 3, B, T, C, NH);
 }
@@ -240,6 +278,14 @@ void CudaBackend::residual_forward(float* out, const float* a, const float* b, i
 
 void CudaBackend::residual_backward(float* da, float* db, const float* dout, int n) {
   cuda::residual_backward(da, db, dout, static_cast<size_t>(n));
+}
+
+void CudaBackend::dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) {
+  cuda::dropout_forward(out, inp, static_cast<size_t>(n), p, key);
+}
+
+void CudaBackend::dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) {
+  cuda::dropout_backward(dinp, dout, static_cast<size_t>(n), p, key);
 }
 
 void CudaBackend::cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets,

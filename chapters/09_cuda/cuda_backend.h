@@ -16,6 +16,7 @@
 /// | linear_*, lm_head_*               | cuBLAS sgemm (+ add_bias / column_sum_add of reduce.cu)     |
 /// | attention_forward / _backward     | split_heads, batched sgemm, causal softmax, batched sgemm   |
 /// | gelu_*, residual_*                | elementwise.cu                                              |
+/// | dropout_*, attention_*_dropout    | dropout.cu (the CPU's masks, recomputed from their key)     |
 /// | attention_forward_cached          | attention_cached.cu, one block per (sequence, query, head)  |
 /// | cross_entropy_forward / _backward | cross_entropy.cu, one block per row                         |
 /// | sum, grad_norm                    | reduce.cu, fixed trees in double: one double comes back     |
@@ -86,6 +87,12 @@ class CudaBackend : public Backend, public TrainingOps {
   void gelu_backward(float* dinp, const float* inp, const float* dout, int n) override;
   void residual_forward(float* out, const float* a, const float* b, int n) override;
   void residual_backward(float* da, float* db, const float* dout, int n) override;
+  void dropout_forward(float* out, const float* inp, int n, float p, uint64_t key) override;
+  void dropout_backward(float* dinp, const float* dout, int n, float p, uint64_t key) override;
+  void attention_forward_dropout(float* out, float* qkvh, float* att, const float* qkv, int B, int T, int C,
+                                 int NH, float p, uint64_t key) override;
+  void attention_backward_dropout(float* dqkv, const float* dout, const float* qkvh, const float* att, int B,
+                                  int T, int C, int NH, float p, uint64_t key) override;
   void cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int N,
                              int V) override;
   void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int* targets,
@@ -118,6 +125,11 @@ class CudaBackend : public Backend, public TrainingOps {
   // Device scratch for what the CPU ops allocate inside (the heads of attention, the partial sums
   // of the reductions): one buffer that only grows, so steady-state training allocates nothing.
   float* scratch_floats(size_t n);
+  // The attention and its backward, with dropout on the weights when p > 0.
+  void attention_forward_impl(float* out, float* qkvh, float* att, const float* qkv, int B, int T, int C,
+                              int NH, float p, uint64_t key);
+  void attention_backward_impl(float* dqkv, const float* dout, const float* qkvh, const float* att, int B,
+                               int T, int C, int NH, float p, uint64_t key);
   // Makes `buffer` (of `capacity` bytes) at least `bytes` long; returns it.
   static void* grow(void*& buffer, size_t& capacity, size_t bytes);
   int* scratch_ints(size_t n);

@@ -73,6 +73,12 @@ void fill_zero(float* p, size_t n);
 /// p (n) *= s.
 void scale(float* p, size_t n, float s);
 
+// ----- dropout (dropout.cu; CPU: chapters/05_gpt2_model/dropout.h) ------------------------------
+/// out (n) = inp (n) * keep / (1 - p), element i kept when dropout_keep(key, i, p); out may be inp.
+void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t key);
+/// dinp (n) += dout (n) * keep / (1 - p), the same mask.
+void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t key);
+
 // ----- loss (cross_entropy.cu; CPU: chapters/05_gpt2_model/cross_entropy.h) --------------------
 /// losses (N), lse (N) from logits (N, V), targets (N) (-1: none). One block per row.
 void cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int N, int V);

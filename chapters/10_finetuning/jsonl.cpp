@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "chapters/01_tokenizer/utf8.h"
-#include "chapters/10_finetuning/json_message.h"
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_message.h"
 
 namespace gpt2 {
 

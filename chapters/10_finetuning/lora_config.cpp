@@ -4,9 +4,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "chapters/10_finetuning/json_message.h"
 #include "common/error.h"
 #include "common/file_io.h"
+#include "common/json_message.h"
 
 namespace gpt2 {
 

@@ -43,11 +43,13 @@
 #include <vector>
 
 #include "chapters/05_gpt2_model/config.h"
+#include "chapters/05_gpt2_model/linear_adapter.h"
 
 namespace gpt2 {
 
-/// The four Conv1D layers of a GPT-2 block.
-enum class LoraModule { attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj };
+/// The four Conv1D layers of a GPT-2 block: chapter 05's BlockLinear, where the model calls an
+/// adapter (linear_adapter.h).
+using LoraModule = BlockLinear;
 
 /// "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj".
 const char* lora_module_name(LoraModule module);

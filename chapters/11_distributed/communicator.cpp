@@ -23,6 +23,7 @@ void check_pieces(const Communicator& comm, const Partition& pieces, const char*
 }
 
 void add_term(float* acc, const float* x, size_t n, bool accumulate) {
+  if (n == 0) return;  // an empty piece (more ranks than floats): x may be null, memcpy must not see it
   if (accumulate) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; ++i) acc[i] += x[i];

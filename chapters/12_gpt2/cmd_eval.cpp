@@ -33,11 +33,11 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
   p.option("--stride", "S", "new tokens scored per window, in [1, context] (default: context / 2)");
   p.option("--batch-size", "B",
            "windows per forward pass (default: as many as fit in about 256 MB of logits)");
-  add_backend_options(p);
-  p.flag("--json", "print {\"tokens\": N, \"loss\": L, \"perplexity\": P, \"bits_per_byte\": B}");
+  add_inference_options(p);
+  p.flag("--json", "print {\"tokens\": N, \"loss\": L, \"perplexity\": P, \"bits_per_byte\": B, ...}");
   if (!p.parse(args, io.out)) return 0;
   const std::string text = read_file(p.get("--input"));
-  LoadedModel m = load_model(p.get("--model"), backend_options(p));
+  LoadedModel m = load_model(p.get("--model"), inference_options(p));
   const int n_positions = m.model->config().n_positions;
   const int context =
       p.given("--context") ? static_cast<int>(p.get_int("--context", 1, n_positions)) : n_positions;
@@ -67,17 +67,18 @@ int cmd_eval(std::span<const std::string> args, CommandIO io) {
                         {"nats_per_char", r.nats_per_char},
                         {"total_nats", r.total_nats},
                         {"context", r.max_T},
-                        {"stride", r.stride}};
+                        {"stride", r.stride},
+                        {"weights", weight_format_name(m.weights)}};
     io.out << j.dump() << "\n";
   } else {
     char line[512];
     std::snprintf(line, sizeof line,
                   "%s: %lld tokens (%lld predicted: %lld bytes, %lld characters), context %d, stride %d\n"
-                  "loss %.4f nats/token, perplexity %.3f, %.4f bits/byte, %.4f nats/char\n",
+                  "loss %.4f nats/token, perplexity %.3f, %.4f bits/byte, %.4f nats/char%s\n",
                   p.get("--input").c_str(), static_cast<long long>(r.tokens),
                   static_cast<long long>(r.predicted), static_cast<long long>(r.bytes),
                   static_cast<long long>(r.chars), r.max_T, r.stride, r.loss, r.perplexity, r.bits_per_byte,
-                  r.nats_per_char);
+                  r.nats_per_char, weights_note(m.weights).c_str());
     io.out << line;
   }
   io.err << "evaluated in " << format_duration(timer.seconds()) << "\n";

@@ -3,7 +3,7 @@
 //
 // cmd_train() at the bottom reads as the list of its steps: the run's options (a fresh run's, or
 // a resumed run's from its run.json), chapter 06's TrainConfig, the data and the tokenizer, the
-// model, the run directory, the training itself (with the schedule sized to a time budget), and
+// run directory, the model, the training itself (with the schedule sized to a time budget), and
 // the model directory and summary at the end.
 #include <unistd.h>
 
@@ -63,6 +63,13 @@ void log_line(std::ostream& err, const StepMetrics& m, int steps) {
                 format_duration(m.elapsed_seconds).c_str());
   err << line;
   err.flush();
+}
+
+// ", dropout 0.1" (or ", dropout embd 0.1 attn 0 resid 0.1"), or nothing without dropout.
+std::string dropout_text(const DropoutConfig& d) {
+  if (!d.any()) return "";
+  if (d.embd_pdrop == d.attn_pdrop && d.attn_pdrop == d.resid_pdrop) return cat(", dropout ", d.embd_pdrop);
+  return cat(", dropout embd ", d.embd_pdrop, " attn ", d.attn_pdrop, " resid ", d.resid_pdrop);
 }
 
 // A directory option must name a directory: "--data: 'x' is a file, not a directory".
@@ -182,7 +189,43 @@ DataFiles find_data(const ArgParser& p) {
   return d;
 }
 
-// ----- 4. the model -------------------------------------------------------------------------------
+// ----- 4. the run directory -----------------------------------------------------------------------
+
+// A fresh run goes into a new or empty directory; one that holds a run (or anything else) only
+// with --force, which replaces the earlier run's files (replace_run_files(), once the new run has
+// started). No input may lie among them.
+void check_run_dir(const ArgParser& p, const fs::path& out, const DataFiles& data) {
+  if (directory_has_entries(out, "gpt2 train: --out")) {
+    const bool is_run = fs::exists(out / "run.json");
+    GPT2_CHECK(
+        p.given("--force"), "gpt2 train: '", out.string(),
+        is_run ? cat("' already holds a run; continue it with --resume ", out.string(),
+                     ", give --force to replace it, or choose another --out")
+               : std::string("' is not empty; choose another --out, or give --force to write the run there"));
+  }
+  std::vector<std::pair<fs::path, std::string>> inputs = {{data.train, data.train_flag},
+                                                          {data.tokenizer, data.tokenizer_flag}};
+  if (!data.val.empty()) inputs.emplace_back(data.val, data.val_flag);
+  if (p.given("--init")) inputs.emplace_back(resolve_model_dir(p.get("--init"), "--init"), "--init");
+  for (const std::string& name : kRunFiles) {
+    for (const auto& [input, flag] : inputs) check_not_input(out / name, input, "gpt2 train", flag);
+  }
+}
+
+void replace_run_files(const fs::path& out) {
+  for (const std::string& name : kRunFiles) gpt2::remove_all(out / name);
+}
+
+// A fresh run that failed before its first checkpoint has nothing to resume from: remove what it
+// wrote, so that the corrected command can simply be run again.
+void forget_unstarted_run(const fs::path& out, bool created_dir) {
+  if (latest_checkpoint(out)) return;
+  std::error_code ec;
+  for (const std::string& name : kRunFiles) fs::remove_all(out / name, ec);
+  if (created_dir && fs::is_empty(out, ec)) fs::remove(out, ec);
+}
+
+// ----- 5. the model -------------------------------------------------------------------------------
 
 // The shape of a fresh model from the options (see the command's help).
 GPT2Config model_shape(const ArgParser& p, int tokenizer_vocab) {
@@ -219,43 +262,9 @@ std::unique_ptr<GPT2> make_model(const ArgParser& p, Backend& backend, const Tok
   GPT2_CHECK(tokenizer.vocab_size() <= model->config().vocab_size, "gpt2 train: the tokenizer (",
              tokenizer_dir.string(), ") has ", tokenizer.vocab_size(),
              " tokens but the model's vocabulary is only ", model->config().vocab_size);
+  // Dropout: the model's own (its config.json's, 0 for a new model) unless the options say.
+  model->set_dropout(dropout_options(p, model->config().dropout));
   return model;
-}
-
-// ----- 5. the run directory -----------------------------------------------------------------------
-
-// A fresh run goes into a new or empty directory; one that holds a run (or anything else) only
-// with --force, which replaces the earlier run's files (replace_run_files(), once the new run has
-// started). No input may lie among them.
-void check_run_dir(const ArgParser& p, const fs::path& out, const DataFiles& data) {
-  if (directory_has_entries(out, "gpt2 train: --out")) {
-    const bool is_run = fs::exists(out / "run.json");
-    GPT2_CHECK(
-        p.given("--force"), "gpt2 train: '", out.string(),
-        is_run ? cat("' already holds a run; continue it with --resume ", out.string(),
-                     ", give --force to replace it, or choose another --out")
-               : std::string("' is not empty; choose another --out, or give --force to write the run there"));
-  }
-  std::vector<std::pair<fs::path, std::string>> inputs = {{data.train, data.train_flag},
-                                                          {data.tokenizer, data.tokenizer_flag}};
-  if (!data.val.empty()) inputs.emplace_back(data.val, data.val_flag);
-  if (p.given("--init")) inputs.emplace_back(resolve_model_dir(p.get("--init"), "--init"), "--init");
-  for (const std::string& name : kRunFiles) {
-    for (const auto& [input, flag] : inputs) check_not_input(out / name, input, "gpt2 train", flag);
-  }
-}
-
-void replace_run_files(const fs::path& out) {
-  for (const std::string& name : kRunFiles) gpt2::remove_all(out / name);
-}
-
-// A fresh run that failed before its first checkpoint has nothing to resume from: remove what it
-// wrote, so that the corrected command can simply be run again.
-void forget_unstarted_run(const fs::path& out, bool created_dir) {
-  if (latest_checkpoint(out)) return;
-  std::error_code ec;
-  for (const std::string& name : kRunFiles) fs::remove_all(out / name, ec);
-  if (created_dir && fs::is_empty(out, ec)) fs::remove(out, ec);
 }
 
 // ----- 6. training, with the schedule sized to a time budget -------------------------------------
@@ -424,9 +433,11 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
   const ArgParser& p = run.parser;
   TrainConfig tc = train_config(p, run.resume);  // 2.
   const DataFiles data = find_data(p);           // 3.
+  const bool created_dir = !fs::exists(tc.out_dir);
+  if (!run.resume) check_run_dir(p, tc.out_dir, data);  // 4.
   const Tokenizer tokenizer = Tokenizer::load(data.tokenizer);
   std::unique_ptr<Backend> backend = make_backend(backend_options(p));
-  std::unique_ptr<GPT2> model = make_model(p, *backend, tokenizer, data.tokenizer);  // 4.
+  std::unique_ptr<GPT2> model = make_model(p, *backend, tokenizer, data.tokenizer);  // 5.
   const GPT2Config& config = model->config();
   tc.train_file = data.train;
   tc.val_file = data.val;
@@ -434,15 +445,13 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
                                     : config.n_positions;
   tc.title = cat("gpt2 train: ", to_string(config), ", B=", tc.batch_size, " T=", tc.seq_len);
   validate(tc);
-  const bool created_dir = !fs::exists(tc.out_dir);
-  if (!run.resume) check_run_dir(p, tc.out_dir, data);  // 5.
 
   const bool sized_to_budget = !p.given("--steps") && tc.time_budget_seconds > 0;
   io.err << (run.resume ? "resuming " : "training ") << to_string(config) << " (" << model->num_parameters()
          << " parameters) on " << backend->name() << " with " << max_threads()
          << " thread(s): B=" << tc.batch_size << " T=" << tc.seq_len << " K=" << tc.grad_accum_steps << ", "
          << (sized_to_budget ? "steps sized to the time budget" : cat(tc.steps, " steps")) << ", lr " << tc.lr
-         << "\n";
+         << dropout_text(config.dropout) << "\n";
   const bool log_lines = p.given("--no-progress") || !isatty(fileno(stderr));
   TrainResult result;
   try {

@@ -42,6 +42,8 @@ void register_train_commands(std::vector<Command>& commands);
 void register_generate_commands(std::vector<Command>& commands);
 /// `eval` (cmd_eval.cpp).
 void register_eval_commands(std::vector<Command>& commands);
+/// `quantize` (cmd_quantize.cpp).
+void register_quantize_commands(std::vector<Command>& commands);
 /// `serve` (cmd_serve.cpp).
 void register_serve_commands(std::vector<Command>& commands);
 

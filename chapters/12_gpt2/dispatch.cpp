@@ -14,6 +14,7 @@ std::vector<Command> all_commands() {
   register_train_commands(commands);
   register_generate_commands(commands);
   register_eval_commands(commands);
+  register_quantize_commands(commands);
   register_serve_commands(commands);
   return commands;
 }

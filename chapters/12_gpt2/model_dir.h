@@ -19,6 +19,7 @@
 #include "chapters/01_tokenizer/tokenizer.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/gpt2.h"
+#include "chapters/08_cpu_parallel/weight_formats.h"
 #include "chapters/12_gpt2/args.h"
 
 namespace gpt2 {
@@ -37,6 +38,13 @@ struct BackendOptions {
   std::string device = "cpu";  ///< "cpu" or "cuda"
   bool plain_kernels = false;  ///< chapter 05's plain loops instead of chapter 08's fast kernels (CPU)
   std::string plain_reason = "--plain-kernels";  ///< what asked for the plain loops (for messages)
+  /// The format of the weight matrices for inference (`--weights`, chapter 08's weight formats):
+  /// "f32", "bf16", "q8", or "" for the one the model directory stores (f32 for an ordinary
+  /// checkpoint, q8 for what `gpt2 quantize` wrote; f32 on the plain loops or a GPU, which run
+  /// float weights only). Training always uses f32.
+  std::string weights;
+  /// With q8 weights: whether the products quantize the activations too (`--q8-activations`).
+  Q8Activations q8_activations = Q8Activations::q8;
 };
 
 /// Declares `--device NAME` and `--plain-kernels` on a command's parser (every command that runs
@@ -46,22 +54,36 @@ void add_backend_options(ArgParser& p);
 /// GPT2_PLAIN_KERNELS (set to anything but "" or "0") means the same as --plain-kernels.
 BackendOptions backend_options(const ArgParser& p);
 
+/// The commands that only run a model (generate, eval) also declare `--weights f32|bf16|q8` and
+/// `--q8-activations q8|f32`: add_backend_options and these two.
+void add_inference_options(ArgParser& p);
+/// backend_options() and the two weight options.
+BackendOptions inference_options(const ArgParser& p);
+
 /// The backend for `options`: "cpu" (chapter 08's fast kernels, or chapter 05's plain loops with
-/// plain_kernels) or "cuda" (chapter 09's CudaBackend, in a build configured with -DGPT2_CUDA=ON
-/// on a machine with an NVIDIA GPU). Another device, "cuda" in a build without chapter 09, or the
-/// plain loops with "cuda" is a gpt2::Error that says so.
+/// plain_kernels; with weights bf16 or q8, chapter 08's WeightFormatBackend) or "cuda" (chapter
+/// 09's CudaBackend, in a build configured with -DGPT2_CUDA=ON on a machine with an NVIDIA GPU).
+/// Another device, "cuda" in a build without chapter 09, the plain loops with "cuda", or weights
+/// bf16 or q8 on the plain loops or on "cuda" is a gpt2::Error that says so. An empty `weights`
+/// means f32 here.
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 
 /// A model ready to run: its backend (which must outlive the model), the model and its tokenizer.
 struct LoadedModel {
-  std::filesystem::path dir;           ///< the resolved directory
-  std::unique_ptr<Backend> backend;    ///< FastCpuBackend, CpuBackend or CudaBackend (make_backend)
-  std::unique_ptr<GPT2> model;         ///< config.json + model.safetensors
-  std::optional<Tokenizer> tokenizer;  ///< vocab.json + merges.txt (or encoder.json + vocab.bpe)
+  std::filesystem::path dir;                 ///< the resolved directory
+  WeightFormat weights = WeightFormat::f32;  ///< the format the weight matrices are computed in
+  std::unique_ptr<Backend> backend;          ///< FastCpuBackend, CpuBackend or CudaBackend (make_backend)
+  std::unique_ptr<GPT2> model;               ///< config.json + model.safetensors
+  std::optional<Tokenizer> tokenizer;        ///< vocab.json + merges.txt (or encoder.json + vocab.bpe)
 };
 
+/// " (q8 weights)" for a format other than f32, "" for f32: what a command's summary line adds.
+std::string weights_note(WeightFormat format);
+
 /// Resolves `model` (resolve_model_dir), loads weights (onto the backend `options` asks for, in
-/// inference mode) and tokenizer, and checks that the tokenizer's ids fit the model's vocabulary.
+/// inference mode, in the format options.weights asks for: a q8 directory loaded with f32 is
+/// widened back to float) and tokenizer, and checks that the tokenizer's ids fit the model's
+/// vocabulary.
 LoadedModel load_model(const std::string& model, const BackendOptions& options);
 
 }  // namespace gpt2

@@ -81,10 +81,31 @@ ArgParser make_train_parser() {
   p.flag("--no-shuffle", "visit the training windows in order");
   p.option("--time-budget", "SECONDS",
            "stop after this much training time (and save); without --steps, the schedule is sized to it");
+  add_dropout_options(p);
   add_backend_options(p);
   p.flag("--no-progress", "no progress bar; print a line per evaluation instead");
   p.flag("--json", "print summary.json on stdout at the end");
   return p;
+}
+
+void add_dropout_options(ArgParser& p) {
+  p.option("--dropout", "P",
+           "dropout probability at every site GPT-2 has (embedding, attention weights, residual branches);"
+           " default: the model's config.json (0 for a new model)");
+  p.option("--embd-pdrop", "P", "dropout after the embedding only (overrides --dropout there)");
+  p.option("--attn-pdrop", "P", "dropout on the attention weights only");
+  p.option("--resid-pdrop", "P", "dropout on the attention and MLP outputs only");
+}
+
+DropoutConfig dropout_options(const ArgParser& p, DropoutConfig d) {
+  auto probability = [&](const std::string& flag) {
+    return static_cast<float>(p.get_double(flag, 0.0, 0.99));  // below 1: something must survive
+  };
+  if (p.given("--dropout")) d.embd_pdrop = d.attn_pdrop = d.resid_pdrop = probability("--dropout");
+  if (p.given("--embd-pdrop")) d.embd_pdrop = probability("--embd-pdrop");
+  if (p.given("--attn-pdrop")) d.attn_pdrop = probability("--attn-pdrop");
+  if (p.given("--resid-pdrop")) d.resid_pdrop = probability("--resid-pdrop");
+  return d;
 }
 
 std::vector<std::string> stored_args(std::span<const std::string> args, const ArgParser& p) {

@@ -25,6 +25,13 @@ namespace gpt2 {
 /// The parser of `gpt2 train`'s options, with their help texts and defaults.
 ArgParser make_train_parser();
 
+/// Declares the dropout options of training (`--dropout P` for all three probabilities, and
+/// `--embd-pdrop`, `--attn-pdrop`, `--resid-pdrop` one by one).
+void add_dropout_options(ArgParser& p);
+/// `base` (the model's own, from its config.json) with the dropout options given applied:
+/// --dropout first, then each of the three one-by-one options.
+DropoutConfig dropout_options(const ArgParser& p, DropoutConfig base);
+
 /// The options that may be given again with --resume: they do not change what the run computes
 /// or, for --steps and --time-budget, only how long it goes on.
 extern const std::vector<std::string> kResumeOverrides;

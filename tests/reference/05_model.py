@@ -54,12 +54,18 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
 
 
-def forward(W, cfg, tokens, targets):
-    """W: dict name -> tensor (HF names, no prefix). Returns logits (B, T, V) and the mean loss."""
+def forward(W, cfg, tokens, targets, dropout=None, hidden=False):
+    """W: dict name -> tensor (HF names, no prefix). Returns logits (B, T, V) and the mean loss, or
+    with hidden=True the final LayerNorm's output (B, T, C) alone (what a classification head reads).
+
+    dropout(x, site), if given, is applied where transformers' GPT2Model drops in training mode:
+    after the embedding (site 0), on the attention weights after the softmax (3 i + 1), on the
+    attention branch's output (3 i + 2) and on the MLP branch's output (3 i + 3) of block i."""
+    drop = dropout or (lambda x, site: x)
     L, NH, C = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
     eps, HS = cfg["layer_norm_epsilon"], C // cfg["n_head"]
     Bn, Tn = tokens.shape
-    x = W["wte.weight"][tokens] + W["wpe.weight"][:Tn]
+    x = drop(W["wte.weight"][tokens] + W["wpe.weight"][:Tn], 0)
     causal = torch.tril(torch.ones(Tn, Tn, dtype=torch.bool))
     for i in range(L):
         p = f"h.{i}."
@@ -67,13 +73,15 @@ def forward(W, cfg, tokens, targets):
         qkv = h @ W[p + "attn.c_attn.weight"] + W[p + "attn.c_attn.bias"]
         q, k, v = (t.view(Bn, Tn, NH, HS).transpose(1, 2) for t in qkv.split(C, dim=2))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(HS)
-        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        att = drop(att.masked_fill(~causal, float("-inf")).softmax(dim=-1), 3 * i + 1)
         y = (att @ v).transpose(1, 2).reshape(Bn, Tn, C)
-        x = x + y @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
+        x = x + drop(y @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"], 3 * i + 2)
         h = F.layer_norm(x, (C,), W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)
         h = gelu_tanh(h @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])
-        x = x + h @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
+        x = x + drop(h @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"], 3 * i + 3)
     x = F.layer_norm(x, (C,), W["ln_f.weight"], W["ln_f.bias"], eps)
+    if hidden:
+        return x
     logits = x @ W["wte.weight"].T  # the head is tied to the token embedding
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
     return logits, loss

@@ -2,6 +2,7 @@
 // tests/reference/03_attention.py), against finite differences in double precision, and against
 // properties that must hold exactly (rows sum to one, the causal mask hides the future).
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -200,5 +201,60 @@ TEST_CASE("attention backward adds into the gradient buffers", "[attention]") {
     CHECK(dq2[i] == Approx(1.0 + dq[i]));
     CHECK(dk2[i] == Approx(1.0 + dk[i]));
     CHECK(dv2[i] == Approx(1.0 + dv[i]));
+  }
+}
+
+TEST_CASE("attention with dropout on its weights: D = keep P / (1 - p), finite differences, adds",
+          "[attention][gradcheck][dropout]") {
+  const int B = 2, NH = 2, T = 5, HS = 3;
+  const double p = 0.3;
+  const size_t n = static_cast<size_t>(B) * NH * T * HS, na = static_cast<size_t>(B) * NH * T * T;
+  gpt2::Rng rng(21);
+  std::vector<double> q = random_vector(n, rng), k = random_vector(n, rng), v = random_vector(n, rng);
+  std::vector<double> w = random_vector(n, rng);
+  std::vector<uint8_t> keep(na);
+  for (uint8_t& m : keep) m = rng.uniform() >= p ? 1 : 0;
+  // The output with the mask is the output of the dropped weights D applied to v, written out.
+  std::vector<double> out(n), att(na);
+  gpt2::attention_forward(out.data(), att.data(), q.data(), k.data(), v.data(), B, NH, T, HS, true,
+                          keep.data(), p);
+  double worst = 0;
+  for (int bh = 0; bh < B * NH; ++bh)
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < HS; ++i) {
+        double y = 0;
+        for (int s = 0; s < T; ++s) {
+          const size_t a = (static_cast<size_t>(bh) * T + t) * T + s;
+          y += (keep[a] ? att[a] / (1 - p) : 0.0) * v[(static_cast<size_t>(bh) * T + s) * HS + i];
+        }
+        worst = std::fmax(worst, std::fabs(y - out[(static_cast<size_t>(bh) * T + t) * HS + i]));
+      }
+  CHECK(worst < 1e-12);
+  // att still holds the softmax P (rows sum to 1), not D.
+  for (int r = 0; r < B * NH * T; ++r) {
+    double row = 0;
+    for (int s = 0; s < T; ++s) row += att[static_cast<size_t>(r) * T + s];
+    CHECK(row == Approx(1.0));
+  }
+  auto loss = [&]() {
+    std::vector<double> o(n), a(na);
+    gpt2::attention_forward(o.data(), a.data(), q.data(), k.data(), v.data(), B, NH, T, HS, true, keep.data(),
+                            p);
+    return dot(o, w);
+  };
+  std::vector<double> dq(n, 0.0), dk(n, 0.0), dv(n, 0.0);
+  gpt2::attention_backward(dq.data(), dk.data(), dv.data(), w.data(), q.data(), k.data(), v.data(),
+                           att.data(), B, NH, T, HS, true, keep.data(), p);
+  CHECK(gpt2::max_scaled_error<double>(dq, gpt2::numeric_gradient<double>(loss, q, kEps)) < kGradTol);
+  CHECK(gpt2::max_scaled_error<double>(dk, gpt2::numeric_gradient<double>(loss, k, kEps)) < kGradTol);
+  CHECK(gpt2::max_scaled_error<double>(dv, gpt2::numeric_gradient<double>(loss, v, kEps)) < kGradTol);
+  // A second backward adds the same again.
+  std::vector<double> dq2 = dq, dk2 = dk, dv2 = dv;
+  gpt2::attention_backward(dq2.data(), dk2.data(), dv2.data(), w.data(), q.data(), k.data(), v.data(),
+                           att.data(), B, NH, T, HS, true, keep.data(), p);
+  for (size_t i = 0; i < n; ++i) {
+    CHECK(dq2[i] == Approx(2 * dq[i]).margin(1e-12));
+    CHECK(dk2[i] == Approx(2 * dk[i]).margin(1e-12));
+    CHECK(dv2[i] == Approx(2 * dv[i]).margin(1e-12));
   }
 }

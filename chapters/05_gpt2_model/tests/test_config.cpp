@@ -1,10 +1,13 @@
 // Chapter 05: configurations, the parameter layout and the memory report.
+#include <filesystem>
 #include <set>
+#include <string>
 
 #include "chapters/05_gpt2_model/activations.h"
 #include "chapters/05_gpt2_model/config.h"
 #include "chapters/05_gpt2_model/parameters.h"
 #include "common/error.h"
+#include "common/testing.h"
 #include "tests/catch.h"
 
 using gpt2::GPT2Config;
@@ -63,7 +66,9 @@ TEST_CASE("05 config: config.json round trip and errors", "[config]") {
     "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_ctx": 1024,
     "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
     "vocab_size": 50257})";
-  CHECK(gpt2::parse_config_json(hub, "config.json") == GPT2Config::from_name("gpt2"));
+  GPT2Config gpt2_124m = GPT2Config::from_name("gpt2");
+  gpt2_124m.dropout = {0.1f, 0.1f, 0.1f};
+  CHECK(gpt2::parse_config_json(hub, "config.json") == gpt2_124m);
   CHECK_THROWS_WITH(gpt2::parse_config_json("{\"n_layer\": 2,", "config.json"),
                     Catch::Matchers::StartsWith("config.json: not valid JSON"));
   // Every JSON error names the file: an overflowing number is nlohmann's out_of_range, not parse_error.
@@ -103,6 +108,36 @@ TEST_CASE("05 config: config.json round trip and errors", "[config]") {
                               "config.json"),
       "config.json: activation_function is \"relu\", this program implements only the tanh GELU "
       "(\"gelu_new\")");
+}
+
+TEST_CASE("05 config: dropout probabilities from config.json; absent means off", "[config][dropout]") {
+  using Catch::Contains;
+  const std::string shape = R"("n_layer": 2, "n_head": 4, "n_embd": 64, "n_positions": 32, "vocab_size": 97)";
+  // OpenAI's (and our fixtures') configs say 0.1 for each.
+  const GPT2Config hf =
+      gpt2::read_config_json(std::filesystem::path(gpt2::fixture_dir()) / "05_hf_tiny" / "config.json");
+  CHECK(hf.dropout == gpt2::DropoutConfig{0.1f, 0.1f, 0.1f});
+  CHECK(hf.dropout.any());
+  CHECK(hf.same_shape(GPT2Config::make(2, 4, 64, 32, 97)));
+  CHECK(hf != GPT2Config::make(2, 4, 64, 32, 97));
+  const GPT2Config none = gpt2::parse_config_json("{" + shape + R"(, "attn_pdrop": null})", "config.json");
+  CHECK(none.dropout == gpt2::DropoutConfig{});
+  CHECK(!none.dropout.any());
+  CHECK(gpt2::parse_config_json("{" + shape + R"(, "resid_pdrop": 0.25})", "c").dropout.resid_pdrop == 0.25f);
+  CHECK_THROWS_WITH(gpt2::parse_config_json("{" + shape + R"(, "embd_pdrop": 1.0})", "config.json"),
+                    "config.json: 'embd_pdrop' must be a probability in [0, 1), got 1.0");
+  CHECK_THROWS_WITH(gpt2::parse_config_json("{" + shape + R"(, "attn_pdrop": -0.1})", "config.json"),
+                    Contains("'attn_pdrop' must be a probability in [0, 1)"));
+  CHECK_THROWS_WITH(gpt2::parse_config_json("{" + shape + R"(, "resid_pdrop": "0.1"})", "config.json"),
+                    Contains("'resid_pdrop' must be a probability in [0, 1), got \"0.1\""));
+  // Written and read back; a model without dropout writes 0.0.
+  GPT2Config c = GPT2Config::make(2, 4, 64, 32, 97);
+  CHECK(gpt2::config_to_json(c).find("\"attn_pdrop\": 0.0") != std::string::npos);
+  c.dropout = {0.1f, 0.0f, 0.2f};
+  CHECK(gpt2::parse_config_json(gpt2::config_to_json(c), "x") == c);
+  CHECK(gpt2::config_to_json(c).find("\"embd_pdrop\": 0.1,") != std::string::npos);
+  c.dropout.attn_pdrop = 1.0f;
+  CHECK_THROWS_WITH(c.validate("cfg"), "cfg: attn_pdrop must be a probability in [0, 1), got 1");
 }
 
 TEST_CASE("05 parameters: the layout covers the buffer exactly, in checkpoint order", "[parameters]") {

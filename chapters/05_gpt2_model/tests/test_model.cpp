@@ -46,6 +46,7 @@ TEST_CASE("05 model: logits, loss and every gradient match PyTorch", "[model][pa
   Fixture fx;
   gpt2::CpuBackend cpu;
   GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // its config.json says 0.1; the reference has no dropout
   model.set_mode(GPT2::Mode::training);
   std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
   REQUIRE(tokens.size() == kB * kT);
@@ -66,10 +67,146 @@ TEST_CASE("05 model: logits, loss and every gradient match PyTorch", "[model][pa
   }
 }
 
+TEST_CASE("05 model with dropout: logits, loss and every gradient match PyTorch with the same masks",
+          "[model][parity][dropout]") {
+  // tests/reference/05_model_dropout.py: 05_model.py's GPT-2 with dropout at GPT-2's sites and the
+  // masks that dropout.h's rule gives for (seed, pass, site), computed in Python.
+  const gpt2::SafetensorsFile ref =
+      gpt2::SafetensorsFile::open(fs::path(gpt2::fixture_dir()) / "05_model_dropout.safetensors");
+  Fixture fx;
+  const std::vector<float> p = ref.get_vector("p");
+  const uint64_t seed = static_cast<uint64_t>(ref.get_int("seed").at(0));
+  const uint64_t pass = static_cast<uint64_t>(ref.get_int("pass").at(0));
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({p[0], p[1], p[2]});
+  model.set_mode(GPT2::Mode::training);
+  model.set_dropout_pass(seed, pass);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  const float loss = model.forward(tokens.data(), targets.data(), kB, kT);
+  auto r = gpt2::rel_close(model.logits(), ref.get_vector("logits"), 1e-5, "logits with dropout");
+  INFO(r.message);
+  CHECK(r.ok);
+  CHECK(std::fabs(loss - ref.get_vector("loss")[0]) / ref.get_vector("loss")[0] <= 1e-5);
+  model.zero_grad();
+  model.backward();
+  for (const gpt2::ParamSpec& s : model.layout().specs()) {
+    auto g = gpt2::rel_close(model.grad(s.name).span(), ref.get_vector("grad." + s.name), 1e-4, s.name);
+    INFO(g.message);
+    CHECK(g.ok);
+  }
+  // The next pass draws other masks; the same (seed, pass) the same masks, bit for bit.
+  const float next = model.forward(tokens.data(), targets.data(), kB, kT);
+  CHECK(next != loss);
+  model.set_dropout_pass(seed, pass);
+  CHECK(model.forward(tokens.data(), targets.data(), kB, kT) == loss);
+  model.set_dropout_pass(seed + 1, pass);
+  CHECK(model.forward(tokens.data(), targets.data(), kB, kT) != loss);
+}
+
+TEST_CASE("05 model: dropout acts in training mode only; p = 0 computes exactly as without dropout",
+          "[model][dropout]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 plain = GPT2::load(tiny_dir(), cpu), dropping = GPT2::load(tiny_dir(), cpu);
+  plain.set_dropout({});
+  dropping.set_dropout({0.1f, 0.2f, 0.3f});
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  auto same_logits = [&](const char* what) {
+    auto a = plain.logits(), b = dropping.logits();
+    INFO(what);
+    CHECK((a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0));
+  };
+  for (GPT2::Mode mode : {GPT2::Mode::inference, GPT2::Mode::inspect}) {
+    plain.set_mode(mode);
+    dropping.set_mode(mode);
+    CHECK(plain.forward(tokens.data(), targets.data(), kB, kT) ==
+          dropping.forward(tokens.data(), targets.data(), kB, kT));
+    same_logits("evaluation");
+  }
+  // Generation, even in training mode: the cache path never drops.
+  dropping.set_mode(GPT2::Mode::training);
+  gpt2::KVCache ca(plain.config(), cpu), cb(dropping.config(), cpu);
+  plain.forward(ca, tokens.data(), 1, 8);
+  dropping.forward(cb, tokens.data(), 1, 8);
+  same_logits("generation");
+  // Training with every probability 0 is training without dropout, bit for bit (no call is made).
+  dropping.set_dropout({});
+  plain.set_mode(GPT2::Mode::training);
+  CHECK(plain.forward(tokens.data(), targets.data(), kB, kT) ==
+        dropping.forward(tokens.data(), targets.data(), kB, kT));
+  plain.zero_grad();
+  dropping.zero_grad();
+  plain.backward();
+  dropping.backward();
+  CHECK(plain.grads_to_host().to_vector() == dropping.grads_to_host().to_vector());
+  CHECK_THROWS_WITH(dropping.set_dropout({0.0f, 1.0f, 0.0f}),
+                    "set_dropout: attn_pdrop must be a probability in [0, 1), got 1");
+}
+
+TEST_CASE("05 model: training the last blocks only: their gradients as in full training, none for the rest",
+          "[model][finetune]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 full = GPT2::load(tiny_dir(), cpu), last = GPT2::load(tiny_dir(), cpu);
+  full.set_dropout({});
+  last.set_dropout({});
+  const int64_t first = last.layout().find("h.1.ln_1.weight").offset;
+  last.set_trainable_from(first);
+  full.set_mode(GPT2::Mode::training);
+  last.set_mode(GPT2::Mode::training);
+  CHECK(last.grads().size() == static_cast<size_t>(last.num_parameters() - first));  // no memory for the rest
+  CHECK(last.trainable_params().data() == last.params().data() + first);
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  CHECK(full.forward(tokens.data(), targets.data(), kB, kT) ==
+        last.forward(tokens.data(), targets.data(), kB, kT));
+  full.zero_grad();
+  last.zero_grad();
+  full.backward();
+  last.backward();
+  const std::vector<float> all = full.grads_to_host().to_vector(), tail = last.grads_to_host().to_vector();
+  CHECK(std::equal(tail.begin(), tail.end(), all.begin() + first));  // the same bits
+  CHECK(last.grad("ln_f.bias").to_vector() == full.grad("ln_f.bias").to_vector());
+  CHECK_THROWS_WITH(last.grad("h.0.mlp.c_fc.weight"), Catch::Contains("frozen"));
+  CHECK_THROWS_WITH(last.set_trainable_from(first + 1), Catch::Contains("is not where"));
+  // Only the layers attached to the model: nothing of its own trains, and nothing is allocated for it.
+  last.set_trainable_from(last.num_parameters());
+  CHECK(last.grads().empty());
+}
+
+TEST_CASE("05 model: attached parameters follow the model's own in one buffer; forward_hidden stops at ln_f",
+          "[model][finetune]") {
+  Fixture fx;
+  gpt2::CpuBackend cpu;
+  GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // two training passes to compare: no masks
+  const std::vector<float> before = model.params_to_host().to_vector();
+  CHECK(model.attach_parameters(10) == 0);
+  CHECK(model.attach_parameters(5) == 10);
+  CHECK(model.params_to_host().to_vector() == before);  // the model's own moved with the buffer
+  REQUIRE(model.attached_params().size() == 15);
+  CHECK(model.attached_params().data() == model.params().data() + model.num_parameters());
+  for (float x : model.attached_params()) CHECK(x == 0.0f);
+  model.set_trainable_from(model.layout().find("ln_f.weight").offset);
+  model.set_mode(GPT2::Mode::training);
+  CHECK(model.trainable_params().size() == 2 * 64 + 15);  // ln_f and the attached ones
+  CHECK(model.grads().size() == model.trainable_params().size());
+  CHECK(model.attached_grads().data() == model.grads().data() + 2 * 64);
+
+  // forward_hidden: ln_f's output as forward() computes it, no logits.
+  std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
+  model.forward(tokens.data(), targets.data(), kB, kT);
+  const std::vector<float> lnf(model.activations().lnf, model.activations().lnf + kB * kT * 64);
+  model.forward_hidden(tokens.data(), kB, kT);
+  CHECK(std::equal(lnf.begin(), lnf.end(), model.activations().lnf));
+  CHECK_THROWS_WITH(model.logits(), Catch::Contains("forward_hidden"));
+}
+
 TEST_CASE("05 model: ignored targets (-1) drop out of the mean and the gradient", "[model][parity]") {
   Fixture fx;
   gpt2::CpuBackend cpu;
   GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // its config.json says 0.1; the reference has no dropout
   model.set_mode(GPT2::Mode::training);
   std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets_ignore");
   float loss = model.forward(tokens.data(), targets.data(), kB, kT);
@@ -106,6 +243,7 @@ TEST_CASE("05 model: the tied embedding's gradient is the sum of its two uses", 
   Fixture fx;
   gpt2::CpuBackend cpu;
   GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // its config.json says 0.1; the reference has no dropout
   model.set_mode(GPT2::Mode::training);
   std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
   model.forward(tokens.data(), targets.data(), kB, kT);
@@ -183,6 +321,7 @@ TEST_CASE("05 model: backward adds, batches change shape, save/load round trip",
   Fixture fx;
   gpt2::CpuBackend cpu;
   GPT2 model = GPT2::load(tiny_dir(), cpu);
+  model.set_dropout({});  // its config.json says 0.1; the reference has no dropout
   model.set_mode(GPT2::Mode::training);
   std::vector<int> tokens = fx.ints("tokens"), targets = fx.ints("targets");
   float loss = model.forward(tokens.data(), targets.data(), kB, kT);

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <vector>
 
+#include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/cross_entropy.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/05_gpt2_model/lm_head.h"
 #include "common/rng.h"
 #include "common/testing.h"
@@ -97,4 +99,42 @@ TEST_CASE("05 lm_head: logits = x wte^T, gradients match finite differences", "[
   for (double& d : dwte) d -= 1.0;
   CHECK(gpt2::max_scaled_error<double>(dx, gpt2::numeric_gradient<double>(f, x, 1e-6)) < 1e-8);
   CHECK(gpt2::max_scaled_error<double>(dwte, gpt2::numeric_gradient<double>(f, wte, 1e-6)) < 1e-8);
+}
+
+TEST_CASE("05 dropout with the mask drawn from a key: the mask's rule, finite differences, adds",
+          "[ops][dropout]") {
+  gpt2::Rng rng(3);
+  const int64_t n = 500;
+  const double p = 0.25;
+  const uint64_t key = gpt2::dropout_key(1337, 9, 4);
+  std::vector<double> x = randn(static_cast<size_t>(n), rng), w = randn(static_cast<size_t>(n), rng);
+  std::vector<double> out(static_cast<size_t>(n));
+  gpt2::dropout_forward(out.data(), x.data(), n, p, key);
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const bool keep = gpt2::dropout_uniform(key, i) >= static_cast<float>(p);
+    kept += keep;
+    CHECK(out[static_cast<size_t>(i)] == (keep ? x[static_cast<size_t>(i)] * (1 / (1 - p)) : 0.0));
+  }
+  CHECK(kept > 330);  // about (1 - p) n = 375 survive
+  CHECK(kept < 420);
+  auto loss = [&]() {
+    std::vector<double> o(x.size());
+    gpt2::dropout_forward(o.data(), x.data(), n, p, key);
+    double l = 0;
+    for (size_t i = 0; i < o.size(); ++i) l += o[i] * w[i];
+    return l;
+  };
+  std::vector<double> dx(x.size(), 0.0);
+  gpt2::dropout_backward(dx.data(), w.data(), n, p, key);
+  CHECK(gpt2::max_scaled_error<double>(dx, gpt2::numeric_gradient<double>(loss, x, 1e-6)) < 1e-7);
+  std::vector<double> twice = dx;
+  gpt2::dropout_backward(twice.data(), w.data(), n, p, key);  // adds: twice the gradient
+  for (size_t i = 0; i < dx.size(); ++i) CHECK(twice[i] == 2 * dx[i]);
+  // In place, as the model drops; and the CPU backend's operations are these loops, in float.
+  std::vector<float> xf(x.begin(), x.end()), yf(xf.size()), inplace = xf;
+  gpt2::CpuBackend cpu;
+  cpu.dropout_forward(yf.data(), xf.data(), static_cast<int>(n), 0.25f, key);
+  gpt2::dropout_forward(inplace.data(), inplace.data(), n, 0.25f, key);
+  CHECK(yf == inplace);
 }

@@ -74,38 +74,56 @@ std::vector<float> losses_of(const TrainResult& r) {
 }  // namespace
 
 TEST_CASE("GPT-2: Ctrl-C, then resume, gives the losses of a run that never stopped", "[gpt2][resume]") {
-  fs::path dir = make_run_dir("resume");
-  CpuBackend cpu;
-  GPT2 straight(tiny_config(), cpu);
-  straight.init_random(7);
-  std::vector<float> expected = losses_of(train(straight, tiny_train_config(dir, "straight")));
-  REQUIRE(expected.size() == 8);
-  CHECK(expected.back() < expected.front());
+  std::vector<float> without_dropout;
+  // Without dropout, and with it: the masks of each pass come from (seed, step K + k), so the
+  // resumed run draws the masks the straight run drew.
+  for (const DropoutConfig dropout : {DropoutConfig{}, DropoutConfig{0.1f, 0.1f, 0.2f}}) {
+    INFO("dropout " << dropout.embd_pdrop << " " << dropout.attn_pdrop << " " << dropout.resid_pdrop);
+    fs::path dir = make_run_dir("resume");
+    CpuBackend cpu;
+    GPT2 straight(tiny_config(), cpu);
+    straight.init_random(7);
+    straight.set_dropout(dropout);
+    TrainResult all = train(straight, tiny_train_config(dir, "straight"));
+    std::vector<float> expected = losses_of(all);
+    REQUIRE(expected.size() == 8);
+    CHECK(expected.back() < expected.front());
+    if (!dropout.any()) {
+      without_dropout = expected;
+    } else {
+      CHECK(expected != without_dropout);  // dropout changes the training losses...
+      for (const StepMetrics& m : all.history)
+        if (std::isfinite(m.val_loss)) CHECK(m.val_loss > 0);  // ...and is off for validation
+    }
 
-  TrainConfig c = tiny_train_config(dir, "stopped");
-  GPT2 first(tiny_config(), cpu);
-  first.init_random(7);
-  TrainResult r1 = train(first, c, {}, [](const StepMetrics& m) {
-    if (m.step == 5) std::raise(SIGINT);
-  });
-  CHECK(r1.interrupted);
-  c.resume = true;
-  GPT2 second(tiny_config(), cpu);  // all zeros: everything must come from the checkpoint
-  TrainResult r2 = train(second, c);
-  CHECK(r2.start_step == 5);
-  std::vector<float> resumed = losses_of(r1);
-  for (float l : losses_of(r2)) resumed.push_back(l);
-  REQUIRE(resumed.size() == expected.size());
-  for (size_t i = 0; i < expected.size(); ++i) {
-    INFO("step " << i + 1);
-    CHECK(resumed[i] == expected[i]);  // bit for bit
+    TrainConfig c = tiny_train_config(dir, "stopped");
+    GPT2 first(tiny_config(), cpu);
+    first.init_random(7);
+    first.set_dropout(dropout);
+    TrainResult r1 = train(first, c, {}, [](const StepMetrics& m) {
+      if (m.step == 5) std::raise(SIGINT);
+    });
+    CHECK(r1.interrupted);
+    c.resume = true;
+    GPT2 second(tiny_config(), cpu);  // all zeros: everything must come from the checkpoint
+    second.set_dropout(dropout);
+    TrainResult r2 = train(second, c);
+    CHECK(r2.start_step == 5);
+    std::vector<float> resumed = losses_of(r1);
+    for (float l : losses_of(r2)) resumed.push_back(l);
+    REQUIRE(resumed.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      INFO("step " << i + 1);
+      CHECK(resumed[i] == expected[i]);  // bit for bit
+    }
+    CHECK(second.params_to_host().to_vector() == straight.params_to_host().to_vector());
+
+    // The checkpoint's model is a Hugging Face directory GPT2::load reads, its dropout included.
+    GPT2 loaded = GPT2::load(*latest_checkpoint(c.out_dir), cpu);
+    CHECK(loaded.params_to_host().to_vector() == second.params_to_host().to_vector());
+    CHECK(loaded.config().dropout == dropout);
+    fs::remove_all(dir);
   }
-  CHECK(second.params_to_host().to_vector() == straight.params_to_host().to_vector());
-
-  // The checkpoint's model is a Hugging Face directory GPT2::load reads.
-  GPT2 loaded = GPT2::load(*latest_checkpoint(c.out_dir), cpu);
-  CHECK(loaded.params_to_host().to_vector() == second.params_to_host().to_vector());
-  fs::remove_all(dir);
 }
 
 #ifdef GPT2_HAVE_OPENMP
@@ -133,3 +151,33 @@ TEST_CASE("GPT-2: the same seed gives the same loss curve with 1 or 2 threads", 
   fs::remove_all(dir);
 }
 #endif
+
+TEST_CASE("GPT-2: accumulation weighs micro-batches by their targets: the mean over all of a step's targets",
+          "[gpt2][accumulation]") {
+  // Two micro-batches of B = 2 rows with 30 and 3 targets must give the loss and the gradient of
+  // one batch of 4 rows holding both (the mean over all 33 targets), not the mean of two means.
+  const GPT2Config config = tiny_config();
+  const int B = 2, T = 16;
+  Rng rng(4);
+  std::vector<int> tokens(2 * B * T), targets(2 * B * T, -1);
+  for (int& t : tokens) t = static_cast<int>(rng.below(64));
+  for (int i = 0; i < 30; ++i) targets[static_cast<size_t>(i)] = static_cast<int>(rng.below(64));
+  for (int i = 0; i < 3; ++i) targets[static_cast<size_t>(B * T + 7 * i)] = static_cast<int>(rng.below(64));
+  CpuBackend cpu;
+  std::vector<float> grads[2];
+  float losses[2];
+  for (int K : {1, 2}) {
+    GPT2 model(config, cpu);
+    model.init_random(9);
+    Gpt2Trainable trainable(model);
+    AdamW adamw(cpu, model.params().size(), decay_ranges(trainable.param_infos()), {});
+    const StepOutcome out = train_step(trainable, adamw, tokens.data(), targets.data(), 2 * B / K, T, K,
+                                       /*lr=*/0.0f, /*grad_clip=*/0.0f);
+    losses[K - 1] = out.loss;
+    grads[K - 1] = model.grads_to_host().to_vector();
+  }
+  CHECK(losses[1] == Approx(losses[0]).epsilon(1e-6));
+  auto r = gpt2::rel_close(grads[1], grads[0], 1e-5, "gradient of 2 weighted micro-batches");
+  INFO(r.message);
+  CHECK(r.ok);
+}

@@ -1,6 +1,8 @@
 // The training loop on a tiny bigram model (bigram_model.h): the loss falls, metrics and the
 // plot are written, gradient accumulation equals a bigger batch, Ctrl-C saves a checkpoint and a
 // resumed run continues bit for bit, and a half-written checkpoint never replaces a good one.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -448,4 +450,48 @@ TEST_CASE("state.json: every field is checked for its type and range, and errors
   CHECK(edited("train_loader", 5) == "ck/state.json: 'train_loader' must be an object, got 5");
   CHECK_THROWS_WITH(training_state_from_json("{\"step\": 1e999}", "ck/state.json"),
                     Catch::StartsWith("ck/state.json: not a JSON object"));
+}
+
+TEST_CASE("train: a full disk stops the run with a clear error; the last checkpoint stays good and resumes",
+          "[trainer][checkpoint]") {
+  fs::path dir = make_run_dir("full_disk");
+  TrainConfig c = small_config(dir);
+  c.val_file.clear();
+  c.checkpoint_interval = 5;
+  c.steps = 20;
+  c.out_dir = dir / "straight";
+  BigramModel straight(kV);
+  const std::vector<float> expected = losses(train(straight, c));
+
+  c.out_dir = dir / "run";
+  BigramModel model(kV);
+  std::vector<float> got = losses(train(model, c, [](const StepMetrics& m) {
+    if (m.step == 10) request_stop();
+  }));
+  // The disk fills up (simulated: no file of this process may grow past 100 bytes).
+  c.resume = true;
+  {
+    rlimit saved{};
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit full = saved;
+    full.rlim_cur = 100;
+    std::signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &full);
+    BigramModel resumed(kV);
+    std::string e = "no error";
+    try {
+      train(resumed, c);
+    } catch (const gpt2::Error& err) {
+      e = err.what();
+    }
+    setrlimit(RLIMIT_FSIZE, &saved);
+    CHECK_THAT(e, Catch::StartsWith("cannot"));
+    CHECK_THAT(e, Catch::Contains((c.out_dir).string()));
+  }
+  CHECK(latest_checkpoint(c.out_dir) == c.out_dir / "checkpoints/step_00000010");
+  // With room again, the run resumes from it as if nothing had happened.
+  BigramModel again(kV);
+  for (float l : losses(train(again, c))) got.push_back(l);
+  CHECK(got == expected);
+  fs::remove_all(dir);
 }

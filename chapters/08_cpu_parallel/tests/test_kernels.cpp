@@ -32,32 +32,9 @@ using ch08_test::levels;
 using ch08_test::random_vector;
 using ch08_test::same_bits;
 using ch08_test::with;
+using ch08_test::within;
 
 constexpr double kEps = FLT_EPSILON;
-
-// |actual - expected| <= bound element-wise; the message names the worst element.
-struct Check {
-  bool ok = true;
-  std::string message;
-};
-Check within(const std::vector<float>& actual, const std::vector<float>& expected,
-             const std::vector<double>& bound, const std::string& what) {
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double r = std::fabs(static_cast<double>(actual[i]) - expected[i]) / std::max(bound[i], 1e-300);
-    if (!(r <= worst)) {
-      worst = r;
-      at = i;
-    }
-  }
-  Check c;
-  c.ok = worst <= 1.0;
-  c.message =
-      gpt2::cat(what, ": worst error/bound ", worst, " at ", at, " (", actual.empty() ? 0.f : actual[at],
-                " vs ", expected.empty() ? 0.f : expected[at], ")");
-  return c;
-}
 
 }  // namespace
 

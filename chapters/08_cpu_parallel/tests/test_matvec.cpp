@@ -1,9 +1,11 @@
 // The decode kernels against chapter 04's linear layer and chapter 05's head, run in double.
+#include <cstring>
 #include <vector>
 
 #include "chapters/04_transformer_block/linear.h"
 #include "chapters/05_gpt2_model/lm_head.h"
 #include "chapters/08_cpu_parallel/matvec.h"
+#include "chapters/08_cpu_parallel/simd.h"
 #include "common/rng.h"
 #include "common/testing.h"
 #include "tests/catch.h"
@@ -95,5 +97,34 @@ TEST_CASE("matvec_rows is one row of the tied head", "[matvec]") {
     INFO(N << " x " << C << ": " << r.message);
     CHECK(r.ok);
     CHECK(one == two);
+  }
+}
+
+// The vector versions perform the portable loops' multiplies and adds in the same order (no FMA):
+// the same bits on every kernel set, so a model's float32 generation does not depend on the CPU.
+TEST_CASE("matvec_conv1d and matvec_rows give the same bits on every kernel set", "[matvec][simd]") {
+  gpt2::Rng rng(23);
+  const gpt2::Simd saved = gpt2::active_simd();
+  const int shapes[][2] = {{96, 288}, {100, 37}, {7, 1000}, {130, 1027}, {768, 2304}, {3, 5}};
+  for (const auto& [C, OC] : shapes) {
+    const auto x = random_vector(C, rng), W = random_vector(static_cast<size_t>(C) * OC, rng),
+               b = random_vector(OC, rng);
+    std::vector<std::vector<float>> conv, rows;
+    for (gpt2::Simd level : {gpt2::Simd::portable, gpt2::Simd::avx2_fma, gpt2::Simd::avx512}) {
+      gpt2::set_simd(level);
+      std::vector<float> y(OC), z(C);
+      gpt2::matvec_conv1d(y.data(), x.data(), W.data(), b.data(), C, OC);
+      // W as OC rows of C (the head's layout) times a vector of OC.
+      const auto v = std::vector<float>(y.begin(), y.end());
+      gpt2::matvec_rows(z.data(), W.data(), v.data(), C, OC);
+      conv.push_back(y);
+      rows.push_back(z);
+    }
+    gpt2::set_simd(saved);
+    INFO(C << " x " << OC);
+    for (size_t i = 1; i < conv.size(); ++i) {
+      CHECK(std::memcmp(conv[0].data(), conv[i].data(), conv[0].size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(rows[0].data(), rows[i].data(), rows[0].size() * sizeof(float)) == 0);
+    }
   }
 }

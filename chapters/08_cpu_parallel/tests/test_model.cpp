@@ -37,6 +37,7 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
     ch08_test::with(2, level, [&] {
       gpt2::FastCpuBackend fast;
       gpt2::GPT2 model = gpt2::GPT2::load(fs::path(gpt2::fixture_dir()) / "05_hf_tiny", fast);
+      model.set_dropout({});  // the reference has no dropout
       model.set_mode(gpt2::GPT2::Mode::training);
       const float loss = model.forward(tokens.data(), targets.data(), B, T);
       auto r = gpt2::rel_close(model.logits(), file.get_vector("logits"), 1e-5, "logits");
@@ -53,6 +54,65 @@ TEST_CASE("08 model on FastCpuBackend: logits, loss and every gradient match PyT
       }
     });
   }
+}
+
+TEST_CASE("08 model with dropout: PyTorch's numbers with the same masks, the same bits on 1 and 2 threads",
+          "[ch08][model][parity][dropout]") {
+  const auto file = gpt2::SafetensorsFile::open(fs::path(gpt2::fixture_dir()) / "05_model.safetensors");
+  const auto ref =
+      gpt2::SafetensorsFile::open(fs::path(gpt2::fixture_dir()) / "05_model_dropout.safetensors");
+  const std::vector<int> tokens = fixture_ints(file, "tokens"), targets = fixture_ints(file, "targets");
+  const std::vector<float> p = ref.get_vector("p");
+  const int B = 2, T = 32;
+  auto run = [&](gpt2::Backend& backend, std::vector<float>& logits, std::vector<float>& grads) {
+    gpt2::GPT2 model = gpt2::GPT2::load(fs::path(gpt2::fixture_dir()) / "05_hf_tiny", backend);
+    model.set_dropout({p[0], p[1], p[2]});
+    model.set_mode(gpt2::GPT2::Mode::training);
+    model.set_dropout_pass(static_cast<uint64_t>(ref.get_int("seed").at(0)),
+                           static_cast<uint64_t>(ref.get_int("pass").at(0)));
+    const float loss = model.forward(tokens.data(), targets.data(), B, T);
+    logits.assign(model.logits().begin(), model.logits().end());
+    model.zero_grad();
+    model.backward();
+    grads = model.grads_to_host().to_vector();
+    return loss;
+  };
+  std::vector<float> logits[2], grads[2];
+  float losses[2] = {0, 0};
+  for (int threads : {1, 2}) {
+    ch08_test::with(threads, ch08_test::levels().back(), [&] {
+      gpt2::FastCpuBackend fast;
+      losses[threads - 1] = run(fast, logits[threads - 1], grads[threads - 1]);
+    });
+  }
+  CHECK(ch08_test::same_bits(logits[0], logits[1]));
+  CHECK(ch08_test::same_bits(grads[0], grads[1]));
+  auto r = gpt2::rel_close(logits[0], ref.get_vector("logits"), 1e-5, "logits with dropout");
+  INFO(r.message);
+  CHECK(r.ok);
+  CHECK(std::fabs(losses[0] - ref.get_vector("loss")[0]) / ref.get_vector("loss")[0] <= 1e-5);
+  std::vector<float> expected_grads;
+  const gpt2::ParameterLayout layout(gpt2::GPT2Config::make(2, 4, 64, 32, 97));
+  for (const gpt2::ParamSpec& s : layout.specs()) {
+    const std::vector<float> v = ref.get_vector("grad." + s.name);
+    expected_grads.insert(expected_grads.end(), v.begin(), v.end());
+  }
+  auto g = gpt2::rel_close(grads[0], expected_grads, 1e-4, "gradients with dropout");
+  INFO(g.message);
+  CHECK(g.ok);
+  // The fast backend's dropout keeps exactly the elements the plain one keeps.
+  gpt2::CpuBackend plain;
+  gpt2::FastCpuBackend fast;
+  std::vector<float> x(100000), a(x.size()), b(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
+  plain.dropout_forward(a.data(), x.data(), static_cast<int>(x.size()), 0.3f, 77);
+  fast.dropout_forward(b.data(), x.data(), static_cast<int>(x.size()), 0.3f, 77);
+  CHECK(ch08_test::same_bits(a, b));
+  std::fill(a.begin(), a.end(), 1.0f);
+  std::fill(b.begin(), b.end(), 1.0f);
+  plain.dropout_backward(a.data(), x.data(), static_cast<int>(x.size()), 0.3f, 77);
+  fast.dropout_backward(b.data(), x.data(), static_cast<int>(x.size()), 0.3f, 77);
+  CHECK(ch08_test::same_bits(a, b));
 }
 
 TEST_CASE("08 model on FastCpuBackend: 10 training steps match PyTorch", "[ch08][model][parity]") {

@@ -37,6 +37,27 @@ double model_tolerance() {
   return 20.0 * sum_tolerance(97);
 }
 
+// One training forward and backward of `cpu` and `gpu` (the same weights): loss, logits, losses
+// and every gradient within model_tolerance().
+void check_forward_backward(GPT2& cpu, GPT2& gpu, const std::vector<int>& tokens,
+                            const std::vector<int>& targets) {
+  const float cpu_loss = cpu.forward(tokens.data(), targets.data(), kB, kT);
+  const float gpu_loss = gpu.forward(tokens.data(), targets.data(), kB, kT);
+  const double tol = model_tolerance();
+  INFO("cpu loss " << cpu_loss << ", gpu loss " << gpu_loss);
+  CHECK(std::abs(gpu_loss - cpu_loss) <= tol * std::abs(cpu_loss));
+  check_close(gpu.logits(), cpu.logits(), tol, "logits");
+  check_close(gpu.losses(), cpu.losses(), tol, "per-position losses");
+  cpu.zero_grad();
+  gpu.zero_grad();
+  cpu.backward();
+  gpu.backward();
+  for (const ParamSpec& spec : cpu.layout().specs()) {
+    const Tensor g_cpu = cpu.grad(spec.name), g_gpu = gpu.grad(spec.name);
+    check_close(g_gpu.span(), g_cpu.span(), tol, "gradient of " + spec.name);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("09 GPT-2 on the GPU: logits, loss and every gradient match the CPU", "[cuda]") {
@@ -53,22 +74,27 @@ TEST_CASE("09 GPT-2 on the GPU: logits, loss and every gradient match the CPU", 
   auto targets = random_ints(kB * kT, config.vocab_size, 2);
   targets[5] = -1;  // a few ignored positions
   targets[40] = -1;
-  const float cpu_loss = cpu.forward(tokens.data(), targets.data(), kB, kT);
-  const float gpu_loss = gpu.forward(tokens.data(), targets.data(), kB, kT);
-  const double tol = model_tolerance();
-  INFO("cpu loss " << cpu_loss << ", gpu loss " << gpu_loss);
-  CHECK(std::abs(gpu_loss - cpu_loss) <= tol * std::abs(cpu_loss));
-  check_close(gpu.logits(), cpu.logits(), tol, "logits");
-  check_close(gpu.losses(), cpu.losses(), tol, "per-position losses");
+  check_forward_backward(cpu, gpu, tokens, targets);
+}
 
-  cpu.zero_grad();
-  gpu.zero_grad();
-  cpu.backward();
-  gpu.backward();
-  for (const ParamSpec& spec : cpu.layout().specs()) {
-    const Tensor g_cpu = cpu.grad(spec.name), g_gpu = gpu.grad(spec.name);
-    check_close(g_gpu.span(), g_cpu.span(), tol, "gradient of " + spec.name);
-  }
+TEST_CASE("09 GPT-2 on the GPU with dropout: the CPU's masks, logits, loss and gradients",
+          "[cuda][dropout]") {
+  // The masks come from (seed, pass, site) and the element's index alone (dropout.h), so the GPU
+  // drops exactly what the CPU drops; only the float rounding of the products differs.
+  GPT2Config config = tiny_config();
+  config.dropout = {0.1f, 0.2f, 0.3f};
+  CpuBackend cpu_backend;
+  CudaBackend gpu_backend;
+  GPT2 cpu(config, cpu_backend), gpu(config, gpu_backend);
+  cpu.init_random(42);
+  gpu.init_random(42);
+  cpu.set_mode(GPT2::Mode::training);
+  gpu.set_mode(GPT2::Mode::training);
+  cpu.set_dropout_pass(1337, 3);
+  gpu.set_dropout_pass(1337, 3);
+  const auto tokens = random_ints(kB * kT, config.vocab_size, 1);
+  const auto targets = random_ints(kB * kT, config.vocab_size, 2);
+  check_forward_backward(cpu, gpu, tokens, targets);
 }
 
 TEST_CASE("09 GPT-2 on the GPU: five training steps give the CPU's losses", "[cuda]") {

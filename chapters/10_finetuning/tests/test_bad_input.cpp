@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/10_finetuning/dropout_config.h"
+#include "chapters/05_gpt2_model/config.h"
 #include "chapters/10_finetuning/jsonl.h"
 #include "chapters/10_finetuning/lora_adapter.h"
 #include "common/error.h"
@@ -91,10 +91,12 @@ TEST_CASE("mutated adapter configs, datasets and dropout configs: a result or on
     expect_error_or_success(
         s, [](const std::string& t) { gpt2::parse_labeled_texts(t, "d.jsonl"); }, errors);
   }
-  for (const std::string& s :
-       mutations(R"({"embd_pdrop": 0.1, "attn_pdrop": 0.0, "resid_pdrop": 0.2})", 1000, 3))
+  for (const std::string& s : mutations(R"({"n_layer": 2, "n_head": 2, "n_embd": 8, "n_positions": 16,
+                                           "vocab_size": 50, "embd_pdrop": 0.1, "attn_pdrop": 0.0,
+                                           "resid_pdrop": 0.2})",
+                                        1000, 3))
     expect_error_or_success(
-        s, [](const std::string& t) { gpt2::parse_dropout_config(t, "config.json"); }, errors);
+        s, [](const std::string& t) { gpt2::parse_config_json(t, "config.json"); }, errors);
   CHECK(errors > 1000);  // most mutations break the input; the test is not vacuous
 }
 
@@ -131,8 +133,10 @@ TEST_CASE("deep nesting, huge values, a huge adapter_config.json", "[errors][rob
                     "d.jsonl:1: field 'instruction' must be a string, got a list of 1 values");
   const std::string long_string = "{\"instruction\": 1" + std::string(1000000, '0') + ", \"output\": \"x\"}";
   CHECK_THROWS_AS(gpt2::parse_instruction_data(long_string, "d.jsonl"), gpt2::Error);
-  CHECK_THROWS_WITH(gpt2::parse_dropout_config(
-                        "{\"attn_pdrop\": " + std::string(50000, '[') + std::string(50000, ']') + "}", "c"),
+  CHECK_THROWS_WITH(gpt2::parse_config_json(R"({"n_layer": 2, "n_head": 2, "n_embd": 8, "n_positions": 16,
+                                               "vocab_size": 50, "attn_pdrop": )" +
+                                                std::string(50000, '[') + std::string(50000, ']') + "}",
+                                            "c"),
                     Contains("got a list of 1 values"));
   std::string big = R"({"peft_type": "LORA", "rank_pattern": {)";
   for (int i = 0; i < 20000; ++i) big += "\"k" + std::to_string(i) + "\": 1, ";

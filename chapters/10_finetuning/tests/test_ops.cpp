@@ -10,9 +10,8 @@
 
 #include "chapters/04_transformer_block/linear.h"
 #include "chapters/04_transformer_block/tests/helpers.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/10_finetuning/classifier_head.h"
-#include "chapters/10_finetuning/dropout.h"
-#include "chapters/10_finetuning/dropout_config.h"
 #include "chapters/10_finetuning/lora.h"
 #include "chapters/10_finetuning/masked_loss.h"
 
@@ -385,28 +384,8 @@ TEST_CASE("LoRA with B = 0 gives exactly the base layer; B = 0 still gets a grad
   CHECK(norm > 1e-3);
 }
 
-// ----- dropout settings -----------------------------------------------------------------------
-
-TEST_CASE("dropout probabilities from config.json; absent means off", "[dropout][config]") {
-  using Catch::Contains;
-  // OpenAI's (and our fixtures') configs say 0.1 for each.
-  const gpt2::DropoutConfig hf =
-      gpt2::read_dropout_config(std::filesystem::path(gpt2::fixture_dir()) / "05_hf_tiny" / "config.json");
-  CHECK(hf == gpt2::DropoutConfig{0.1f, 0.1f, 0.1f});
-  CHECK(hf.any());
-  const gpt2::DropoutConfig none =
-      gpt2::parse_dropout_config(R"({"n_layer": 2, "attn_pdrop": null})", "config.json");
-  CHECK(none == gpt2::DropoutConfig{});
-  CHECK(!none.any());
-  CHECK(gpt2::parse_dropout_config(R"({"resid_pdrop": 0.25})", "c").resid_pdrop == 0.25f);
-  CHECK_THROWS_WITH(gpt2::parse_dropout_config(R"({"embd_pdrop": 1.0})", "config.json"),
-                    "config.json: 'embd_pdrop' must be a probability in [0, 1), got 1.0");
-  CHECK_THROWS_WITH(gpt2::parse_dropout_config(R"({"attn_pdrop": -0.1})", "config.json"),
-                    Contains("'attn_pdrop' must be a probability in [0, 1)"));
-  CHECK_THROWS_WITH(gpt2::parse_dropout_config(R"({"resid_pdrop": "0.1"})", "config.json"),
-                    Contains("'resid_pdrop' must be a probability"));
-  CHECK_THROWS_WITH(gpt2::parse_dropout_config("{", "config.json"), Contains("config.json: not valid JSON"));
-  // Every site of a 12-layer model has its own index, hence its own mask.
+TEST_CASE("dropout sites: every site of a 12-layer model has its own index, hence its own mask",
+          "[dropout]") {
   std::set<uint64_t> sites = {0};
   for (int l = 0; l < 12; ++l)
     for (auto s : {gpt2::DropoutSite::attention_weights, gpt2::DropoutSite::attention_output,

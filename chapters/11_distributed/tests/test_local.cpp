@@ -83,7 +83,8 @@ TEST_CASE("One rank, one micro-batch: the data-parallel step is chapter 06's tra
     gpt2::testing::BigramModel ours(V, 7), theirs(V, 7);
     gpt2::LocalCommunicator local;
     gpt2::DataParallel dp(local, ours, kAdam, {zero1, 0});
-    gpt2::AdamW opt(theirs.backend(), theirs.params().size(), gpt2::decay_ranges(theirs.param_infos()), kAdam);
+    gpt2::AdamW opt(theirs.backend(), theirs.params().size(), gpt2::decay_ranges(theirs.param_infos()),
+                    kAdam);
     for (int step = 0; step < 4; ++step) {
       const ch11_test::Batches b = random_batches(1, B, T, V, 100 + step);
       // A small clip so that clipping happens.

@@ -1,6 +1,9 @@
 /// @file dropout.h
 /// @brief Inverted dropout as GPT-2 uses it, with masks drawn from gpt2::Rng: forward and backward.
 ///
+/// The model applies it (gpt2.cpp, in training mode only, through the Backend's dropout
+/// operations); chapter 10's README teaches it, where fine-tuning first needs it.
+///
 /// While training, dropout sets each element of an activation to 0 with probability p and scales
 /// the survivors by 1 / (1 - p):
 ///
@@ -66,10 +69,15 @@ inline float dropout_uniform(uint64_t key, int64_t i) {
   return rng.uniform();
 }
 
+/// Whether element i of the site with key `key` survives dropout with probability p.
+inline bool dropout_keep(uint64_t key, int64_t i, float p) {
+  return dropout_uniform(key, i) >= p;
+}
+
 /// keep (n) = 1 where an element survives (probability 1 - p), 0 where it is dropped, for the
 /// site with key `key`. p must be in [0, 1); with p = 0 every element is kept.
 inline void dropout_mask(uint8_t* keep, int64_t n, float p, uint64_t key) {
-  for (int64_t i = 0; i < n; ++i) keep[i] = dropout_uniform(key, i) >= p ? 1 : 0;
+  for (int64_t i = 0; i < n; ++i) keep[i] = dropout_keep(key, i, p) ? 1 : 0;
 }
 
 /// out (n) = keep (n) * inp (n) / (1 - p). out may be the same array as inp.
@@ -85,6 +93,24 @@ void dropout_backward(F* dinp, const F* dout, const uint8_t* keep, int64_t n, F 
   const F scale = F(1) / (F(1) - p);
   for (int64_t i = 0; i < n; ++i) {
     if (keep[i]) dinp[i] += dout[i] * scale;
+  }
+}
+
+/// The same two with the mask drawn from `key` element by element, as the model's backends
+/// compute them: no mask is stored, and the backward pass recomputes the forward's mask from the
+/// same key. out may be the same array as inp (the model drops in place).
+template <typename F>
+void dropout_forward(F* out, const F* inp, int64_t n, F p, uint64_t key) {
+  const F scale = F(1) / (F(1) - p);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = dropout_keep(key, i, static_cast<float>(p)) ? inp[i] * scale : F(0);
+}
+
+template <typename F>
+void dropout_backward(F* dinp, const F* dout, int64_t n, F p, uint64_t key) {
+  const F scale = F(1) / (F(1) - p);
+  for (int64_t i = 0; i < n; ++i) {
+    if (dropout_keep(key, i, static_cast<float>(p))) dinp[i] += dout[i] * scale;
   }
 }
 
