@@ -60,7 +60,7 @@ fi
 # The model and its training: chosen by measured experiments (chapter 12's README).
 vocab=1024
 model=(--n-layer 4 --n-head 4 --n-embd 128 --context 128)
-optim=(--batch-size 16 --lr 3e-3 --min-lr 3e-4 --warmup 50 --weight-decay 0.1 --grad-clip 1.0)
+optim=(--batch-size 16 --lr 3e-3 --min-lr 3e-4 --warmup 50 --weight-decay 0.1 --grad-clip 1.0 --embd-pdrop 0.1 --resid-pdrop 0.1 --attn-pdrop 0)
 evals=(--eval-interval 200 --eval-steps 10 --checkpoint-interval 500)
 
 rm -rf "$out"
