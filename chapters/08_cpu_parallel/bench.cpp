@@ -55,6 +55,7 @@
 #include "chapters/07_sampling/generate.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
+#include "chapters/08_cpu_parallel/large_pages.h"
 #include "chapters/08_cpu_parallel/weight_format_backend.h"
 
 #ifdef GPT2_HAVE_OPENBLAS
@@ -324,7 +325,7 @@ float stream_sum(const float* x, size_t n) {
 
 // Read bandwidth in GB/s: every thread sums its part of `buffer` (much larger than the caches);
 // the best of a few passes counts.
-double read_bandwidth_gbs(const std::vector<float>& buffer) {
+double read_bandwidth_gbs(const gpt2::LargeVector<float>& buffer) {
   volatile float sink = 0;
   const double seconds = best_seconds(
       [&] {
@@ -589,8 +590,11 @@ int main(int argc, char** argv) {
     for (const MatmulShape& s : shapes) {
       const size_t a_rows = s.ta ? s.K : s.M, a_cols = s.ta ? s.M : s.K;
       const size_t b_rows = s.tb ? s.N : s.K, b_cols = s.tb ? s.K : s.N;
-      const auto a = random_vector(a_rows * a_cols, 3), b = random_vector(b_rows * b_cols, 4);
-      std::vector<float> c(static_cast<size_t>(s.M) * s.N), c_blas(c.size());
+      // On 2 MB pages, as the model's parameters, gradients and activations are (large_pages.h), for
+      // both libraries.
+      const auto a0 = random_vector(a_rows * a_cols, 3), b0 = random_vector(b_rows * b_cols, 4);
+      const gpt2::LargeVector<float> a(a0.begin(), a0.end()), b(b0.begin(), b0.end());
+      gpt2::LargeVector<float> c(static_cast<size_t>(s.M) * s.N), c_blas(c.size());
       const gpt2::MatRef A{a.data(), static_cast<int>(a_cols), s.ta},
           B{b.data(), static_cast<int>(b_cols), s.tb};
       const double flop = 2.0 * s.M * s.N * s.K;
@@ -763,7 +767,8 @@ int main(int argc, char** argv) {
     std::vector<int> prompt(16);
     for (int i = 0; i < 16; ++i) prompt[i] = 1000 + 37 * i;
     const int new_tokens = 64;
-    const std::vector<float> buffer(size_t{1} << 28, 1.0f);  // 1 GB, far larger than the caches
+    // 1 GB, far larger than the caches, on 2 MB pages like the weights (large_pages.h)
+    const gpt2::LargeVector<float> buffer(size_t{1} << 28, 1.0f);
     double bandwidth = 0;
     std::printf(
         "Weight formats: GPT-2 124M generation, KV cache, batch 1, prompt 16 tokens, %d new, %d thread(s), "
@@ -783,6 +788,8 @@ int main(int argc, char** argv) {
     const double cached = prompt.size() + new_tokens / 2.0;  // positions a decode step reads, on average
     std::printf("  read bandwidth (sum of a 1 GB buffer on %d thread(s), best of %d): %.1f GB/s\n", threads,
                 rounds, bandwidth);
+    std::printf("  memory on 2 MB pages (large_pages.h): %.0f MB of this process's\n",
+                static_cast<double>(gpt2::huge_page_bytes()) / 1e6);
     std::printf(
         "| weights | MB read per token | tokens/s | GB/s | %% of bandwidth | vs float32 | prefill s |\n"
         "|---|---:|---:|---:|---:|---:|---:|\n");

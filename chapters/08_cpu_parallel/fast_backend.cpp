@@ -11,6 +11,7 @@
 #include "chapters/08_cpu_parallel/attention_fast.h"
 #include "chapters/08_cpu_parallel/cross_entropy_fast.h"
 #include "chapters/08_cpu_parallel/gelu_fast.h"
+#include "chapters/08_cpu_parallel/large_pages.h"
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
 #include "chapters/08_cpu_parallel/matmul.h"
 #include "chapters/08_cpu_parallel/matvec.h"
@@ -24,6 +25,15 @@ long long chunks_of(size_t n) {
   return static_cast<long long>((n + kChunk - 1) / kChunk);
 }
 }  // namespace
+
+// The parameters, gradients, moments, activations and KV cache: big arrays, on 2 MB pages.
+void* FastCpuBackend::allocate(size_t bytes) {
+  return allocate_large(bytes);
+}
+
+void FastCpuBackend::free(void* p) {
+  free_large(p);
+}
 
 void FastCpuBackend::zero(float* p, size_t n) {
 #pragma omp parallel for schedule(static) if (chunks_of(n) > 1)

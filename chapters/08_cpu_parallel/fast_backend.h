@@ -9,6 +9,7 @@
 ///
 /// | operation              | fast kernel                          |
 /// |------------------------|--------------------------------------|
+/// | allocate               | large_pages.h (2 MB pages)           |
 /// | linear, lm_head        | gemm() (matmul.h); one row: matvec.h |
 /// | attention              | attention_fast.h                     |
 /// | attention over a cache | attention_cached_fast.h              |
@@ -36,6 +37,9 @@ namespace gpt2 {
 class FastCpuBackend : public CpuBackend, public TrainingOps {
  public:
   std::string name() const override { return "cpu-fast"; }
+
+  void* allocate(size_t bytes) override;
+  void free(void* p) override;
 
   void zero(float* p, size_t n) override;
   void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,

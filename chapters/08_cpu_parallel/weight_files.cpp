@@ -50,8 +50,10 @@ Q8Matrix read_q8_matrix(const SafetensorsFile& file, const ParamSpec& spec, cons
                kQ8Block, " for '", spec.name, "' ", shape_to_string(spec.shape), " of ", to_string(config),
                ")");
   }
-  m.q = file.get_int8(qn);
-  m.scales = file.get_vector(sn);
+  const std::vector<int8_t> q = file.get_int8(qn);
+  const std::vector<float> scales = file.get_vector(sn);
+  m.q.assign(q.begin(), q.end());
+  m.scales.assign(scales.begin(), scales.end());
   const int64_t row_len = blocks * kQ8Block;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < row_len; ++c) {

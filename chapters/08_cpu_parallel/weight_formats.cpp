@@ -64,7 +64,7 @@ float quantize_q8_block(const float* x, int n, int8_t* q) {
 }
 
 Bf16Matrix to_bf16(const FloatWeights& w) {
-  Bf16Matrix m{w.rows, w.cols, std::vector<uint16_t>(static_cast<size_t>(w.rows) * w.cols)};
+  Bf16Matrix m{w.rows, w.cols, LargeVector<uint16_t>(static_cast<size_t>(w.rows) * w.cols)};
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < w.rows; ++r) {
     uint16_t* row = m.values.data() + static_cast<size_t>(r) * w.cols;

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chapters/08_cpu_parallel/large_pages.h"
+
 namespace gpt2 {
 
 /// How the weight matrices of a model are held for inference.
@@ -73,7 +75,7 @@ float quantize_q8_block(const float* x, int n, int8_t* q);
 /// A weight matrix in bfloat16, one row per output: `values` (rows, cols).
 struct Bf16Matrix {
   int rows = 0, cols = 0;
-  std::vector<uint16_t> values;
+  LargeVector<uint16_t> values;
   const uint16_t* row(int r) const { return values.data() + static_cast<size_t>(r) * cols; }
 };
 
@@ -83,8 +85,8 @@ struct Bf16Matrix {
 /// scales[r * blocks() + c / 32] * q[r * blocks() * 32 + c].
 struct Q8Matrix {
   int rows = 0, cols = 0;
-  std::vector<int8_t> q;
-  std::vector<float> scales;
+  LargeVector<int8_t> q;
+  LargeVector<float> scales;
   int blocks() const { return (cols + kQ8Block - 1) / kQ8Block; }
   const int8_t* row(int r) const { return q.data() + static_cast<size_t>(r) * blocks() * kQ8Block; }
   const float* row_scales(int r) const { return scales.data() + static_cast<size_t>(r) * blocks(); }

@@ -1,6 +1,7 @@
 // Chapter 08: the fast cross-entropy, and FastCpuBackend against chapter 05's CpuBackend.
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "chapters/05_gpt2_model/cross_entropy.h"
 #include "chapters/08_cpu_parallel/cross_entropy_fast.h"
 #include "chapters/08_cpu_parallel/fast_backend.h"
+#include "chapters/08_cpu_parallel/large_pages.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
 #include "chapters/08_cpu_parallel/tests/test_util.h"
@@ -114,4 +116,28 @@ TEST_CASE("FastCpuBackend's simple ops match CpuBackend", "[ch08][backend]") {
   CHECK(same_bits(db, db_ref));
   fast.zero(out.data(), n);
   CHECK(same_bits(out, std::vector<float>(n, 0.0f)));
+}
+
+// Big arrays on 2 MB pages (large_pages.h): the memory must be what allocate() promises, zeroed and
+// aligned, at every size; whether the kernel really backs it with huge pages only changes speed.
+TEST_CASE("FastCpuBackend's memory: zeroed, aligned, 2 MB aligned from 2 MB up", "[ch08][backend]") {
+  gpt2::FastCpuBackend fast;
+  const size_t two_mb = size_t{2} << 20;
+  for (size_t bytes : {size_t{1}, size_t{100}, size_t{4096}, two_mb - 4, two_mb, 5 * two_mb + 12}) {
+    void* p = fast.allocate(bytes);
+    INFO(bytes << " bytes");
+    REQUIRE(p != nullptr);
+    CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+    if (bytes >= two_mb) CHECK(reinterpret_cast<uintptr_t>(p) % two_mb == 0);
+    const auto* c = static_cast<const unsigned char*>(p);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < bytes; ++i) nonzero += c[i] != 0;
+    CHECK(nonzero == 0);
+    std::memset(p, 0xAB, bytes);  // all of it is writable
+    fast.free(p);
+  }
+  fast.free(nullptr);
+  gpt2::LargeVector<float> v(3 * two_mb / sizeof(float), 1.5f);
+  CHECK(reinterpret_cast<uintptr_t>(v.data()) % two_mb == 0);
+  CHECK(v.back() == 1.5f);
 }
