@@ -27,9 +27,13 @@ LoraAdapter read_adapter_option(const std::string& dir, const LoadedModel& m) {
 
 std::unique_ptr<LoraModel> apply_adapter_option(const ArgParser& p, LoadedModel& m, bool allow_head) {
   if (!p.given("--adapter")) return nullptr;
+  return apply_adapter(p.get("--adapter"), m, allow_head);
+}
+
+std::unique_ptr<LoraModel> apply_adapter(const std::string& dir, LoadedModel& m, bool allow_head) {
   GPT2_CHECK(m.weights == WeightFormat::f32, "--adapter: LoRA computes in float32; run with --weights f32");
-  const LoraAdapter a = read_adapter_option(p.get("--adapter"), m);
-  GPT2_CHECK(allow_head || !a.config.has_score_head(), "--adapter: '", p.get("--adapter"),
+  const LoraAdapter a = read_adapter_option(dir, m);
+  GPT2_CHECK(allow_head || !a.config.has_score_head(), "--adapter: '", dir,
              "' is a classifier's adapter (task_type ", a.config.task_type,
              "); use it with 'gpt2 classify --adapter'");
   return std::make_unique<LoraModel>(*m.model, a);

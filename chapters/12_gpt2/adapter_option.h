@@ -29,4 +29,7 @@ LoraAdapter read_adapter_option(const std::string& dir, const LoadedModel& m);
 /// when `allow_head` is false. LoRA computes in float32: the model must run with f32 weights.
 std::unique_ptr<LoraModel> apply_adapter_option(const ArgParser& p, LoadedModel& m, bool allow_head = false);
 
+/// The same for an adapter directory given some other way (`gpt2 serve`'s ServeModel).
+std::unique_ptr<LoraModel> apply_adapter(const std::string& dir, LoadedModel& m, bool allow_head = false);
+
 }  // namespace gpt2

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <thread>
 
+#include "chapters/12_gpt2/adapter_option.h"
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
@@ -46,7 +47,8 @@ int cmd_serve(std::span<const std::string> args, CommandIO io) {
   p.option("--max-inspect-tokens", "N", "longest prompt for the attention and logit-lens views",
            std::to_string(defaults.max_inspect_tokens));
   p.flag("--quiet", "do not print a line per request");
-  add_backend_options(p);
+  add_inference_options(p);  // --device, --plain-kernels, --weights, --q8-activations
+  add_adapter_option(p);
   if (!p.parse(args, io.out)) return 0;
 
   ServeOptions options;
@@ -60,12 +62,13 @@ int cmd_serve(std::span<const std::string> args, CommandIO io) {
   options.limits.max_inspect_tokens = static_cast<int>(p.get_int("--max-inspect-tokens", 1, 1 << 16));
   if (!p.given("--quiet")) options.log = &io.err;
 
-  ServeModel model(p.get("--model"), backend_options(p));
+  ServeModel model(p.get("--model"), inference_options(p), p.given("--adapter") ? p.get("--adapter") : "");
   Server server(model, options);
   server.bind();
   io.out << "gpt2 serve: " << model.name() << " (" << model.n_layer() << " layers, " << model.n_embd()
          << " channels, context " << model.context_length() << ", " << model.num_parameters()
-         << " parameters) on " << model.backend_name() << "\n"
+         << " parameters) on " << model.backend_name()
+         << (model.adapter().empty() ? "" : ", with the LoRA adapter " + model.adapter()) << "\n"
          << "open " << server.url() << " in a browser; the API is at " << server.url()
          << "v1 (Ctrl-C to stop)\n";
   if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1")

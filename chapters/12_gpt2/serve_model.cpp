@@ -7,13 +7,15 @@
 
 #include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/07_sampling/generate.h"
+#include "chapters/12_gpt2/adapter_option.h"
 #include "chapters/12_gpt2/model_dir.h"
 #include "common/error.h"
 
 namespace gpt2 {
 
-ServeModel::ServeModel(const std::string& model, const BackendOptions& backend)
-    : m_(std::make_unique<LoadedModel>(load_model(model, backend))) {
+ServeModel::ServeModel(const std::string& model, const BackendOptions& backend, const std::string& adapter)
+    : m_(std::make_unique<LoadedModel>(load_model(model, backend))), adapter_dir_(adapter) {
+  if (!adapter.empty()) adapter_ = apply_adapter(adapter, *m_);  // LoRA, unmerged
   cache_ = std::make_unique<KVCache>(m_->model->config(), *m_->backend);
   if (!m_->backend->host_memory()) host_backend_ = std::make_unique<CpuBackend>();
   // "runs/main/train/model" is better called "train" than "model".

@@ -24,6 +24,7 @@
 namespace gpt2 {
 
 struct LoadedModel;
+class LoraModel;
 struct BackendOptions;
 class KVCache;
 class CpuBackend;
@@ -87,8 +88,9 @@ struct LogitLens {
 class ServeModel {
  public:
   /// Loads a model directory on the backend the options choose (chapter 12's load_model:
-  /// `--model`, `--device`, `--plain-kernels`).
-  ServeModel(const std::string& model, const BackendOptions& backend);
+  /// `--model`, `--device`, `--plain-kernels`, `--weights`); with `adapter` a LoRA adapter
+  /// directory (`--adapter`, adapter_option.h), every request runs the adapted model.
+  ServeModel(const std::string& model, const BackendOptions& backend, const std::string& adapter = "");
   ~ServeModel();
   ServeModel(const ServeModel&) = delete;
   ServeModel& operator=(const ServeModel&) = delete;
@@ -102,6 +104,8 @@ class ServeModel {
   int n_embd() const;
   int64_t num_parameters() const;
   std::string backend_name() const;
+  /// The `--adapter` directory the model runs with, or "".
+  const std::string& adapter() const { return adapter_dir_; }
   /// The id of <|endoftext|>, or -1.
   int eot_id() const;
 
@@ -135,6 +139,8 @@ class ServeModel {
  private:
   void forward(std::span<const int> tokens);
   std::unique_ptr<LoadedModel> m_;
+  std::unique_ptr<LoraModel> adapter_;  // after m_: detached from the model before it goes
+  std::string adapter_dir_;
   std::unique_ptr<KVCache> cache_;            // one sequence, the model's whole context
   std::unique_ptr<CpuBackend> host_backend_;  // for the lens when the model computes on a device
   std::vector<MergeParts> merges_by_id_;

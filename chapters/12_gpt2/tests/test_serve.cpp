@@ -35,8 +35,9 @@ const std::string kPrompt = "To be, or not to be";  // the prompt of tests/refer
 
 // The server in this process, on 127.0.0.1 and a free port, with a client talking to it.
 struct TestServer {
-  explicit TestServer(const std::string& model_dir = kTinyModel, gpt2::ServeLimits limits = {})
-      : model(model_dir, gpt2::BackendOptions{}), server(model, options(limits)) {
+  explicit TestServer(const std::string& model_dir = kTinyModel, gpt2::ServeLimits limits = {},
+                      const std::string& adapter = "")
+      : model(model_dir, gpt2::BackendOptions{}, adapter), server(model, options(limits)) {
     server.bind();
     thread = std::thread([this] { server.run(); });
     client = std::make_unique<httplib::Client>("127.0.0.1", server.port());
@@ -188,6 +189,33 @@ TEST_CASE("serve: greedy completions equal gpt2 generate --greedy and the PyTorc
       "/v1/completions",
       {{"prompt", ints(ref, "prompt_ids")}, {"max_tokens", 40}, {"temperature", 0}, {"logprobs", 0}});
   CHECK(by_ids["choices"][0]["logprobs"]["token_ids"].get<std::vector<int>>() == expected);
+}
+
+TEST_CASE("serve --adapter: greedy completions of the adapted model equal the PEFT script's",
+          "[serve][adapter]") {
+  // tests/reference/12_peft_cli.py: a PEFT-layout LoRA adapter for 12_chat_model, and that model's
+  // greedy tokens after "ROMEO:" with the adapter applied (what `gpt2 generate --adapter` gives).
+  const auto ref = gpt2::SafetensorsFile::open(gpt2::fixture_dir() + "/12_peft_cli.safetensors");
+  const std::vector<int> expected = ints(ref, "greedy_ids");
+  REQUIRE(expected.size() == 24);
+  const std::string model = gpt2::fixture_dir() + "/12_chat_model";
+  TestServer s(model, {}, gpt2::fixture_dir() + "/12_peft_adapter");
+  CHECK(s.model.adapter() == gpt2::fixture_dir() + "/12_peft_adapter");
+  const json body = {{"prompt", "ROMEO:"}, {"max_tokens", 24}, {"temperature", 0}, {"logprobs", 0}};
+  const json r = s.post_json("/v1/completions", body);
+  CHECK(r["choices"][0]["logprobs"]["token_ids"].get<std::vector<int>>() == expected);
+  // Without the adapter the same model answers otherwise: the adapter is what changed the tokens.
+  TestServer base(model);
+  CHECK(base.post_json("/v1/completions", body)["choices"][0]["logprobs"]["token_ids"]
+            .get<std::vector<int>>() != expected);
+  // An adapter needs float32 weights, and a classifier's adapter is refused: one error each.
+  gpt2::BackendOptions q8;
+  q8.weights = "q8";
+  CHECK_THROWS_WITH(gpt2::ServeModel(model, q8, gpt2::fixture_dir() + "/12_peft_adapter"),
+                    Catch::Matchers::Contains("LoRA computes in float32"));
+  CHECK_THROWS_WITH(
+      gpt2::ServeModel(model, gpt2::BackendOptions{}, gpt2::fixture_dir() + "/12_no_such_adapter"),
+      Catch::Matchers::Contains("is not a directory"));
 }
 
 TEST_CASE("serve: sampling with a seed equals gpt2 generate with that seed", "[serve]") {
