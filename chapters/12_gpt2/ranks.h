@@ -15,7 +15,9 @@
 ///   TrainingRanks ranks(io, p, backend);           // MPI, or NCCL with --device cuda (picks the GPU)
 ///   std::unique_ptr<Backend> be = make_backend(backend);
 ///   ...
-///   config.data_parallel = ranks.hook(run_option_checks(stored, p, *be) + the data files...);
+///   std::vector<Fingerprint> checks = run_option_checks(stored_args, p, *be);
+///   checks.push_back(file_fingerprint("training data", train_file));  // and the other inputs
+///   config.data_parallel = ranks.hook(checks);
 ///   train(model, config);                          // nullptr hook: one process
 ///   TrainingRanks::Report report = ranks.report(cpu_start);
 ///   if (ranks.rank() != 0) return 0;               // rank 0 writes the model and the summary
