@@ -22,6 +22,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,11 @@ class FinetuneModel : public TrainableModel {
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { backward_weighted(1.0f); }
   void backward_weighted(float weight) override;
+  /// The model's own reports (GPT2::set_grad_ready_callback): its offsets are into grads(), which
+  /// is this model's. With attached layers (a head, LoRA) only the end of backward is reported.
+  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
+    model_.set_grad_ready_callback(std::move(callback));
+  }
   void set_training(bool training) override;
   void set_forward_pass(uint64_t seed, uint64_t pass) override { model_.set_dropout_pass(seed, pass); }
   Backend& backend() override { return model_.backend(); }

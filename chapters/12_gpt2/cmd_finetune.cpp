@@ -4,7 +4,8 @@
 // cmd_finetune() at the bottom reads as its steps: the run's options (the command line, or a
 // resumed run's run.json), the base model, the data as batches, what trains, the training, and
 // the directories a run leaves: RUN_DIR/model (a classifier, or the language model with LoRA
-// merged into it) and, for LoRA, RUN_DIR/adapter in PEFT's layout.
+// merged into it) and, for LoRA, RUN_DIR/adapter in PEFT's layout. Under mpirun it runs as one
+// rank of a data-parallel job, as `gpt2 train` does (ranks.h): rank 0 writes the run.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "chapters/12_gpt2/args.h"
 #include "chapters/12_gpt2/commands.h"
 #include "chapters/12_gpt2/model_dir.h"
+#include "chapters/12_gpt2/ranks.h"
 #include "chapters/12_gpt2/train_options.h"
 #include "common/error.h"
 #include "common/file_io.h"
@@ -43,8 +45,15 @@ const std::vector<std::string> kRunFiles = {"run.json",    "metrics.csv", "loss.
                                             "checkpoints", "model",       "adapter"};
 // The options that name files (stored absolute in run.json) and those a resume may give again.
 const std::vector<std::string> kPathOptions = {"--model", "--train", "--val", "--out"};
-const std::vector<std::string> kResumable = {"--resume", "--steps", "--time-budget", "--no-progress",
-                                             "--json"};
+// --grad-accum only with another number of ranks (the checkpoint holds the micro-batches of a
+// step over all ranks); the data-parallel options change no result and are not stored.
+const std::vector<std::string> kResumable = {"--resume",     "--steps",       "--time-budget",
+                                             "--grad-accum", "--no-progress", "--json",
+                                             "--zero1",      "--bucket-mb",   "--rank-timeout"};
+
+bool contains(const std::vector<std::string>& list, const std::string& s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
 
 ArgParser make_finetune_parser() {
   ArgParser p(
@@ -57,7 +66,11 @@ ArgParser make_finetune_parser() {
       "--head-only (classify), or LoRA adapters (--lora-rank R). The run directory gets\n"
       "checkpoints (resume with --resume RUN_DIR, also after Ctrl-C), metrics.csv, loss.svg,\n"
       "summary.json, model/ (the classifier, or the model with LoRA merged) and, with LoRA,\n"
-      "adapter/ (PEFT's layout).");
+      "adapter/ (PEFT's layout).\n"
+      "Under 'mpirun -np N' the N ranks fine-tune one model (chapter 11): each takes its share of\n"
+      "every batch of N x K micro-batches, and the run is the same, bit for bit, as one process with\n"
+      "--grad-accum N*K; rank 0 writes RUN_DIR. For example:\n"
+      "  mpirun -np 2 gpt2 finetune --task sft --model gpt2 --train alpaca.jsonl --out runs/sft");
   p.option("--task", "TASK", "classify or sft");
   p.option("--model", "DIR", "the model to fine-tune (a model directory, or a downloaded model's name)");
   p.option("--train", "FILE", "training examples (JSONL)");
@@ -90,6 +103,7 @@ ArgParser make_finetune_parser() {
   p.flag("--no-shuffle", "visit the examples in file order");
   add_dropout_options(p);
   add_backend_options(p);
+  add_data_parallel_options(p);
   p.flag("--no-progress", "a log line per evaluation instead of a progress bar");
   p.flag("--json", "print summary.json's content on stdout at the end");
   return p;
@@ -113,11 +127,17 @@ RunOptions read_run_options(const ArgParser& cli, std::span<const std::string> a
       GPT2_CHECK(cli.given(name), kCmd, ": missing required option '", name, "'");
     run.parser = cli;
     run.out = cli.get("--out");
-    // run.json keeps every option as given, paths made absolute, without the report-only flags.
+    // run.json keeps every option as given, paths made absolute, without the report-only flags
+    // and how the ranks share the work.
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
-      if (a == "--no-progress" || a == "--json" || a == "--force") continue;
-      const bool path = std::find(kPathOptions.begin(), kPathOptions.end(), a) != kPathOptions.end();
+      if (a == "--no-progress" || a == "--json" || a == "--force" || contains(kDataParallelFlags, a))
+        continue;
+      if (contains(kDataParallelOptions, a)) {
+        ++i;  // and its value
+        continue;
+      }
+      const bool path = contains(kPathOptions, a);
       run.stored.push_back(a);
       if (path && i + 1 < args.size()) {  // (a bare model name such as gpt2 stays a name)
         const std::string& value = args[++i];
@@ -127,9 +147,9 @@ RunOptions read_run_options(const ArgParser& cli, std::span<const std::string> a
     return run;
   }
   for (const std::string& a : args) {
-    GPT2_CHECK(
-        a.rfind("--", 0) != 0 || std::find(kResumable.begin(), kResumable.end(), a) != kResumable.end(), kCmd,
-        ": ", a, " cannot be changed when resuming (only --steps, --time-budget, --no-progress, --json)");
+    GPT2_CHECK(a.rfind("--", 0) != 0 || contains(kResumable, a), kCmd, ": ", a,
+               " cannot be changed when resuming (only --steps, --time-budget, --grad-accum (for another "
+               "number of ranks), --no-progress, --json, --zero1, --bucket-mb, --rank-timeout)");
   }
   run.out = cli.get("--resume");
   const fs::path run_file = run.out / "run.json";
@@ -138,9 +158,13 @@ RunOptions read_run_options(const ArgParser& cli, std::span<const std::string> a
   GPT2_CHECK(fs::exists(run_file), kCmd, ": --resume: '", run.out.string(),
              "' is not a run directory of 'gpt2 finetune' (it has no run.json)");
   run.stored = parse_run_file(read_file(run_file), run_file.string());
-  for (const char* name : {"--steps", "--time-budget"})  // kept for later resumes
+  for (const char* name : {"--steps", "--time-budget", "--grad-accum"})  // kept for later resumes
     if (cli.given(name)) run.stored = with_option(run.stored, name, cli.get(name));
   std::vector<std::string> all = run.stored;
+  for (const std::string& flag : kDataParallelFlags)
+    if (cli.given(flag)) all.push_back(flag);
+  for (const std::string& option : kDataParallelOptions)
+    if (cli.given(option)) all.insert(all.end(), {option, cli.get(option)});
   for (const char* flag : {"--no-progress", "--json"})
     if (cli.given(flag)) all.push_back(flag);
   std::ostringstream help;
@@ -274,6 +298,8 @@ FinetuneSetup finetune_setup(const ArgParser& p, const GPT2Config& config, uint6
     s.lora.r = static_cast<int>(p.get_int("--lora-rank", 1, 1 << 20));
     s.lora.lora_alpha = p.given("--lora-alpha") ? p.get_double("--lora-alpha", 1e-6, 1e6) : 2.0 * s.lora.r;
     s.lora.target_modules = split_list(p.get("--lora-targets"));
+    if (s.lora.target_modules == std::vector<std::string>{"all-linear"})  // PEFT's name for all four
+      s.lora.target_modules = {"c_attn", "c_proj", "c_fc"};
     GPT2_CHECK(!s.lora.target_modules.empty(), kCmd, ": --lora-targets: no layer named");
     lora_targets(s.lora, config, "--lora-rank/--lora-targets");  // the rank and the names, checked now
   }
@@ -296,6 +322,23 @@ void check_run_dir(const ArgParser& p, const fs::path& out, const fs::path& mode
     check_not_input(out / name, p.get("--train"), kCmd, "--train");
     if (p.given("--val")) check_not_input(out / name, p.get("--val"), kCmd, "--val");
   }
+}
+
+// What every rank of an mpirun job must agree on with rank 0 (besides the binary and the initial
+// trainable weights, which the ranks add): the run's options, how the ranks share the work, the
+// examples, and the base model's files (its frozen weights are in no checkpoint, and its
+// tokenizer encodes the examples).
+std::vector<Fingerprint> rank_checks(const RunOptions& run, const ArgParser& p, const Backend& backend,
+                                     const fs::path& model_dir) {
+  std::vector<Fingerprint> checks = run_option_checks(run.stored, p, backend);
+  checks.push_back(file_fingerprint("training examples", p.get("--train")));
+  if (p.given("--val")) checks.push_back(file_fingerprint("validation examples", p.get("--val")));
+  for (const char* name :
+       {"config.json", "model.safetensors", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe"}) {
+    if (fs::exists(model_dir / name))
+      checks.push_back(file_fingerprint(cat("base model's ", name), model_dir / name));
+  }
+  return checks;
 }
 
 // "1.2345", or "-" for a loss that was not measured.
@@ -329,9 +372,11 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
   const fs::path model_dir = resolve_model_dir(p.get("--model"));
   GPT2_CHECK(has_tokenizer_files(model_dir), kCmd, ": --model: '", model_dir.string(),
              "' has no tokenizer files (vocab.json + merges.txt)");
-  if (!run.resume) check_run_dir(p, run.out, model_dir);
+  BackendOptions backend_choice = backend_options(p);
+  TrainingRanks ranks(io, p, backend_choice);  // one process, or mpirun's ranks (may pick the GPU)
+  if (!run.resume && ranks.rank() == 0) check_run_dir(p, run.out, model_dir);  // (rank 0 writes)
   const Tokenizer tok = Tokenizer::load(model_dir);
-  std::unique_ptr<Backend> backend = make_backend(backend_options(p));
+  std::unique_ptr<Backend> backend = make_backend(backend_choice);
   GPT2 model = GPT2::load(model_dir, *backend);
   model.set_dropout(dropout_options(p, model.config().dropout));
   const GPT2Config config = model.config();
@@ -349,6 +394,7 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
   tc.seq_len = data.T;
   tc.title = cat("gpt2 finetune: ", describe(setup), ", B=", tc.batch_size, " T=", tc.seq_len);
   validate(tc);
+  tc.data_parallel = ranks.hook(rank_checks(run, p, *backend, model_dir));
 
   io.err << (run.resume ? "resuming" : "fine-tuning") << " " << model_dir.string() << " ("
          << to_string(config) << ") for " << p.get("--task") << ": " << describe(setup) << ", "
@@ -359,8 +405,15 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
          << "; B=" << tc.batch_size << " T=" << tc.seq_len << " K=" << tc.grad_accum_steps << ", " << tc.steps
          << " steps, lr " << tc.lr << ", " << max_threads() << " thread(s)\n";
   if (!data.note.empty()) io.err << "note: " << data.note << "\n";
+  // The model reports final gradients during backward (for the buckets) only without attached
+  // layers: with a head or LoRA, whose gradients are final only at the end (GPT2's grad-ready
+  // callback).
+  const bool overlaps = model.attached_params().empty();
+  if (const std::string line = ranks.describe(static_cast<size_t>(ft.num_trainable()), overlaps);
+      !line.empty())
+    io.err << line << "\n";
 
-  // 4. run.json is written once train() has checked everything and begins.
+  // 4. run.json is written once train() has checked everything and begins (on rank 0).
   tc.on_start = [&] {
     if (!run.resume)
       for (const std::string& name : kRunFiles) gpt2::remove_all(run.out / name);
@@ -376,7 +429,10 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
     io.err << line;
     io.err.flush();
   };
+  const double cpu_start = process_cpu_seconds();
   const TrainResult result = train(ft, tc, on_step);  // 5.
+  const TrainingRanks::Report report = ranks.report(cpu_start);
+  if (ranks.rank() != 0) return 0;  // rank 0 writes the model and the summary
 
   // 6. The directories of the run and its summary.
   const fs::path out_model = run.out / "model", out_adapter = run.out / "adapter";
@@ -388,7 +444,7 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
   for (const StepMetrics& m : rows)
     if (std::isfinite(m.val_loss)) val_loss = m.val_loss;
   const double seconds = rows.empty() ? 0.0 : rows.back().elapsed_seconds;
-  const nlohmann::json summary = {
+  nlohmann::json summary = {
       {"task", p.get("--task")},
       {"trains", describe(setup)},
       {"trainable_parameters", ft.num_trainable()},
@@ -405,6 +461,7 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
       {"adapter_dir",
        setup.trains == FinetuneTrains::lora ? nlohmann::json(out_adapter.string()) : nlohmann::json()},
   };
+  summary.update(report.summary());  // the ranks, their CPU time and their waits in collectives
   write_file_atomic(run.out / "summary.json", summary.dump(2) + "\n");
   io.err << result.final_step << "/" << tc.steps << " steps in " << format_duration(seconds)
          << (result.budget_reached ? " (time budget reached)"
@@ -412,7 +469,9 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
                                    : "")
          << "; val loss " << loss_text(val_loss) << "; saved " << out_model.string()
          << (setup.trains == FinetuneTrains::lora ? cat(" and ", out_adapter.string()) : "") << "\n";
-  if (result.interrupted) io.err << "continue with: gpt2 finetune --resume " << run.out.string() << "\n";
+  if (result.interrupted)
+    io.err << "continue with: " << mpirun_prefix(report.ranks()) << "gpt2 finetune --resume "
+           << run.out.string() << "\n";
   if (p.given("--json")) io.out << summary.dump() << "\n";
   return 0;
 }
@@ -420,8 +479,10 @@ int cmd_finetune(std::span<const std::string> args, CommandIO io) {
 }  // namespace
 
 void register_finetune_commands(std::vector<Command>& commands) {
-  commands.push_back(
-      {{"finetune"}, "fine-tune a model into a classifier or an instruction follower", cmd_finetune});
+  commands.push_back({{"finetune"},
+                      "fine-tune a model into a classifier or an instruction follower (also under mpirun)",
+                      cmd_finetune,
+                      /*runs_on_ranks=*/true});
 }
 
 }  // namespace gpt2

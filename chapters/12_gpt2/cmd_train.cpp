@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <numeric>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -257,13 +256,8 @@ std::unique_ptr<GPT2> make_model(const ArgParser& p, Backend& backend, const Tok
 // weights, which the ranks add): the run's options, how the ranks share the work, the data.
 std::vector<Fingerprint> rank_checks(const RunOptions& run, const DataFiles& data, const ArgParser& p,
                                      const Backend& backend) {
-  std::string options;
-  for (const std::string& a : run.stored) options += a + '\n';
-  const std::string sharing = cat("zero1 ", p.given("--zero1"), ", buckets of ",
-                                  p.get_double("--bucket-mb", 0, 1e6), " MB, kernels ", backend.name());
-  std::vector<Fingerprint> checks = {{"options", fnv1a(options), cat(run.stored.size() / 2, " options")},
-                                     {"data-parallel options and kernels", fnv1a(sharing), sharing},
-                                     file_fingerprint("training data", data.train)};
+  std::vector<Fingerprint> checks = run_option_checks(run.stored, p, backend);
+  checks.push_back(file_fingerprint("training data", data.train));
   if (!data.val.empty()) checks.push_back(file_fingerprint("validation data", data.val));
   return checks;
 }
@@ -397,7 +391,7 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
   }
   auto number_or_null = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); };
   const char* stopped_by = result.budget_reached ? "time budget" : result.interrupted ? "interrupt" : "steps";
-  const nlohmann::json summary = {
+  nlohmann::json summary = {
       {"config", nlohmann::json::parse(config_to_json(model.config()))},
       {"parameters", model.num_parameters()},
       {"kernels", kernels_of(model.backend())},
@@ -407,17 +401,15 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
       {"train_loss_last20", number_or_null(train_loss)},
       {"val_loss", number_or_null(val_loss)},
       {"training_seconds", elapsed},
-      {"tokens_trained", int64_t{result.final_step} * tc.batch_size * tc.seq_len * tc.grad_accum_steps *
-                             static_cast<int64_t>(ranks.cpu_seconds.size())},
-      {"ranks", ranks.cpu_seconds.size()},
-      // CPU time of the training (every rank's, from the start of the first step's setup), and
-      // how long each rank's steps waited in collectives (0 in one process).
-      {"cpu_seconds", std::accumulate(ranks.cpu_seconds.begin(), ranks.cpu_seconds.end(), 0.0)},
-      {"communication_wait_seconds", ranks.wait_seconds},
+      {"tokens_trained",
+       int64_t{result.final_step} * tc.batch_size * tc.seq_len * tc.grad_accum_steps * ranks.ranks()},
       {"model_dir", model_dir.string()},
       {"metrics", (tc.out_dir / "metrics.csv").string()},
       {"loss_plot", (tc.out_dir / "loss.svg").string()},
   };
+  // The ranks, the CPU time of the training (every rank's, from the start of the first step's
+  // setup), and how long each rank's steps waited in collectives.
+  summary.update(ranks.summary());
   write_file_atomic(tc.out_dir / "summary.json", summary.dump(2) + "\n");
   io.err << result.final_step << (steps_known ? cat("/", tc.steps) : std::string()) << " steps in "
          << format_duration(elapsed)
@@ -429,10 +421,8 @@ void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, c
          << "saved " << model_dir.string() << "; metrics " << (tc.out_dir / "metrics.csv").string()
          << ", plot " << (tc.out_dir / "loss.svg").string() << "\n";
   if (result.interrupted && !result.budget_reached)
-    io.err << "continue with: "
-           << (ranks.cpu_seconds.size() > 1 ? cat("mpirun -np ", ranks.cpu_seconds.size(), " ")
-                                            : std::string())
-           << "gpt2 train --resume " << tc.out_dir.string() << "\n";
+    io.err << "continue with: " << mpirun_prefix(ranks.ranks()) << "gpt2 train --resume "
+           << tc.out_dir.string() << "\n";
   if (p.given("--json")) io.out << summary.dump() << "\n";
 }
 

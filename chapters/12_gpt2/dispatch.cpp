@@ -75,8 +75,8 @@ int run_command(std::span<const std::string> args, CommandIO io) {
     return 2;
   }
   GPT2_CHECK(job_ranks(io) == 1 || best->runs_on_ranks, "gpt2 ", joined(best->words),
-             " runs in one process: start it without mpirun (of the commands, only 'gpt2 train' runs as "
-             "several ranks of one job)");
+             " runs in one process: start it without mpirun (of the commands, only 'gpt2 train' and "
+             "'gpt2 finetune' run as several ranks of one job)");
   return best->run(args.subspan(best->words.size()), io);
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <numeric>
 #include <ostream>
 
 #include "chapters/11_distributed/communicator.h"
@@ -42,11 +43,31 @@ void add_data_parallel_options(ArgParser& p) {
            "under mpirun: stop the job when a rank waits longer than this for the others", "300");
 }
 
+std::vector<Fingerprint> run_option_checks(std::span<const std::string> stored, const ArgParser& p,
+                                           const Backend& backend) {
+  std::string options;
+  for (const std::string& a : stored) options += a + '\n';
+  const std::string sharing = cat("zero1 ", p.given("--zero1"), ", buckets of ",
+                                  p.get_double("--bucket-mb", 0, 1e6), " MB, kernels ", backend.name());
+  return {{"options", fnv1a(options), cat(stored.size(), " arguments")},
+          {"data-parallel options and kernels", fnv1a(sharing), sharing}};
+}
+
+std::string mpirun_prefix(int ranks) {
+  return ranks > 1 ? cat("mpirun -np ", ranks, " ") : std::string();
+}
+
 namespace {
 
+// "498.0 MB", or "12.3 kB" below a tenth of a megabyte (a fine-tuning's head or adapter).
 std::string megabytes(double floats) {
+  const double bytes = floats * sizeof(float);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", floats * sizeof(float) / 1e6);
+  if (bytes < 1e5) {
+    std::snprintf(buf, sizeof buf, "%.1f kB", bytes / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  }
   return buf;
 }
 
@@ -155,7 +176,7 @@ DataParallelHook* TrainingRanks::hook(std::vector<Fingerprint> checks) {
   return state_->run.get();
 }
 
-std::string TrainingRanks::describe(size_t parameters) {
+std::string TrainingRanks::describe(size_t parameters, bool overlaps) {
   if (!state_->comm) return "";
   Communicator& comm = *state_->comm;
   // Every rank's where(), gathered as fixed-size strings.
@@ -170,14 +191,26 @@ std::string TrainingRanks::describe(size_t parameters) {
     text += cat(r > 0 ? ", " : "", all.data() + static_cast<size_t>(r) * kWhere);
   const DataParallelOptions& o = state_->options;
   const BucketLayout layout = bucket_layout(parameters, comm.size(), o);
-  text += layout.num_buckets() > 1
-              ? cat("; ", layout.num_buckets(), " buckets of ", megabytes(layout.bucket_floats()))
-              : std::string("; one bucket (no overlap)");
+  if (layout.num_buckets() == 1) {
+    text += "; one bucket (no overlap)";
+  } else {
+    text += cat("; ", layout.num_buckets(), " buckets of ", megabytes(layout.bucket_floats()));
+    if (!overlaps)
+      text +=
+          ", sent once backward is done (an attached layer's gradients, a head's or LoRA's, are final "
+          "only then)";
+  }
   if (o.zero1) {
     text += cat("; ZeRO-1: AdamW's moments ", megabytes(2.0 * layout.owned_floats(0)),
                 " on rank 0 instead of ", megabytes(2.0 * parameters));
   }
   return text;
+}
+
+nlohmann::json TrainingRanks::Report::summary() const {
+  return {{"ranks", ranks()},
+          {"cpu_seconds", std::accumulate(cpu_seconds.begin(), cpu_seconds.end(), 0.0)},
+          {"communication_wait_seconds", wait_seconds}};
 }
 
 TrainingRanks::Report TrainingRanks::report(double cpu_seconds_since) {
