@@ -76,7 +76,7 @@ GPT2_TARGET_AVX2 inline __m256 int8x8_avx2(const int8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-GPT2_TARGET_AVX2 float dot_bf16_avx2(const uint16_t* w, const float* x, int K) {
+GPT2_TARGET_AVX2 inline float dot_bf16_avx2(const uint16_t* w, const float* x, int K) {
   // Two accumulators: 16 weights per step, the two chains of FMAs independent.
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int c = 0;
@@ -90,7 +90,7 @@ GPT2_TARGET_AVX2 float dot_bf16_avx2(const uint16_t* w, const float* x, int K) {
   return sum;
 }
 
-GPT2_TARGET_AVX2 float dot_q8_avx2(const int8_t* q, const float* s, const float* x, int K) {
+GPT2_TARGET_AVX2 inline float dot_q8_avx2(const int8_t* q, const float* s, const float* x, int K) {
   // Each group of 8 weights widened and multiplied by its block's scale, s q, then multiply-added
   // with the activations: four accumulators (one per group of the block), so that four chains of
   // FMAs run side by side instead of one.
@@ -124,8 +124,8 @@ GPT2_TARGET_AVX2 inline __m256 block_dot_avx2(const int8_t* qw, const int8_t* qx
   return _mm256_cvtepi32_ps(quads);
 }
 
-GPT2_TARGET_AVX2 float dot_q8q8_avx2(const int8_t* qw, const float* sw, const int8_t* qx, const float* sx,
-                                     int blocks) {
+GPT2_TARGET_AVX2 inline float dot_q8q8_avx2(const int8_t* qw, const float* sw, const int8_t* qx,
+                                            const float* sx, int blocks) {
   __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < blocks; ++b) {
     const __m256 scale = _mm256_set1_ps(sw[b] * sx[b]);
@@ -146,7 +146,7 @@ GPT2_TARGET_AVX512 inline __m512 int8x16_avx512(const int8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-GPT2_TARGET_AVX512 float dot_bf16_avx512(const uint16_t* w, const float* x, int K) {
+GPT2_TARGET_AVX512 inline float dot_bf16_avx512(const uint16_t* w, const float* x, int K) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   int c = 0;
   for (; c + 32 <= K; c += 32) {
@@ -163,7 +163,7 @@ GPT2_TARGET_AVX512 float dot_bf16_avx512(const uint16_t* w, const float* x, int 
   return horizontal_sum(_mm512_add_ps(a0, a1));
 }
 
-GPT2_TARGET_AVX512 float dot_q8_avx512(const int8_t* q, const float* s, const float* x, int K) {
+GPT2_TARGET_AVX512 inline float dot_q8_avx512(const int8_t* q, const float* s, const float* x, int K) {
   // As in AVX2: each weight widened to s q, then one FMA with the activations; two blocks per step
   // in four accumulators.
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -194,8 +194,8 @@ GPT2_TARGET_AVX512 float dot_q8_avx512(const int8_t* q, const float* s, const fl
 
 // Two blocks at a time (64 bytes): lanes 0-7 hold the first block's partial sums, 8-15 the
 // second's, each multiplied by its own scale. Without VNNI: vpmaddubsw + vpmaddwd as in AVX2.
-GPT2_TARGET_AVX512 float dot_q8q8_avx512(const int8_t* qw, const float* sw, const int8_t* qx, const float* sx,
-                                         int blocks) {
+GPT2_TARGET_AVX512 inline float dot_q8q8_avx512(const int8_t* qw, const float* sw, const int8_t* qx,
+                                                const float* sx, int blocks) {
   __m512 acc = _mm512_setzero_ps();
   const __m512i ones = _mm512_set1_epi16(1);
   for (int b = 0; b < blocks; b += 2) {
@@ -215,8 +215,8 @@ GPT2_TARGET_AVX512 float dot_q8q8_avx512(const int8_t* qw, const float* sw, cons
 
 // The same with VNNI: vpdpbusd multiplies unsigned by signed bytes and adds each group of four
 // into an int32 lane, in one instruction.
-GPT2_TARGET_AVX512_VNNI float dot_q8q8_vnni(const int8_t* qw, const float* sw, const int8_t* qx,
-                                            const float* sx, int blocks) {
+GPT2_TARGET_AVX512_VNNI inline float dot_q8q8_vnni(const int8_t* qw, const float* sw, const int8_t* qx,
+                                                   const float* sx, int blocks) {
   __m512 acc = _mm512_setzero_ps();
   for (int b = 0; b < blocks; b += 2) {
     const bool pair = b + 1 < blocks;
@@ -235,53 +235,46 @@ GPT2_TARGET_AVX512_VNNI float dot_q8q8_vnni(const int8_t* qw, const float* sw, c
 #endif
 
 // =============================================================================================
-// The kernel set's dot product
+// The one-row products: dot products along the rows of W
 // =============================================================================================
 
-float dot_bf16(const uint16_t* w, const float* x, int K, Simd simd) {
-#ifdef GPT2_X86
-  if (simd == Simd::avx512) return dot_bf16_avx512(w, x, K);
-  if (simd == Simd::avx2_fma) return dot_bf16_avx2(w, x, K);
-#endif
-  (void)simd;
-  return dot_bf16_portable(w, x, K);
-}
-
-float dot_q8(const int8_t* q, const float* s, const float* x, int K, Simd simd) {
-#ifdef GPT2_X86
-  if (simd == Simd::avx512) return dot_q8_avx512(q, s, x, K);
-  if (simd == Simd::avx2_fma) return dot_q8_avx2(q, s, x, K);
-#endif
-  (void)simd;
-  return dot_q8_portable(q, s, x, K);
-}
-
-float dot_q8q8(const int8_t* qw, const float* sw, const int8_t* qx, const float* sx, int blocks, Simd simd,
-               bool vnni) {
-#ifdef GPT2_X86
-  if (simd == Simd::avx512) {
-    return vnni ? dot_q8q8_vnni(qw, sw, qx, sx, blocks) : dot_q8q8_avx512(qw, sw, qx, sx, blocks);
-  }
-  if (simd == Simd::avx2_fma) return dot_q8q8_avx2(qw, sw, qx, sx, blocks);
-#endif
-  (void)simd, (void)vnni;
-  return dot_q8q8_portable(qw, sw, qx, sx, blocks);
-}
-
-// =============================================================================================
-// The two shapes of product
-// =============================================================================================
-
-// out[n, r] = bias[r] + dot(r, n) for every row r of W and row n of inp: the rows of W in chunks
-// of kRowChunk over the threads, each row read once for all N rows of inp.
+// dots[r - r0] = dot(r) for the rows r0 .. r1 - 1 of one chunk. One function per kernel set, each
+// compiled for that set's instructions, so that `dot` (a lambda compiled for the same ones, calling
+// the set's kernel) is inlined into the loop: the kernel set is chosen once per chunk of rows, and
+// the rows are not function calls.
 template <typename Dot>
-void rows_of_dots(float* out, int rows, int N, long long weights, const float* bias, const Dot& dot) {
+void chunk_portable(float* dots, int r0, int r1, const Dot& dot) {
+  for (int r = r0; r < r1; ++r) dots[r - r0] = dot(r);
+}
+#ifdef GPT2_X86
+template <typename Dot>
+GPT2_TARGET_AVX2 void chunk_avx2(float* dots, int r0, int r1, const Dot& dot) {
+  for (int r = r0; r < r1; ++r) dots[r - r0] = dot(r);
+}
+template <typename Dot>
+GPT2_TARGET_AVX512 void chunk_avx512(float* dots, int r0, int r1, const Dot& dot) {
+  for (int r = r0; r < r1; ++r) dots[r - r0] = dot(r);
+}
+template <typename Dot>
+GPT2_TARGET_AVX512_VNNI void chunk_vnni(float* dots, int r0, int r1, const Dot& dot) {
+  for (int r = r0; r < r1; ++r) dots[r - r0] = dot(r);
+}
+#endif
+
+// out[n, r] = bias[r] + dot of row r of W with row n of inp, for every r and n: the rows of W in
+// chunks of kRowChunk over the threads, each chunk read once for all N rows of inp;
+// `chunk(r0, r1, n, dots)` computes one chunk's dot products with row n (a chunk_* function).
+template <typename Chunk>
+void rows_of_dots(float* out, int rows, int N, long long weights, const float* bias, const Chunk& chunk) {
   const int chunks = (rows + kRowChunk - 1) / kRowChunk;
 #pragma omp parallel for schedule(static) if (weights >= kParallelMin)
   for (int ch = 0; ch < chunks; ++ch) {
-    for (int r = ch * kRowChunk; r < std::min(rows, (ch + 1) * kRowChunk); ++r) {
-      for (int n = 0; n < N; ++n)
-        out[static_cast<size_t>(n) * rows + r] = (bias ? bias[r] : 0.0f) + dot(r, n);
+    const int r0 = ch * kRowChunk, r1 = std::min(rows, r0 + kRowChunk);
+    for (int n = 0; n < N; ++n) {
+      float dots[kRowChunk];
+      chunk(r0, r1, n, dots);
+      for (int r = r0; r < r1; ++r)
+        out[static_cast<size_t>(n) * rows + r] = (bias ? bias[r] : 0.0f) + dots[r - r0];
     }
   }
 }
@@ -324,9 +317,25 @@ void matmul_bf16_fast(float* out, const float* inp, const Bf16Matrix& W, const f
     });
     return;
   }
-  const Simd simd = active_simd();
-  rows_of_dots(out, W.rows, N, static_cast<long long>(W.rows) * K, bias,
-               [&](int r, int n) { return dot_bf16(W.row(r), inp + static_cast<size_t>(n) * K, K, simd); });
+  const long long weights = static_cast<long long>(W.rows) * K;
+  auto x = [&](int n) { return inp + static_cast<size_t>(n) * K; };
+  switch (active_simd()) {
+#ifdef GPT2_X86
+    case Simd::avx512:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx512(dots, r0, r1,
+                     [&](int r) GPT2_TARGET_AVX512 { return dot_bf16_avx512(W.row(r), x(n), K); });
+      });
+    case Simd::avx2_fma:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx2(dots, r0, r1, [&](int r) GPT2_TARGET_AVX2 { return dot_bf16_avx2(W.row(r), x(n), K); });
+      });
+#endif
+    default:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_portable(dots, r0, r1, [&](int r) { return dot_bf16_portable(W.row(r), x(n), K); });
+      });
+  }
 }
 
 void matmul_q8_fast(float* out, const float* inp, const Q8Matrix& W, const float* bias, int N) {
@@ -342,10 +351,28 @@ void matmul_q8_fast(float* out, const float* inp, const Q8Matrix& W, const float
     });
     return;
   }
-  const Simd simd = active_simd();
-  rows_of_dots(out, W.rows, N, static_cast<long long>(W.rows) * K, bias, [&](int r, int n) {
-    return dot_q8(W.row(r), W.row_scales(r), inp + static_cast<size_t>(n) * K, K, simd);
-  });
+  const long long weights = static_cast<long long>(W.rows) * K;
+  auto x = [&](int n) { return inp + static_cast<size_t>(n) * K; };
+  switch (active_simd()) {
+#ifdef GPT2_X86
+    case Simd::avx512:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx512(dots, r0, r1, [&](int r) GPT2_TARGET_AVX512 {
+          return dot_q8_avx512(W.row(r), W.row_scales(r), x(n), K);
+        });
+      });
+    case Simd::avx2_fma:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx2(dots, r0, r1,
+                   [&](int r) GPT2_TARGET_AVX2 { return dot_q8_avx2(W.row(r), W.row_scales(r), x(n), K); });
+      });
+#endif
+    default:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_portable(dots, r0, r1,
+                       [&](int r) { return dot_q8_portable(W.row(r), W.row_scales(r), x(n), K); });
+      });
+  }
 }
 
 void matmul_q8q8_fast(float* out, const float* inp, const Q8Matrix& W, const float* bias, int N) {
@@ -362,12 +389,38 @@ void matmul_q8q8_fast(float* out, const float* inp, const Q8Matrix& W, const flo
     quantize_q8_row(inp + static_cast<size_t>(n) * K, K, xq + row_bytes * n,
                     xs + static_cast<size_t>(blocks) * n);
   }
-  const Simd simd = active_simd();
-  const bool vnni = vnni_active();
-  rows_of_dots(out, W.rows, N, static_cast<long long>(W.rows) * K, bias, [&](int r, int n) {
-    return dot_q8q8(W.row(r), W.row_scales(r), xq + row_bytes * n, xs + static_cast<size_t>(blocks) * n,
-                    blocks, simd, vnni);
-  });
+  const long long weights = static_cast<long long>(W.rows) * K;
+  auto qx = [&](int n) { return xq + row_bytes * n; };
+  auto sx = [&](int n) { return xs + static_cast<size_t>(blocks) * n; };
+  switch (active_simd()) {
+#ifdef GPT2_X86
+    case Simd::avx512:
+      if (vnni_active()) {
+        return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+          chunk_vnni(dots, r0, r1, [&](int r) GPT2_TARGET_AVX512_VNNI {
+            return dot_q8q8_vnni(W.row(r), W.row_scales(r), qx(n), sx(n), blocks);
+          });
+        });
+      }
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx512(dots, r0, r1, [&](int r) GPT2_TARGET_AVX512 {
+          return dot_q8q8_avx512(W.row(r), W.row_scales(r), qx(n), sx(n), blocks);
+        });
+      });
+    case Simd::avx2_fma:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_avx2(dots, r0, r1, [&](int r) GPT2_TARGET_AVX2 {
+          return dot_q8q8_avx2(W.row(r), W.row_scales(r), qx(n), sx(n), blocks);
+        });
+      });
+#endif
+    default:
+      return rows_of_dots(out, W.rows, N, weights, bias, [&](int r0, int r1, int n, float* dots) {
+        chunk_portable(dots, r0, r1, [&](int r) {
+          return dot_q8q8_portable(W.row(r), W.row_scales(r), qx(n), sx(n), blocks);
+        });
+      });
+  }
 }
 
 }  // namespace gpt2
