@@ -42,8 +42,10 @@ class Gpt2Trainable : public TrainableModel {
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
 
+ protected:
+  GPT2& model_;  // a fine-tuning model (chapter 10) derives from this one and adds layers to it
+
  private:
-  GPT2& model_;
   std::filesystem::path tokenizer_dir_;
 };
 

@@ -33,7 +33,7 @@ std::string describe(const FinetuneSetup& s) {
   return "?";
 }
 
-FinetuneModel::FinetuneModel(GPT2& model, const FinetuneSetup& setup) : model_(model), setup_(setup) {
+FinetuneModel::FinetuneModel(GPT2& model, const FinetuneSetup& setup) : Gpt2Trainable(model), setup_(setup) {
   const GPT2Config& c = model.config();
   const bool classify = setup.task == FinetuneTask::classify;
   GPT2_CHECK(!classify || setup.labels.size() >= 2, "a classifier needs at least 2 labels, got ",
@@ -81,10 +81,6 @@ void FinetuneModel::backward_weighted(float weight) {
   } else {
     model_.backward(weight);
   }
-}
-
-void FinetuneModel::set_training(bool training) {
-  model_.set_mode(training ? GPT2::Mode::training : GPT2::Mode::inference);
 }
 
 std::vector<ParamInfo> FinetuneModel::param_infos() const {

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "chapters/05_gpt2_model/gpt2.h"
-#include "chapters/06_training/trainable.h"
+#include "chapters/06_training/gpt2_trainable.h"
 #include "chapters/10_finetuning/lora_model.h"
 #include "chapters/10_finetuning/sequence_classifier.h"
 
@@ -52,29 +52,21 @@ struct FinetuneSetup {
 /// "everything", "last 2 blocks", "head", "LoRA r=8 on c_attn".
 std::string describe(const FinetuneSetup& setup);
 
-class FinetuneModel : public TrainableModel {
+class FinetuneModel : public Gpt2Trainable {
  public:
   /// Prepares `model` (the base, its own dropout as it is) for `setup`: attaches the head and the
   /// adapters, chooses what trains, switches to training mode. `model` must outlive this.
   FinetuneModel(GPT2& model, const FinetuneSetup& setup);
 
+  // What differs from chapter 06's Gpt2Trainable: the head's loss and backward, the attached
+  // layers' parameters, and what a checkpoint holds. The rest (zero_grad, params() and grads() —
+  // the model's buffer, which holds the attached layers after its own trainable part —, dropout's
+  // pass, the grad-ready reports, training mode) is the base's: with attached layers (a head,
+  // LoRA) the model reports only the end of its backward.
   float forward(const int* inputs, const int* targets, int B, int T) override;
-  void zero_grad() override { model_.zero_grad(); }
   void backward() override { backward_weighted(1.0f); }
   void backward_weighted(float weight) override;
-  /// The model's own reports (GPT2::set_grad_ready_callback): its offsets are into grads(), which
-  /// is this model's. With attached layers (a head, LoRA) only the end of backward is reported.
-  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
-    model_.set_grad_ready_callback(std::move(callback));
-  }
-  void set_training(bool training) override;
-  void set_forward_pass(uint64_t seed, uint64_t pass) override { model_.set_dropout_pass(seed, pass); }
-  Backend& backend() override { return model_.backend(); }
-  std::span<float> params() override { return model_.trainable_params(); }
-  std::span<float> grads() override { return model_.grads(); }
   std::vector<ParamInfo> param_infos() const override;
-  int vocab_size() const override { return model_.config().vocab_size; }
-  int max_seq_len() const override { return model_.config().n_positions; }
   /// Writes / reads `dir`/trainable.safetensors: every trainable tensor by name.
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
@@ -94,7 +86,6 @@ class FinetuneModel : public TrainableModel {
   int64_t num_trainable() const { return static_cast<int64_t>(model_.trainable_params().size()); }
 
  private:
-  GPT2& model_;
   FinetuneSetup setup_;
   std::unique_ptr<LoraModel> lora_;
   std::unique_ptr<SequenceClassifier> head_;
