@@ -19,6 +19,7 @@
 // Usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main|formats] [--main-job
 // L,NH,C,V,B,T]
 //                   [--min-seconds S] [--rounds R] [--blas-core auto|keep|NAME] [--clock wall|cpu]
+//                   [--small-pages]
 //   --min-seconds S  repeat each matrix-product timing for S seconds, keep the best (0.3);
 //   --rounds R       turns of ours-then-OpenBLAS per product, and of training steps per set (3);
 //                    on a busy machine larger values find the quiet moments;
@@ -28,8 +29,11 @@
 //                    the environment alone; NAME forces that core;
 //   --clock cpu      time the walk and the products by the process's CPU time per thread instead of
 //                    the wall clock: on a busy machine, with OMP_NUM_THREADS=1, the time they ran;
+//   --small-pages    keep every array on 4 KB pages (Linux: transparent huge pages off for this
+//                    process), to see what 2 MB pages (large_pages.h) gain;
 //   threads from OMP_NUM_THREADS; --quick skips the slow naive step; --no-torch skips PyTorch;
 //   --only runs one section (and the peak measurement).
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -446,7 +450,7 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: ch08_bench [--quick] [--no-torch] [--only walk|shapes|step|gen|main|formats]\n"
       "                  [--main-job L,NH,C,V,B,T] [--min-seconds S] [--rounds R]\n"
-      "                  [--blas-core auto|keep|NAME] [--clock wall|cpu]\n"
+      "                  [--blas-core auto|keep|NAME] [--clock wall|cpu] [--small-pages]\n"
       "(the options are described at the top of chapters/08_cpu_parallel/bench.cpp)\n";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -470,6 +474,9 @@ int main(int argc, char** argv) {
       blas_core = argv[++i];
     } else if (arg == "--clock" && has_value) {
       g_cpu_clock = std::strcmp(argv[++i], "cpu") == 0;
+    } else if (arg == "--small-pages") {
+      // The kernel then ignores large_pages.h's advice: every array on 4 KB pages.
+      if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) std::perror("ch08_bench: --small-pages");
     } else {
       std::fprintf(stderr, "ch08_bench: unknown argument '%s' (or it misses its value)\n%s", argv[i], usage);
       return 2;
@@ -486,9 +493,11 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, also into a pipe
   const int threads = gpt2::max_threads();
   const std::vector<Simd> sets = vector_sets();
-  std::printf("ch08_bench: %d thread(s), kernel set in use %s (this CPU has %s), load average %s, %s clock\n",
-              threads, gpt2::simd_name(gpt2::active_simd()), gpt2::simd_name(gpt2::detected_simd()),
-              load_average().c_str(), g_cpu_clock ? "CPU" : "wall");
+  std::printf(
+      "ch08_bench: %d thread(s), kernel set in use %s (this CPU has %s), load average %s, %s clock%s\n",
+      threads, gpt2::simd_name(gpt2::active_simd()), gpt2::simd_name(gpt2::detected_simd()),
+      load_average().c_str(), g_cpu_clock ? "CPU" : "wall",
+      prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1 ? ", 4 KB pages only (--small-pages)" : "");
 #ifdef GPT2_HAVE_OPENBLAS
   const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
   std::printf("OpenBLAS: core %s, %s (OPENBLAS_CORETYPE=%s%s%s)\n", openblas_get_corename(),
