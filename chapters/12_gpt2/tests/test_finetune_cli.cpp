@@ -373,5 +373,17 @@ TEST_CASE("gpt2 classify and gpt2 chat read stdin as bytes, invalid UTF-8 too, a
   REQUIRE(r.status == 0);
   const json c = json::parse(r.out);
   CHECK(std::abs(c["probabilities"]["A"].get<double>() + c["probabilities"]["B"].get<double>() - 1.0) < 1e-5);
+  // The line break `echo` and text files end with is not part of the text (the head reads the
+  // last token: it would read the line break's).
+  const std::vector<std::string> classify = {"classify", "--model", (dir / "run" / "model").string(),
+                                             "--json"};
+  const Result plain = gpt2_run(classify, "bbbb bbbb");
+  REQUIRE(plain.status == 0);
+  CHECK(gpt2_run(classify, "bbbb bbbb\n").out == plain.out);
+  CHECK(gpt2_run(classify, "bbbb bbbb\r\n").out == plain.out);
+  CHECK(gpt2_run(classify, "bbbb bbbb\n\n").out != plain.out);  // only one line break is dropped
+  r = gpt2_run(classify, "\n");
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "gpt2 classify: stdin is empty"));
   fs::remove_all(dir);
 }
