@@ -7,9 +7,12 @@
 //    batches of them hold only real token ids and targets;
 //  - a file either reader accepts is valid UTF-8 throughout (JSON's encoding: a byte that is
 //    not must be refused, naming its line);
+//  - a refused file's error names the right place: the first line refused on its own, and the
+//    first invalid UTF-8 byte there;
 //  - labelled texts have a non-empty text and label, every label has a class id that names it
 //    back, and the first T tokens of each text decode to a prefix of it.
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -45,11 +48,63 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+// The error `message` of a refused file names the right place: the line (of a JSONL file) it
+// names is the first one `parse` refuses on its own, and an invalid UTF-8 byte it points at is
+// the first one there.
+template <typename Parse>
+void check_error(std::string_view bytes, const std::string& message, Parse parse) {
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  const std::string name = "train.jsonl";
+  const size_t first = bytes.find_first_not_of(" \t\r\n");
+  const bool array = first != std::string_view::npos && bytes[first] == '[';
+  std::vector<std::string_view> lines;
+  for (size_t start = 0; start < bytes.size();) {
+    const size_t end = std::min(bytes.find('\n', start), bytes.size());
+    lines.push_back(bytes.substr(start, end - start));
+    start = end + 1;
+  }
+  if (message == name + ": no examples") {
+    if (!array)
+      for (std::string_view line : lines) FUZZ_CHECK(is_blank(line));
+    return;
+  }
+  size_t n = 0, at = name.size() + 1;
+  if (message.compare(0, at, name + ":") != 0 || at >= message.size() ||
+      !std::isdigit(static_cast<unsigned char>(message[at])))
+    return;
+  while (at < message.size() && std::isdigit(static_cast<unsigned char>(message[at])))
+    n = n * 10 + static_cast<size_t>(message[at++] - '0');
+  FUZZ_CHECK(n >= 1 && n <= lines.size());
+  // "invalid UTF-8 at byte B of the line" (JSONL) or "... of the file" (a JSON array).
+  const std::string utf8 = ": invalid UTF-8 at byte ";
+  if (message.compare(at, utf8.size(), utf8) == 0) {
+    const size_t b = std::stoul(message.substr(at + utf8.size()));
+    const std::string_view where = array ? bytes : lines[n - 1];
+    FUZZ_CHECK(b < where.size() && !gpt2::decode_utf8(where, b).valid && valid_utf8(where.substr(0, b)));
+    if (array) FUZZ_CHECK(static_cast<size_t>(std::count(bytes.begin(), bytes.begin() + b, '\n')) == n - 1);
+  }
+  if (array) return;
+  FUZZ_CHECK(!is_blank(lines[n - 1]));
+  for (size_t k = 0; k + 1 < n; ++k) {
+    try {
+      parse(lines[k]);
+    } catch (const gpt2::Error& e) {
+      FUZZ_CHECK(is_blank(lines[k]) && std::string(e.what()) == name + ": no examples");
+    }
+  }
+}
+
 void check_instructions(std::string_view bytes) {
   std::vector<gpt2::InstructionExample> examples;
   try {
     examples = gpt2::parse_instruction_data(bytes, "train.jsonl");
-  } catch (const gpt2::Error&) {
+  } catch (const gpt2::Error& e) {
+    check_error(bytes, e.what(),
+                [](std::string_view line) { gpt2::parse_instruction_data(line, "train.jsonl"); });
     return;
   }
   FUZZ_CHECK(!examples.empty() && valid_utf8(bytes));
@@ -103,7 +158,9 @@ void check_labeled_texts(std::string_view bytes) {
   std::vector<gpt2::LabeledText> examples;
   try {
     examples = gpt2::parse_labeled_texts(bytes, "train.jsonl");
-  } catch (const gpt2::Error&) {
+  } catch (const gpt2::Error& e) {
+    check_error(bytes, e.what(),
+                [](std::string_view line) { gpt2::parse_labeled_texts(line, "train.jsonl"); });
     return;
   }
   FUZZ_CHECK(!examples.empty() && valid_utf8(bytes));

@@ -1,8 +1,8 @@
 // Fuzz target: the request bodies of `gpt2 serve` (chapter 12's serve_api.h), as the server reads
 // them before any model work: the first byte chooses the endpoint (/v1/completions,
 // /v1/chat/completions, or the page's /api/... endpoints), the rest is the body. A refused body
-// is an ApiError with a 4xx status whose error JSON writes; an accepted one holds only values in
-// their ranges, and:
+// is an ApiError with a 4xx status whose error JSON writes, naming a field the body has (unless
+// the field is missing); an accepted one holds only values in their ranges, and:
 //  - a chat's messages are in an order the template writes, and tokenize into a prompt that
 //    ends with the response marker;
 //  - a completion's token ids are in the vocabulary, and its prompt's bytes streamed through
@@ -114,6 +114,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(std::string_view(e.what()).size() > 0);
     const std::string answer = gpt2::dump_json(gpt2::error_json(e));
     FUZZ_CHECK(nlohmann::json::parse(answer).contains("error"));
+    // The field it names is one of the body's (unless the error is that it is missing).
+    const nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    const std::string message = e.what();
+    if (j.is_object() && !e.param.empty() && message.find("must provide") == std::string::npos &&
+        message.find("is missing") == std::string::npos)
+      FUZZ_CHECK(j.contains(e.param) || j.contains(e.param.substr(0, e.param.find_first_of(".["))));
   }
   return 0;
 }
