@@ -49,7 +49,11 @@ void check_adapter(std::string_view input) {
   try {
     a = gpt2::parse_lora_adapter(config_text, "adapter_config.json", std::string(weights),
                                  "adapter_model.safetensors", base);
-  } catch (const gpt2::Error&) {
+  } catch (const gpt2::Error& e) {
+    // One error, naming the file at fault.
+    const std::string_view message = e.what();
+    FUZZ_CHECK(message.starts_with("adapter_config.json") ||
+               message.starts_with("adapter_model.safetensors"));
     return;
   }
   std::vector<gpt2::LoraTarget> targets;
@@ -93,7 +97,8 @@ void check_adapter(std::string_view input) {
     gpt2_fuzz::write_bytes(dir / gpt2::kAdapterLabelsFile, labels);
     try {
       for (const std::string& l : gpt2::read_adapter_labels(dir)) FUZZ_CHECK(!l.empty());
-    } catch (const gpt2::Error&) {
+    } catch (const gpt2::Error& e) {
+      FUZZ_CHECK(std::string_view(e.what()).find(gpt2::kAdapterLabelsFile) != std::string_view::npos);
     }
   }
 }
@@ -114,7 +119,10 @@ void check_classifier_dir(std::string_view input) {
     for (const std::string& l : head.labels) FUZZ_CHECK(!l.empty());
     for (float v : head.score.span()) FUZZ_CHECK(std::isfinite(v));
     FUZZ_CHECK(head.pad_token_id >= -1 && head.pad_token_id < config.vocab_size);
-  } catch (const gpt2::Error&) {
+  } catch (const gpt2::Error& e) {
+    const std::string_view message = e.what();
+    FUZZ_CHECK(message.find("config.json") != std::string_view::npos ||
+               message.find("model.safetensors") != std::string_view::npos);
   }
 }
 

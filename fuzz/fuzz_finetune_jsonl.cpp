@@ -59,6 +59,7 @@ template <typename Parse>
 void check_error(std::string_view bytes, const std::string& message, Parse parse) {
   if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
   const std::string name = "train.jsonl";
+  FUZZ_CHECK(message.starts_with(name));  // one error, naming the file
   const size_t first = bytes.find_first_not_of(" \t\r\n");
   const bool array = first != std::string_view::npos && bytes[first] == '[';
   std::vector<std::string_view> lines;
