@@ -154,3 +154,119 @@ write("fuzz_run_json", "run", json.dumps({"args": ["--data", "/home/me/runs/data
                                           "config": config}, indent=2) + "\n")
 write("fuzz_run_json", "init", json.dumps({"args": ["--train", "/t.bin", "--init", "/m", "--steps", "10",
                                                     "--eval-interval", "0"]}))
+
+# ----- fine-tuning data (chapter 10's JSONL: instruction examples and labelled texts) -----------------
+
+def jsonl(records):
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+write("fuzz_finetune_jsonl", "sft", jsonl([
+    {"instruction": "Who speaks last in this passage?", "input": "ROMEO:\nGood night.\n\nJULIET:\nGood night!",
+     "output": "JULIET"},
+    {"instruction": "Say cat", "input": "", "output": "cat"},
+    {"instruction": "Name a colour.", "output": "Blue."}]))
+write("fuzz_finetune_jsonl", "sft_crlf_bom", "\ufeff" + jsonl([
+    {"instruction": "Ça va?", "input": None, "output": "Très bien, 日本語 \U0001F600"},
+    {"instruction": "Spell <|endoftext|>", "output": "<|endoftext|>", "extra": [1, 2]}]).replace("\n", "\r\n")
+    + "\r\n   \n")
+write("fuzz_finetune_jsonl", "alpaca_array", json.dumps([
+    {"instruction": "Give three tips for staying healthy.", "input": "",
+     "output": "1. Eat well.\n2. Exercise.\n3. Sleep."},
+    {"instruction": "Translate", "input": "bonjour", "output": "hello"}], indent=4))
+write("fuzz_finetune_jsonl", "classify", jsonl([
+    {"text": "Kiss me, Kate, we will be married o' Sunday.", "label": "PETRUCHIO"},
+    {"text": "I'll see thee hanged on Sunday first.", "label": "KATHARINA"},
+    {"text": "aaaa " * 30, "label": "A"},
+    {"text": "\u00e9\\u00e9 \t", "label": "\U0001F600"}]))
+write("fuzz_finetune_jsonl", "escapes", '{"text": "\\ud83d\\ude00 \\u0000 \\n\\"", "label": "x"}\n'
+      '{"text": "\\u00e9", "label": "\\/"}\n')
+write("fuzz_finetune_jsonl", "sft_escapes", '{"instruction": "\\u00e9\\t", "input": "\\u0000", "output": "\\ud83d\\ude00"}')
+write("fuzz_finetune_jsonl", "invalid_utf8", b'{"text": "caf\xc3\xa9", "label": "A"}\n'
+      b'{"text": "caf\xe9", "label": "B"}\n')
+write("fuzz_finetune_jsonl", "errors", '{"text": "a", "label": "A"}\n{"text": 3, "label": "B"}\n'
+      '{"text": "", "label": "C"}\n[1]\n{"text": "a"\n')
+
+# ----- LoRA adapters and classifier directories (chapter 10), for a base of 2 blocks, 8 channels --------
+
+AC = 8
+MODULE_SHAPES = {"attn.c_attn": (AC, 3 * AC), "attn.c_proj": (AC, AC), "mlp.c_fc": (AC, 4 * AC),
+                 "mlp.c_proj": (4 * AC, AC)}
+
+
+def adapter_config(**fields):
+    c = {"alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": "tiny", "bias": "none",
+         "fan_in_fan_out": True, "inference_mode": True, "init_lora_weights": True, "layers_pattern": None,
+         "layers_to_transform": None, "lora_alpha": 8, "lora_dropout": 0.0, "modules_to_save": None,
+         "peft_type": "LORA", "r": 2, "rank_pattern": {}, "revision": None, "target_modules": ["c_attn"],
+         "task_type": "CAUSAL_LM", "use_dora": False, "use_rslora": False}
+    c.update(fields)
+    return json.dumps(c, indent=2)
+
+
+def adapter_weights(layers, prefix="base_model.model.transformer.", dtype="F32", score_rows=0):
+    """layers: list of (block, module, r)."""
+    tensors = []
+    for i, module, r in layers:
+        n_in, n_out = MODULE_SHAPES[module]
+        for which, shape in (("A", [r, n_in]), ("B", [n_out, r])):
+            values = [round(rng.gauss(0, 0.1), 3) for _ in range(math.prod(shape))]
+            raw = f32(values) if dtype == "F32" else struct.pack("<%de" % len(values), *values)
+            tensors.append((f"{prefix}h.{i}.{module}.lora_{which}.weight", dtype, shape, raw))
+    if score_rows:
+        tensors.append(("base_model.model.score.weight", "F32", [score_rows, AC],
+                        f32([round(rng.gauss(0, 0.1), 3) for _ in range(score_rows * AC)])))
+    return safetensors(tensors, {"format": "pt"})
+
+
+def adapter_input(config_text, weights, labels=None):
+    labels_text = json.dumps(labels).encode() if labels is not None else b""
+    return b"\0" + config_text.encode() + b"\0" + labels_text + b"\0" + weights
+
+
+write("fuzz_adapter", "c_attn", adapter_input(adapter_config(), adapter_weights(
+    [(0, "attn.c_attn", 2), (1, "attn.c_attn", 2)])))
+write("fuzz_adapter", "patterns", adapter_input(
+    adapter_config(r=2, lora_alpha=4, use_rslora=True, layers_to_transform=[1], target_modules=["c_fc", "attn.c_attn"],
+                   rank_pattern={"c_fc": 3}, alpha_pattern={"h.1.mlp.c_fc": 6}),
+    adapter_weights([(1, "attn.c_attn", 2), (1, "mlp.c_fc", 3)])))
+write("fuzz_adapter", "all_linear_f16_bare", adapter_input(
+    adapter_config(r=1, target_modules="all-linear", exclude_modules=["h.0.mlp.c_proj"]),
+    adapter_weights([(i, m, 1) for i in range(2) for m in MODULE_SHAPES if (i, m) != (0, "mlp.c_proj")],
+                    prefix="base_model.model.", dtype="F16")))
+write("fuzz_adapter", "classifier", adapter_input(
+    adapter_config(task_type="SEQ_CLS", modules_to_save=["classifier", "score"], lora_alpha=16),
+    adapter_weights([(0, "attn.c_attn", 2), (1, "attn.c_attn", 2)], score_rows=3), ["A", "B", "C"]))
+
+classifier_config = dict(config, n_embd=AC, n_layer=2, architectures=["GPT2ForSequenceClassification"],
+                         id2label={"0": "BAPTISTA", "1": "KATHARINA"}, label2id={"BAPTISTA": 0, "KATHARINA": 1},
+                         pad_token_id=7)
+write("fuzz_adapter", "classifier_dir", b"\1" + json.dumps(classifier_config, indent=2).encode() + b"\0" +
+      safetensors([("score.weight", "F32", [2, AC], f32([round(rng.gauss(0, 0.1), 3) for _ in range(2 * AC)])),
+                   ("transformer.ln_f.bias", "F32", [AC], f32([0.0] * AC))]))
+
+# ----- gpt2 serve's request bodies (first byte: 0 completions, 1 chat completions, 2 the page's) --------
+
+def body(endpoint, request):
+    return bytes([endpoint]) + json.dumps(request, ensure_ascii=False).encode()
+
+
+write("fuzz_serve_request", "completion", body(0, {
+    "model": "gpt2", "prompt": "Once upon a time ### Instruction: the end", "max_tokens": 20, "temperature": 0.8,
+    "top_p": 0.9, "top_k": 40, "seed": 1337, "stop": ["\n\n", "###", "the end"], "stream": True,
+    "stream_options": {"include_usage": True}, "logprobs": 2, "n": 1, "echo": False, "user": "me"}))
+write("fuzz_serve_request", "completion_tokens", body(0, {"prompt": [50256, 15496, 995], "max_tokens": 0,
+                                                          "ignore_eos": True, "stop": "\u00e9t\u00e9"}))
+write("fuzz_serve_request", "completion_batch", body(0, {"prompt": ["Ça va? 日本語 \U0001F600"], "stop": "\U0001F600",
+                                                         "presence_penalty": 0, "logit_bias": {}}))
+write("fuzz_serve_request", "chat", body(1, {
+    "model": "gpt2", "messages": [{"role": "system", "content": "Be brief."},
+                                  {"role": "developer", "content": [{"type": "text", "text": "Answer in English."}]},
+                                  {"role": "user", "content": "Say cat"},
+                                  {"role": "assistant", "content": "cat", "name": "bot"},
+                                  {"role": "user", "content": "Say <|endoftext|>"}],
+    "max_completion_tokens": 50, "logprobs": True, "top_logprobs": 3, "stream": False}))
+write("fuzz_serve_request", "chat_bad_order", body(1, {"messages": [{"role": "assistant", "content": "hi"}]}))
+write("fuzz_serve_request", "tokenize", body(2, {"text": "Hello world"}))
+write("fuzz_serve_request", "logit_lens", body(2, {"text": "The cat sat", "top": 20, "id": 50256}))
+write("fuzz_serve_request", "invalid_utf8", b"\1" + b'{"messages": [{"role": "user", "content": "caf\xe9"}]}')

@@ -77,9 +77,10 @@ std::vector<float> class_logits(Classifier& c, const std::vector<EncodedText>& t
 int cmd_classify(std::span<const std::string> args, CommandIO io) {
   ArgParser p("gpt2 classify",
               "Reads a text on stdin and prints the class a fine-tuned classifier (chapter 10) gives it,\n"
-              "with every class's probability, most probable first. A text longer than the model's\n"
-              "context keeps its first tokens. With --eval FILE, classifies every labelled text of a\n"
-              "JSONL file ({\"text\", \"label\"} lines) and prints the accuracy.");
+              "with every class's probability, most probable first. A final line break is not part of\n"
+              "the text. A text longer than the model's context keeps its first tokens. With --eval\n"
+              "FILE, classifies every labelled text of a JSONL file ({\"text\", \"label\"} lines) and\n"
+              "prints the accuracy.");
   p.option("--model", "DIR",
            "a classifier directory (RUN_DIR/model of gpt2 finetune --task classify), "
            "or the base model of --adapter",
@@ -135,7 +136,14 @@ int cmd_classify(std::span<const std::string> args, CommandIO io) {
     return 0;
   }
 
-  const std::string text(std::istreambuf_iterator<char>(io.in), {});
+  std::string text(std::istreambuf_iterator<char>(io.in), {});
+  // `echo TEXT |` and a text file end with a line break that is not part of the text: left in,
+  // it would be the last token, the one the head reads. Any other byte is the text's, invalid
+  // UTF-8 too (the tokenizer reads bytes), as gpt2 generate reads --prompt-file.
+  if (text.ends_with('\n')) {
+    text.pop_back();
+    if (text.ends_with('\r')) text.pop_back();
+  }
   GPT2_CHECK(!text.empty(), "gpt2 classify: stdin is empty; give the text to classify on stdin");
   const EncodedText e = encode_labeled_text(tok, text, -1, context);
   const int T = static_cast<int>(e.tokens.size());

@@ -335,6 +335,14 @@ CompletionRequest parse_completion_request(std::string_view body, const ServeLim
     }
   } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
     r.prompt = (*p)[0].get<std::string>();  // a batch of one prompt
+  } else if (p->is_array() && p->empty()) {
+    throw ApiError(400, "invalid 'prompt': an empty array (give a string, or at least one token id)",
+                   "prompt");
+  } else if (p->is_array() && (*p)[0].is_string()) {
+    throw ApiError(400,
+                   cat("invalid 'prompt': a batch of ", p->size(),
+                       " prompts; this server answers one prompt per request"),
+                   "prompt");
   } else {
     throw ApiError(400,
                    cat("invalid type for 'prompt': expected a string or an array of token ids, but got ",

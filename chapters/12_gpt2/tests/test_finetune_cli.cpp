@@ -273,6 +273,11 @@ TEST_CASE("gpt2 finetune, classify, chat, --adapter: one clear error for each ba
   write_instructions(dir / "sft.jsonl", 6);
   gpt2::write_file_atomic(dir / "bad.jsonl", "{\"text\": \"a\", \"label\": \"A\"}\n{\"text\": \"b\"}\n");
   gpt2::write_file_atomic(dir / "unknown.jsonl", "{\"text\": \"a\", \"label\": \"C\"}\n");
+  // JSON is UTF-8: a Latin-1 byte (0xE9, "é") in a text field is refused, naming the line.
+  gpt2::write_file_atomic(dir / "latin1.jsonl",
+                          "{\"text\": \"a\", \"label\": \"A\"}\n{\"text\": \"caf\xe9\", \"label\": \"B\"}\n");
+  gpt2::write_file_atomic(dir / "latin1_sft.jsonl",
+                          "{\"instruction\": \"Say caf\xe9\", \"output\": \"cat\"}\n");
   const std::string train = (dir / "train.jsonl").string(), out = (dir / "run").string();
   auto classify_run = [&](std::vector<std::string> flags) {
     return gpt2_run(finetune_args("classify", train, out, std::move(flags)));
@@ -293,6 +298,12 @@ TEST_CASE("gpt2 finetune, classify, chat, --adapter: one clear error for each ba
       {gpt2_run(finetune_args("sft", dir / "sft.jsonl", out, {"--head-only"})),
        "--head-only is for --task classify"},
       {gpt2_run(finetune_args("classify", dir / "bad.jsonl", out, {})), "bad.jsonl:2: missing field 'label'"},
+      {gpt2_run(finetune_args("classify", dir / "latin1.jsonl", out, {})),
+       "latin1.jsonl:2: invalid UTF-8 at byte 13 of the line"},
+      {gpt2_run(finetune_args("sft", dir / "latin1_sft.jsonl", out, {})),
+       "latin1_sft.jsonl:1: invalid UTF-8 at byte 24 of the line"},
+      {gpt2_run({"chat", "--model", fixture("12_chat_model"), "--eval", (dir / "latin1_sft.jsonl").string()}),
+       "latin1_sft.jsonl:1: invalid UTF-8 at byte 24 of the line"},
       {classify_run({"--val", (dir / "unknown.jsonl").string()}), "unknown.jsonl"},
       {gpt2_run(finetune_args("classify", dir / "none.jsonl", out, {})), "none.jsonl"},
       {gpt2_run(finetune_args("sft", dir / "sft.jsonl", out, {"--layout", "zip"})),
@@ -321,8 +332,58 @@ TEST_CASE("gpt2 finetune, classify, chat, --adapter: one clear error for each ba
   CHECK_FALSE(fs::exists(dir / "run" / "run.json"));  // no failed run left a record
   // A run directory that holds a run is not overwritten.
   REQUIRE(classify_run({"--steps", "1"}).status == 0);
-  const Result r = classify_run({"--steps", "1"});
+  Result r = classify_run({"--steps", "1"});
   CHECK(r.status == 1);
   CHECK(contains(r.err, "already holds a run; continue it with --resume"));
+  // The classifier it made refuses the same file with the same one line.
+  r = gpt2_run(
+      {"classify", "--model", (dir / "run" / "model").string(), "--eval", (dir / "latin1.jsonl").string()});
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "latin1.jsonl:2: invalid UTF-8 at byte 13 of the line"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("gpt2 classify and gpt2 chat read stdin as bytes, invalid UTF-8 too, as gpt2 generate does",
+          "[cli][finetune][chat]") {
+  // The tokenizer is byte-level: any bytes are a text, and `gpt2 generate --prompt-file` and
+  // `gpt2 eval --input` read them as they are. Only JSON (the JSONL files) must be UTF-8.
+  const fs::path dir = gpt2::test_temp_dir("12_finetune_stdin_bytes");
+  const std::string message =
+      "Say caf\xe9 \xff\xfe \xc3";  // Latin-1, two bytes never in UTF-8, a cut character
+  // The first answer of a chat is the greedy continuation of its prompt in the template: what
+  // gpt2 generate writes after the same bytes (up to a new instruction, where chat stops).
+  Result r = gpt2_run({"chat", "--model", fixture("12_chat_model"), "--greedy", "--max-new-tokens", "20"},
+                      message + "\n");
+  REQUIRE(r.status == 0);
+  const std::string prompt = "### Instruction:\n" + message + "\n\n### Response:\n";
+  gpt2::write_file_atomic(dir / "prompt.txt", prompt);
+  const Result g = gpt2_run({"generate", "--model", fixture("12_chat_model"), "--greedy", "--max-new-tokens",
+                             "20", "--prompt-file", (dir / "prompt.txt").string()});
+  REQUIRE(g.status == 0);
+  REQUIRE(g.out.rfind(prompt, 0) == 0);
+  const std::string text = g.out.substr(prompt.size(), g.out.size() - prompt.size() - 1);
+  CHECK(r.out == text.substr(0, text.find("### Instruction:")) + "\n");
+
+  // A classifier classifies the bytes; --json stays valid JSON (it holds only the labels).
+  write_classes(dir / "train.jsonl", 8);
+  REQUIRE(gpt2_run(finetune_args("classify", dir / "train.jsonl", dir / "run", {"--steps", "1"})).status ==
+          0);
+  r = gpt2_run({"classify", "--model", (dir / "run" / "model").string(), "--json"}, message);
+  REQUIRE(r.status == 0);
+  const json c = json::parse(r.out);
+  CHECK(std::abs(c["probabilities"]["A"].get<double>() + c["probabilities"]["B"].get<double>() - 1.0) < 1e-5);
+  // The line break `echo` and text files end with is not part of the text (the head reads the
+  // last token: it would read the line break's).
+  const std::vector<std::string> classify = {"classify", "--model", (dir / "run" / "model").string(),
+                                             "--json"};
+  const Result plain = gpt2_run(classify, "bbbb bbbb");
+  REQUIRE(plain.status == 0);
+  CHECK(gpt2_run(classify, "bbbb bbbb\n").out == plain.out);
+  CHECK(gpt2_run(classify, "bbbb bbbb\r\n").out == plain.out);
+  CHECK(gpt2_run(classify, "bbbb bbbb\n\n").out != plain.out);  // only one line break is dropped
+  r = gpt2_run(classify, "\n");
+  CHECK(r.status == 1);
+  CHECK(contains(r.err, "gpt2 classify: stdin is empty"));
   fs::remove_all(dir);
 }

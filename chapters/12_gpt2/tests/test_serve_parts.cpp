@@ -137,6 +137,34 @@ TEST_CASE("StopTextStream: whole characters, nothing of a stop string", "[serve]
   CHECK(early.stopped());
 }
 
+TEST_CASE("parse_completion_request: a prompt that is no prompt gets an error that says why", "[serve]") {
+  const gpt2::ServeLimits limits;
+  struct Case {
+    std::string body, message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"prompt": []})", "invalid 'prompt': an empty array (give a string, or at least one token id)"},
+      {R"({"prompt": ["a", "b"]})",
+       "invalid 'prompt': a batch of 2 prompts; this server answers one prompt per request"},
+      {R"({"prompt": [{"text": "a"}]})",
+       "expected a string or an array of token ids, but got an array of other things"},
+      {R"({"prompt": true})", "expected a string or an array of token ids, but got a boolean instead"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.body);
+    try {
+      gpt2::parse_completion_request(c.body, limits);
+      FAIL("accepted");
+    } catch (const gpt2::ApiError& e) {
+      CHECK(e.status == 400);
+      CHECK(e.param == "prompt");
+      CHECK(std::string(e.what()).find(c.message) != std::string::npos);
+    }
+  }
+  // A batch of one prompt is that prompt.
+  CHECK(gpt2::parse_completion_request(R"({"prompt": ["To be"]})", limits).prompt == "To be");
+}
+
 TEST_CASE("parse_*_request: random corruptions of valid bodies give ApiError 4xx and nothing else",
           "[serve]") {
   // What a fuzzer does, in miniature: every byte string is either a valid request or an ApiError
