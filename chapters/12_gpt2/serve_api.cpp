@@ -164,8 +164,11 @@ class Fields {
   // Every key must be one of `known`: OpenAI rejects what it does not know, and so do we.
   void only(std::initializer_list<std::string_view> known) const {
     for (const auto& [key, value] : obj_.items()) {
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        throw ApiError(400, cat("unrecognized request argument supplied: ", prefix_, key), prefix_ + key);
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        // A key can be as long as the body: the message quotes its first 100 bytes.
+        const std::string shown = key.size() > 100 ? key.substr(0, 100) + "..." : key;
+        throw ApiError(400, cat("unrecognized request argument supplied: ", prefix_, shown), prefix_ + key);
+      }
     }
   }
   // The value, or nullptr when it is absent or null (both mean "not given").

@@ -165,6 +165,26 @@ TEST_CASE("parse_completion_request: a prompt that is no prompt gets an error th
   CHECK(gpt2::parse_completion_request(R"({"prompt": ["To be"]})", limits).prompt == "To be");
 }
 
+TEST_CASE("parse_completion_request: an unknown key is named, and a huge one is cut in the message",
+          "[serve]") {
+  const gpt2::ServeLimits limits;
+  try {
+    gpt2::parse_completion_request(R"({"prompt": "a", "temprature": 1})", limits);
+    FAIL("accepted");
+  } catch (const gpt2::ApiError& e) {
+    CHECK(e.param == "temprature");
+    CHECK(std::string(e.what()) == "unrecognized request argument supplied: temprature");
+  }
+  const std::string key(100000, 'k');
+  try {
+    gpt2::parse_completion_request("{\"prompt\": \"a\", \"" + key + "\": 1}", limits);
+    FAIL("accepted");
+  } catch (const gpt2::ApiError& e) {
+    CHECK(e.param == key);  // the field at fault, whole
+    CHECK(std::string(e.what()) == "unrecognized request argument supplied: " + key.substr(0, 100) + "...");
+  }
+}
+
 TEST_CASE("parse_*_request: random corruptions of valid bodies give ApiError 4xx and nothing else",
           "[serve]") {
   // What a fuzzer does, in miniature: every byte string is either a valid request or an ApiError
