@@ -107,6 +107,10 @@ bool matches_module(const std::string& path, const std::string& entry) {
 
 }  // namespace
 
+std::vector<std::string> all_linear_modules() {
+  return {"c_attn", "c_proj", "c_fc"};
+}
+
 LoraConfig parse_adapter_config(std::string_view text, const std::string& name) {
   // PEFT's files are about 1 KB. The limit keeps a hostile file cheap: an ordered_json object
   // finds its keys by linear search, so parsing costs the square of the number of keys.
@@ -139,7 +143,7 @@ LoraConfig parse_adapter_config(std::string_view text, const std::string& name) 
       GPT2_CHECK(v == "all-linear", name, ": target_modules ", json_for_message(v),
                  " is a regular expression, which is not supported; give the list of module names, e.g. "
                  "[\"c_attn\", \"c_proj\"]");
-      c.target_modules = {"c_attn", "c_proj", "c_fc"};
+      c.target_modules = all_linear_modules();
     } else {
       c.target_modules = string_list(v, "target_modules", name);
       GPT2_CHECK(!c.target_modules.empty(), name, ": 'target_modules' is empty: no layer would be adapted");

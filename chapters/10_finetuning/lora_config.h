@@ -67,6 +67,10 @@ struct LoraTarget {
   std::string path() const;
 };
 
+/// What PEFT's "all-linear" stands for in GPT-2: the module names that match all four Conv1D layers
+/// of every block ("c_proj" matches both of them).
+std::vector<std::string> all_linear_modules();
+
 /// The settings of adapter_config.json that decide what the adapter computes. Defaults are
 /// PEFT's (LoraConfig), with PEFT's default target for GPT-2, c_attn.
 struct LoraConfig {

@@ -299,7 +299,7 @@ FinetuneSetup finetune_setup(const ArgParser& p, const GPT2Config& config, uint6
     s.lora.lora_alpha = p.given("--lora-alpha") ? p.get_double("--lora-alpha", 1e-6, 1e6) : 2.0 * s.lora.r;
     s.lora.target_modules = split_list(p.get("--lora-targets"));
     if (s.lora.target_modules == std::vector<std::string>{"all-linear"})  // PEFT's name for all four
-      s.lora.target_modules = {"c_attn", "c_proj", "c_fc"};
+      s.lora.target_modules = all_linear_modules();
     GPT2_CHECK(!s.lora.target_modules.empty(), kCmd, ": --lora-targets: no layer named");
     lora_targets(s.lora, config, "--lora-rank/--lora-targets");  // the rank and the names, checked now
   }
