@@ -86,6 +86,10 @@ TEST_CASE("gpt2 finetune --task classify, then gpt2 classify: every way of train
       {"head", {"--head-only"}, head},
       {"last", {"--train-last", "1"}, block + 2 * C + head},
       {"lora", {"--lora-rank", "4", "--lora-targets", "c_attn"}, 2 * 4 * (C + 3 * C) + head},
+      // PEFT's all-linear: the block's four Conv1D layers, r (in + out) numbers each.
+      {"lora_all_linear",
+       {"--lora-rank", "4", "--lora-targets", "all-linear"},
+       2 * 4 * ((C + 3 * C) + (C + C) + (C + 4 * C) + (4 * C + C)) + head},
       {"everything", {}, -1},
   };
   for (const Way& w : ways) {
