@@ -27,26 +27,6 @@ constexpr size_t kPanelFloats = size_t{1} << 20;
 
 std::atomic<bool> g_vnni_allowed{true};
 
-// How far ahead of its loads a one-row product asks for the weights' cache lines itself. A decode
-// step streams every weight from memory once; the hardware prefetcher follows the stream, but not
-// far enough ahead to keep the memory busy while the core converts and multiplies what arrived
-// (bf16 and q8 need several instructions per 64 bytes). One prefetch per step of a loop (64 bytes
-// of weights in the AVX-512 kernels; 32 in the AVX2 ones, where a line is asked for twice, which
-// costs little), 8 KB ahead: about 200 ns of memory at this speed. The distance was chosen by
-// timing the q8 x q8 product over all of GPT-2 124M's matrices with 256 bytes to 16 KB on the
-// AVX-512 machine of the README's tables; the AVX2 kernels use the same distance, not measured on
-// their own. A prefetch is only a hint: one past the end of the matrix does nothing.
-constexpr int kPrefetchBytes = 8192;
-
-template <typename T>
-inline void prefetch_ahead(const T* p) {
-#ifdef GPT2_X86
-  _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
-#else
-  __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
-#endif
-}
-
 // =============================================================================================
 // Portable dot products: the plain loops' order (on the portable kernel set the fast products give
 // the plain ones' bits).

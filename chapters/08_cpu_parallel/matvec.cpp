@@ -144,8 +144,14 @@ float row_dot_portable(const float* w, const float* x, int C) {
 GPT2_TARGET_AVX2 float row_dot_avx2(const float* w, const float* x, int C) {
   __m256 acc = _mm256_setzero_ps();
   int c = 0;
-  for (; c + 8 <= C; c += 8)
+  for (; c + 8 <= C; c += 8) {
+    // Each addition waits for the one before (the eight sums fix the bits), so the core issues
+    // loads more slowly than the memory could serve them: ask for the line 8 KB ahead, once per
+    // 64 bytes. Over GPT-2 124M's wte (154 MB) on one core of chapter 08's AVX-512 machine this
+    // read at 86% of a plain sum's speed without the prefetch and at 95-100% with it.
+    if (c % 16 == 0) prefetch_ahead(w + c);
     acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c)));
+  }
   float lanes[8];
   _mm256_storeu_ps(lanes, acc);
   float s = combine8(lanes);
