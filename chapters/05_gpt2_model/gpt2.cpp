@@ -533,7 +533,7 @@ void GPT2::backward_from_hidden(const float* dhidden) {
   grads_ready_from(g_.wte);  // all of it
 }
 
-void GPT2::set_grad_ready_callback(std::function<void(size_t first_ready)> callback) {
+void GPT2::set_grad_ready_callback(std::function<void(const GradsReady&)> callback) {
   grad_ready_ = std::move(callback);
 }
 
@@ -542,7 +542,17 @@ void GPT2::grads_ready_from(const float* first) {
   // get their gradients all along backward (LoRA's in every block it adapts): with any attached,
   // the tail is final only once the whole backward is done, at the start of the buffer.
   if (!grad_ready_ || first == nullptr || (n_attached_ > 0 && first != grads_.floats())) return;
-  grad_ready_(static_cast<size_t>(first - grads_.floats()));
+  GradsReady ready;
+  ready.first_ready = static_cast<size_t>(first - grads_.floats());
+  // Until the embeddings' backward, wte (if it trains) is final except the rows of the input
+  // tokens: the head's part is complete (backward() runs it first; a classification head has
+  // none), and encoder_backward adds to those rows only.
+  if (g_.wte != nullptr && first > g_.wte) {
+    ready.table = static_cast<size_t>(g_.wte - grads_.floats());
+    ready.table_rows = static_cast<size_t>(config_.vocab_size);
+    ready.row_floats = static_cast<size_t>(config_.n_embd);
+  }
+  grad_ready_(ready);
 }
 
 }  // namespace gpt2

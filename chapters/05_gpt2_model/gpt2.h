@@ -64,6 +64,7 @@
 #include "chapters/05_gpt2_model/activations.h"
 #include "chapters/05_gpt2_model/backend.h"
 #include "chapters/05_gpt2_model/config.h"
+#include "chapters/05_gpt2_model/grads_ready.h"
 #include "chapters/05_gpt2_model/kv_cache.h"
 #include "chapters/05_gpt2_model/linear_adapter.h"
 #include "chapters/05_gpt2_model/parameters.h"
@@ -151,19 +152,22 @@ class GPT2 {
   /// backward() is this with the gradient that flows back through the tied head; a
   /// classification head (chapter 10) computes its own.
   void backward_from_hidden(const float* dhidden);
-  /// Called during every backward pass each time a tail of the gradient buffer is final: with
-  /// `first_ready`, the offset (in floats) from which every gradient to the end of grads() holds
-  /// its final value for this backward pass. Backward runs from the loss to the input, and the
-  /// buffer's layout puts the input side first (parameters.h), so the tail grows towards the
-  /// start: first_ready is ln_f.weight's offset after the head and ln_f, h.l.ln_1.weight's after
-  /// block l, and 0 after the embeddings (wte also gets the head's gradient, so it is final only
-  /// then). Frozen tensors report nothing (set_trainable_from: the offsets are into grads(), which
-  /// holds only what trains), and with attached layers (their gradients, at the end of the buffer,
-  /// are final only when the whole backward is) only 0 is reported. Chapter 11 starts sending these gradients
-  /// to the other ranks while backward computes the earlier layers. On a device backend the callback runs
-  /// when the work is queued, not done: whatever reads the gradients must queue behind it on the backend's
-  /// stream. An empty function (the default) turns it off.
-  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback);
+  /// Called during every backward pass each time more of the gradient buffer is final
+  /// (grads_ready.h): `first_ready`, the offset (in floats) from which every gradient to the end
+  /// of grads() holds its final value for this backward pass. Backward runs from the loss to the
+  /// input, and the buffer's layout puts the input side first (parameters.h), so the tail grows
+  /// towards the start: first_ready is ln_f.weight's offset after the head and ln_f,
+  /// h.l.ln_1.weight's after block l, and 0 after the embeddings. wte, at the start of the buffer,
+  /// gets the head's gradient first and the embedding's last, but the embedding adds only to the
+  /// rows of the input tokens: every report before the last also names wte as the table that is
+  /// final except those rows. Frozen tensors report nothing (set_trainable_from: the offsets are
+  /// into grads(), which holds only what trains), and with attached layers (their gradients, at
+  /// the end of the buffer, are final only when the whole backward is) only 0 is reported.
+  /// Chapter 11 starts sending these gradients to the other ranks while backward computes the
+  /// earlier layers. On a device backend the callback runs when the work is queued, not done:
+  /// whatever reads the gradients must queue behind it on the backend's stream. An empty function
+  /// (the default) turns it off.
+  void set_grad_ready_callback(std::function<void(const GradsReady&)> callback);
 
   // ----- fine-tuning: attached layers, an adapter hook, what trains (chapter 10) ----------------
   /// Room for `n` parameters of a layer attached to the model (a classification head, LoRA
@@ -280,8 +284,8 @@ class GPT2 {
   Activations acts_{};
   BackwardScratch scratch_{};
   int scratch_B_ = 0, scratch_T_ = 0;
-  std::function<void(size_t first_ready)> grad_ready_;  // set_grad_ready_callback
-  bool scratch_dropout_ = false;                        // the scratch has the buffer of dropout's gradient
+  std::function<void(const GradsReady&)> grad_ready_;  // set_grad_ready_callback
+  bool scratch_dropout_ = false;                       // the scratch has the buffer of dropout's gradient
   bool have_targets_ = false;
   // Dropout: the next training pass's seed and number, and the last pass's probabilities (all 0
   // when it did not drop) and number: the backward recomputes its masks.

@@ -27,7 +27,7 @@ class Gpt2Trainable : public TrainableModel {
   float forward(const int* inputs, const int* targets, int B, int T) override;
   void zero_grad() override { model_.zero_grad(); }
   void backward() override { model_.backward(); }
-  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
+  void set_grad_ready_callback(std::function<void(const GradsReady&)> callback) override {
     model_.set_grad_ready_callback(std::move(callback));
   }
   void backward_weighted(float weight) override { model_.backward(weight); }

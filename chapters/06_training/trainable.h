@@ -15,6 +15,7 @@
 
 #include "adamw.h"
 #include "chapters/05_gpt2_model/backend.h"
+#include "chapters/05_gpt2_model/grads_ready.h"
 
 namespace gpt2 {
 
@@ -30,11 +31,12 @@ class TrainableModel {
   virtual void zero_grad() = 0;
   /// Adds the gradient of the last forward's loss into grads() (backward passes add).
   virtual void backward() = 0;
-  /// Asks backward() to call `callback(first_ready)` whenever every gradient from offset
-  /// first_ready to the end of grads() is final (chapter 05's GPT2::set_grad_ready_callback;
-  /// chapter 11 overlaps communication with backward through it). A model that cannot tell
-  /// ignores it, which is always correct: the gradients are all final once backward() returns.
-  virtual void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) { (void)callback; }
+  /// Asks backward() to call `callback(ready)` whenever more of grads() is final: every gradient
+  /// from ready.first_ready to the end, and the embedding table it may name except the input
+  /// tokens' rows (chapter 05's grads_ready.h and GPT2::set_grad_ready_callback; chapter 11
+  /// overlaps communication with backward through it). A model that cannot tell ignores it, which
+  /// is always correct: the gradients are all final once backward() returns.
+  virtual void set_grad_ready_callback(std::function<void(const GradsReady&)> callback) { (void)callback; }
   /// The same for the loss multiplied by `weight`: gradient accumulation weighs each micro-batch by
   /// its number of targets (see train_step). The default can only weigh by 1.
   virtual void backward_weighted(float weight);

@@ -3,6 +3,7 @@
 
     python3 chapters/11_distributed/bench.py --gpt2 build/bin/gpt2            # both models
     python3 chapters/11_distributed/bench.py --gpt2 build/bin/gpt2 --only main --repeats 5
+    python3 chapters/11_distributed/bench.py --gpt2 build/bin/gpt2 --only 124m --compare old/gpt2
 
 Two workloads: the main job's model (4 layers, 4 heads, 128 channels, context 128, a BPE of 1024
 tokens, B = 16) and GPT-2 124M (B = 4, T = 64). Each is trained the same way (the same global
@@ -22,7 +23,8 @@ rank's steps waited in collectives (summary.json's communication_wait_seconds): 
 communication that was not hidden. What the overlap hides is the difference between the waits
 without and with buckets. Prints one Markdown table, and the optimizer memory per rank that
 gpt2 reports with ZeRO-1; needs only Python's standard library,
-gpt2 and mpirun.
+gpt2 and mpirun. With --compare, every 2-rank configuration also runs with another build of
+gpt2 (say, before a change), interleaved with the others, so that both see the same load.
 """
 import argparse
 import json
@@ -63,8 +65,10 @@ def main():
     ap.add_argument("--only", choices=["main", "124m"])
     ap.add_argument("--text", default="data/tinyshakespeare.txt")
     ap.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
+    ap.add_argument("--compare", default=None, help="another gpt2 binary: its 2-rank runs beside ours")
     args = ap.parse_args()
     gpt2 = os.path.abspath(args.gpt2)
+    other = os.path.abspath(args.compare) if args.compare else None
     work = args.work or tempfile.mkdtemp(prefix="gpt2_ch11_bench_")
     os.makedirs(work, exist_ok=True)
     env1 = dict(os.environ, OMP_NUM_THREADS="1", OMPI_MCA_btl_vader_single_copy_mechanism="none")
@@ -89,12 +93,14 @@ def main():
 
     def configs(w):
         mb = w["bucket_mb"]
-        return [
-            ("1 process x 2 threads", None, ["--grad-accum", "2"]),
-            ("2 ranks x 1 thread, no overlap", 2, ["--bucket-mb", "0"]),
-            ("2 ranks x 1 thread, %s MB buckets" % mb, 2, ["--bucket-mb", mb]),
-            ("2 ranks x 1 thread, %s MB buckets, ZeRO-1" % mb, 2, ["--bucket-mb", mb, "--zero1"]),
+        ours = [
+            ("1 process x 2 threads", None, ["--grad-accum", "2"], gpt2),
+            ("2 ranks x 1 thread, no overlap", 2, ["--bucket-mb", "0"], gpt2),
+            ("2 ranks x 1 thread, %s MB buckets" % mb, 2, ["--bucket-mb", mb], gpt2),
+            ("2 ranks x 1 thread, %s MB buckets, ZeRO-1" % mb, 2, ["--bucket-mb", mb, "--zero1"], gpt2),
         ]
+        theirs = [(label + " (--compare)", ranks, extra, other) for label, ranks, extra, _ in ours if ranks]
+        return ours + (theirs if other else [])
 
     load_start = os.getloadavg()
     results, memory = {}, {}
@@ -102,17 +108,17 @@ def main():
         if args.only and key != args.only:
             continue
         for rep in range(args.repeats):
-            for label, ranks, extra in configs(w):
+            for label, ranks, extra, binary in configs(w):
                 out = os.path.join(work, "run")
                 shutil.rmtree(out, ignore_errors=True)
-                cmd = [gpt2, "train", "--data", w["data"], "--out", out, "--batch-size", str(w["B"]),
+                cmd = [binary, "train", "--data", w["data"], "--out", out, "--batch-size", str(w["B"]),
                        "--steps", str(w["steps"]), "--warmup", "2", "--eval-interval", "0",
                        "--checkpoint-interval", "0", "--no-progress"] + w["shape"] + extra
                 if ranks:
                     cmd = [args.mpirun] + args.mpirun_flags.split() + ["-np", str(ranks)] + cmd
                 wall, output = run(cmd, env1 if ranks else env2)
                 for line in output.splitlines():  # the start message's line on the ranks
-                    if line.startswith("data parallel over") and "ZeRO-1" in line:
+                    if line.startswith("data parallel over") and "ZeRO-1" in line and binary == gpt2:
                         memory[key] = line[line.index("ZeRO-1"):]
                 with open(os.path.join(out, "summary.json")) as f:
                     s = json.load(f)
@@ -133,7 +139,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for key, w in workloads.items():
         base = results.get((key, configs(w)[0][0]))
-        for label, _, _ in configs(w):
+        for label, _, _, _ in configs(w):
             r = results.get((key, label))
             if not r:
                 continue

@@ -24,7 +24,7 @@ GradientSync::GradientSync(Communicator& comm, size_t n, const DataParallelOptio
     at += layout_.bucket(b).piece(comm.rank()).size();
   }
   owned_ = at;
-  in_flight_.resize(layout_.num_buckets());
+  start_micro_batch();
 }
 
 void GradientSync::use_accumulator(std::span<float> memory) {
@@ -41,7 +41,36 @@ void GradientSync::begin_step(int K) {
     shard_ = host_acc_;
   }
   micro_batch_ = 0;
+  start_micro_batch();
+}
+
+void GradientSync::start_micro_batch() {
+  left_.assign(layout_.num_buckets(), {});
+  for (size_t b = 0; b < layout_.num_buckets(); ++b) {
+    if (!layout_.bucket(b).range().empty()) left_[b].push_back(layout_.bucket(b).range());
+  }
+  in_flight_.clear();
   started_ = 0;
+  early_floats_ = 0;
+}
+
+void GradientSync::start_part(std::span<const float> grads, size_t b, Range part, bool early) {
+  // The part keeps the bucket's owners: rank r reduces part ∩ (its piece of the bucket), into
+  // the place of those elements in its accumulator.
+  const Partition& bucket = layout_.bucket(b);
+  const Partition pieces = bucket.within(part);
+  const Range mine = pieces.piece(comm_->rank()), whole = bucket.piece(comm_->rank());
+  float* acc = shard_.data() + offset_[b] + (mine.empty() ? 0 : mine.begin - whole.begin);
+  // The first micro-batch of a step starts each sum afresh; later ones add to it (the rule).
+  in_flight_.push_back(comm_->start_reduce(grads.data(), pieces, acc, /*accumulate=*/micro_batch_ > 0));
+  if (early) early_floats_ += part.size();
+}
+
+void GradientSync::poll() {
+  // Give the reduces in flight a chance to move on (MPI progresses only inside MPI calls).
+  for (auto& pending : in_flight_) {
+    if (pending && pending->test()) pending.reset();
+  }
 }
 
 void GradientSync::grads_ready(std::span<const float> grads, size_t first_ready) {
@@ -49,25 +78,51 @@ void GradientSync::grads_ready(std::span<const float> grads, size_t first_ready)
              " floats, the layout ", layout_.size());
   const size_t complete = layout_.complete_buckets(first_ready);
   for (; started_ < complete; ++started_) {
-    // The first micro-batch of a step starts each sum afresh; later ones add to it (the rule).
-    in_flight_[started_] =
-        comm_->start_reduce(grads.data(), layout_.bucket(started_), shard_.data() + offset_[started_],
-                            /*accumulate=*/micro_batch_ > 0);
+    for (const Range& part : left_[started_]) start_part(grads, started_, part, first_ready > 0);
+    left_[started_].clear();
   }
-  // Give the buckets in flight a chance to move on (MPI progresses only inside MPI calls).
-  for (size_t b = 0; b < started_; ++b) {
-    if (in_flight_[b] && in_flight_[b]->test()) in_flight_[b].reset();
+  poll();
+}
+
+void GradientSync::ranges_ready(std::span<const float> grads, std::span<const Range> ranges) {
+  GPT2_CHECK(grads.size() == layout_.size(), "GradientSync: the gradient buffer has ", grads.size(),
+             " floats, the layout ", layout_.size());
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    GPT2_CHECK(ranges[i].begin <= ranges[i].end && ranges[i].end <= layout_.size() &&
+                   (i == 0 || ranges[i - 1].end <= ranges[i].begin),
+               "GradientSync::ranges_ready: range ", i, " [", ranges[i].begin, ", ", ranges[i].end,
+               ") is reversed, outside the buffer of ", layout_.size(),
+               " floats, or not after the one before");
   }
+  // Cut the parts not started yet of every incomplete bucket: what the ranges cover goes now.
+  for (size_t b = started_; b < layout_.num_buckets(); ++b) {
+    std::vector<Range> rest;
+    for (const Range& part : left_[b]) {
+      size_t at = part.begin;
+      auto r = std::upper_bound(ranges.begin(), ranges.end(), at,
+                                [](size_t offset, const Range& range) { return offset < range.end; });
+      for (; r != ranges.end() && r->begin < part.end; ++r) {
+        const size_t lo = std::max(r->begin, at), hi = std::min(r->end, part.end);
+        if (lo >= hi) continue;
+        if (at < lo) rest.push_back({at, lo});
+        start_part(grads, b, {lo, hi}, /*early=*/true);
+        at = hi;
+      }
+      if (at < part.end) rest.push_back({at, part.end});
+    }
+    left_[b] = std::move(rest);
+  }
+  poll();
 }
 
 void GradientSync::end_micro_batch(std::span<const float> grads) {
   grads_ready(grads, 0);  // whatever backward did not report: everything is final now
   for (auto& pending : in_flight_) {
     if (pending) pending->wait();
-    pending.reset();
   }
   ++micro_batch_;
-  started_ = 0;
+  last_early_floats_ = early_floats_;
+  start_micro_batch();
 }
 
 void GradientSync::gather(std::span<float> grads) {
@@ -93,7 +148,10 @@ double seconds_now() {
 
 DataParallel::DataParallel(Communicator& comm, TrainableModel& model, const AdamWConfig& config,
                            const DataParallelOptions& options)
-    : comm_(&comm), model_(&model), sync_(comm, model.grads().size(), options) {
+    : comm_(&comm),
+      model_(&model),
+      sync_(comm, model.grads().size(), options),
+      min_part_floats_(options.min_part_floats) {
   GPT2_CHECK(model.params().size() == model.grads().size(), "DataParallel: ", model.params().size(),
              " parameters but ", model.grads().size(), " gradients");
   Backend& backend = model.backend();
@@ -111,10 +169,49 @@ DataParallel::DataParallel(Communicator& comm, TrainableModel& model, const Adam
   } else {
     adamw_ = std::make_unique<AdamW>(backend, model.params().size(), std::move(decay), config);
   }
-  // Overlap: the buckets whose gradients backward has finished start their reduce at once.
-  model.set_grad_ready_callback([this](size_t first_ready) {
-    if (in_step_) sync_.grads_ready(model_->grads(), first_ready);
-  });
+  // Overlap: the gradients backward has finished start their reduce at once.
+  model.set_grad_ready_callback([this](const GradsReady& ready) { on_grads_ready(ready); });
+}
+
+void DataParallel::on_grads_ready(const GradsReady& ready) {
+  if (!in_step_) return;
+  // Once per micro-batch (every rank hears the same reports), and only with buckets: one bucket
+  // means no overlap, everything sent once backward is done.
+  if (ready.table_rows > 0 && !table_sent_ && sync_.layout().num_buckets() > 1) {
+    table_sent_ = true;
+    const std::vector<Range> rows = final_rows(ready);
+    sync_.ranges_ready(model_->grads(), rows);
+  }
+  sync_.grads_ready(model_->grads(), ready.first_ready);
+}
+
+std::vector<Range> DataParallel::final_rows(const GradsReady& ready) {
+  // A row is final on every rank unless some rank's embedding backward adds to it: the union of
+  // the ranks' input tokens. Those rows (and short runs between them) go with their bucket.
+  std::vector<int> all;
+  const double start = seconds_now();
+  all = comm_->all_gather_values<int>(std::span<const int>(inputs_, num_inputs_));
+  wait_seconds_ += seconds_now() - start;
+  std::vector<bool> late(ready.table_rows, false);
+  for (int id : all) {
+    GPT2_CHECK(id >= 0 && static_cast<size_t>(id) < ready.table_rows, "DataParallel: input token ", id,
+               " is not a row of the embedding table of ", ready.table_rows, " rows");
+    late[static_cast<size_t>(id)] = true;
+  }
+  const size_t min_rows = std::max<size_t>(1, (min_part_floats_ + ready.row_floats - 1) / ready.row_floats);
+  std::vector<Range> ranges;
+  for (size_t row = 0; row < ready.table_rows;) {
+    if (late[row]) {
+      ++row;
+      continue;
+    }
+    const size_t first = row;
+    while (row < ready.table_rows && !late[row]) ++row;
+    if (row - first >= min_rows) {
+      ranges.push_back({ready.table + first * ready.row_floats, ready.table + row * ready.row_floats});
+    }
+  }
+  return ranges;
 }
 
 DataParallel::~DataParallel() {
@@ -171,6 +268,9 @@ StepOutcome DataParallel::step(const MicroBatchSource& next, int B, int T, int K
     model_->zero_grad();
     losses_and_weights[k] = model_->forward(inputs.data(), targets.data(), B, T);
     losses_and_weights[K + k] = weight;
+    inputs_ = inputs.data();
+    num_inputs_ = inputs.size();
+    table_sent_ = false;
     in_step_ = true;
     try {
       if (weight == 1.0f) {

@@ -29,9 +29,14 @@
 /// **Overlap.** grads_ready() lets the model report, during backward, that every gradient from
 /// some offset to the end of the buffer is final (buckets.h); the buckets it completes start
 /// their reduce at once, and later calls poll the ones in flight, so communication runs while
-/// backward computes the earlier layers. end_micro_batch() starts what is left and waits.
-/// DataParallel connects the two through the model's set_grad_ready_callback (chapter 05's GPT2
-/// reports after ln_f, after each block and after the embeddings).
+/// backward computes the earlier layers. ranges_ready() starts parts of buckets that are not
+/// complete yet: the rows of a tied embedding table (GPT-2's wte, 31% of 124M's buffer, at its
+/// start) that no rank's input tokens use are final once the head is done, and go out then; the
+/// rows some rank's embedding backward will still add to go with their bucket. Every element is
+/// still reduced once per micro-batch, at its owner, in rank order: the same bits.
+/// end_micro_batch() starts what is left and waits. DataParallel connects these to the model's
+/// set_grad_ready_callback (chapter 05's GPT2 reports after ln_f, after each block and after the
+/// embeddings, naming wte until the last report).
 #pragma once
 
 #include <functional>
@@ -52,6 +57,10 @@ namespace gpt2 {
 struct DataParallelOptions {
   bool zero1 = false;        ///< shard the AdamW moments and the update (zero1.h)
   size_t bucket_floats = 0;  ///< bucket size for overlap (buckets.h); 0: one bucket
+  /// The shortest run of an embedding table's final rows sent on its own before its bucket is
+  /// complete (ranges_ready); shorter runs between the input tokens' rows wait for the bucket, as
+  /// messages of a few kilobytes cost more in latency than they hide.
+  size_t min_part_floats = size_t{1} << 14;
 };
 
 /// The buckets of a gradient buffer of n floats on `ranks` ranks with these options: aligned to
@@ -74,9 +83,17 @@ class GradientSync {
   /// micro-batch. Starts the reduce of the buckets this completes and polls those in flight.
   /// `grads` must stay untouched until end_micro_batch() has returned.
   void grads_ready(std::span<const float> grads, size_t first_ready);
+  /// During backward, optional: the gradients in `ranges` (sorted, disjoint, anywhere in the
+  /// buffer) are final for the current micro-batch too. Starts the reduce of those parts of the
+  /// buckets not complete yet; the rest of each bucket goes when it is complete. Every rank must
+  /// report the same ranges at the same point (the collectives must match).
+  void ranges_ready(std::span<const float> grads, std::span<const Range> ranges);
   /// After the micro-batch's backward: starts the buckets not started yet and waits for all of
   /// them. Afterwards the gradient buffer may be zeroed for the next micro-batch.
   void end_micro_batch(std::span<const float> grads);
+  /// Floats of the last finished micro-batch whose reduce started before everything was final
+  /// (reported by ranges_ready, or by grads_ready with first_ready > 0): what could overlap.
+  size_t early_floats() const { return last_early_floats_; }
   /// This rank's pieces of the sum (BucketLayout::owned(rank) order, one after another), complete
   /// after the last end_micro_batch().
   std::span<float> shard() { return shard_; }
@@ -93,9 +110,15 @@ class GradientSync {
   size_t owned_ = 0;             // floats this rank owns
   std::vector<float> host_acc_;  // the sum's memory unless use_accumulator() gave other memory
   std::span<float> shard_;       // this rank's pieces of the sum
-  std::vector<std::unique_ptr<PendingCollective>> in_flight_;
-  int micro_batch_ = 0;  // micro-batches already added in this step
-  size_t started_ = 0;   // buckets of the current micro-batch started so far
+  std::vector<std::unique_ptr<PendingCollective>> in_flight_;  // reduces of the current micro-batch
+  std::vector<std::vector<Range>> left_;  // [buckets] the parts not started yet (ascending)
+  int micro_batch_ = 0;                   // micro-batches already added in this step
+  size_t started_ = 0;                    // buckets 0 .. started_ - 1 are started completely
+  size_t early_floats_ = 0, last_early_floats_ = 0;
+
+  void start_micro_batch();  // every bucket's whole range left to start
+  void start_part(std::span<const float> grads, size_t b, Range part, bool early);
+  void poll();
 };
 
 /// A data-parallel run's optimizer step: gradient sync and AdamW (full, or sharded with ZeRO-1),
@@ -156,8 +179,18 @@ class DataParallel {
   BackendBuffer accumulator_;  // this rank's pieces of the sum, in the backend's memory
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<ShardedAdamW> sharded_;
-  bool in_step_ = false;  // backward's reports belong to a step of ours
+  size_t min_part_floats_;
+  bool in_step_ = false;         // backward's reports belong to a step of ours
+  const int* inputs_ = nullptr;  // the current micro-batch's B·T input tokens (while in_step_)
+  size_t num_inputs_ = 0;
+  bool table_sent_ = false;  // this micro-batch's embedding rows reported final are on their way
   double wait_seconds_ = 0;
+
+  // Called by backward's reports (the constructor connects it).
+  void on_grads_ready(const GradsReady& ready);
+  // The final rows of the reported table: every rank's input tokens gathered, and the runs of
+  // rows none of them uses (of at least min_part_floats_ floats).
+  std::vector<Range> final_rows(const GradsReady& ready);
 };
 
 }  // namespace gpt2

@@ -25,4 +25,15 @@ size_t Partition::largest_piece() const {
   return largest;
 }
 
+Partition Partition::within(Range part) const {
+  GPT2_CHECK(part.begin <= part.end && part.begin >= bounds_.front() && part.end <= bounds_.back(),
+             "Partition::within: [", part.begin, ", ", part.end, ") is not within [", bounds_.front(), ", ",
+             bounds_.back(), ")");
+  Partition p;
+  p.capacity_ = capacity_;
+  p.bounds_.resize(bounds_.size());
+  for (size_t r = 0; r < bounds_.size(); ++r) p.bounds_[r] = std::clamp(bounds_[r], part.begin, part.end);
+  return p;
+}
+
 }  // namespace gpt2

@@ -53,6 +53,10 @@ class Partition {
   size_t piece_capacity() const { return capacity_; }
   /// The largest piece (what a rank must be ready to receive for any other rank's piece).
   size_t largest_piece() const;
+  /// The same owners for a part of the range: piece r is piece(r) ∩ `part` (so most pieces may
+  /// be empty), with this partition's piece_capacity(). `part` must lie within range(). A
+  /// bucket's reduce can go out in parts this way, each element still summed at its owner.
+  Partition within(Range part) const;
 
  private:
   std::vector<size_t> bounds_{0, 0};  // ranks + 1 offsets: piece r is [bounds_[r], bounds_[r + 1])

@@ -5,8 +5,10 @@
 //
 // The parameters are laid out like GPT-2's (input side first, head last), so backward finishes
 // the buffer from its end: after the head, every gradient from the head's offset on is final;
-// after layer l, everything from W_l's offset on; after the embedding, everything. `on_ready`
-// hears each of these boundaries, as chapter 11's GradientSync::grads_ready wants them.
+// after layer l, everything from W_l's offset on; after the embedding, everything. Until the
+// embedding's backward, wte's gradient is final too except the rows of the input tokens (they
+// are still zero; only the embedding's backward adds to them), and every report says so, like
+// chapter 05's GPT-2 does for its tied wte. `on_ready` hears each of these reports.
 #pragma once
 
 #include <cmath>
@@ -47,8 +49,9 @@ class LayeredModel : public gpt2::TrainableModel {
     }
   }
 
-  /// Called during backward with "every gradient at offset >= first_ready is final".
-  void set_grad_ready_callback(std::function<void(size_t first_ready)> callback) override {
+  /// Called during backward with "every gradient at offset >= first_ready is final, and wte's
+  /// except the input tokens' rows".
+  void set_grad_ready_callback(std::function<void(const gpt2::GradsReady&)> callback) override {
     on_ready_ = std::move(callback);
   }
 
@@ -148,9 +151,12 @@ class LayeredModel : public gpt2::TrainableModel {
  private:
   gpt2::CpuBackend cpu_;
   void ready(size_t first_ready) {
-    if (on_ready_) on_ready_(first_ready);
+    if (!on_ready_) return;
+    gpt2::GradsReady report{first_ready};
+    if (first_ready > 0) report = {first_ready, wte_, static_cast<size_t>(V_), static_cast<size_t>(C_)};
+    on_ready_(report);
   }
-  std::function<void(size_t first_ready)> on_ready_;
+  std::function<void(const gpt2::GradsReady&)> on_ready_;
 
   int V_, C_, L_, N_ = 0;
   size_t wte_ = 0, wh_ = 0, bh_ = 0;

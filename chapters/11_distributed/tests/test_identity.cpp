@@ -37,16 +37,24 @@ GlobalBatch share_of(const GlobalBatch& g, int r, int N, int K, int B, int T) {
 
 struct Run {
   std::vector<float> losses, norms, params;
+  size_t early_floats = 0;  // of the last micro-batch: reduces started before backward was over
 };
 
 // `steps` optimizer steps of `model` with data parallelism over `comm`, K micro-batches per rank.
+// With `blocks` > 0 the vocabulary is cut into that many blocks and micro-batch j's input tokens
+// all lie in block j mod blocks: with blocks = N, every rank sees tokens of its own.
 template <typename Model>
 Run train(Model& model, gpt2::Communicator& comm, const gpt2::DataParallelOptions& options, int K, int B,
-          int T, int steps, int global_M) {
+          int T, int steps, int global_M, int blocks = 0) {
   gpt2::DataParallel dp(comm, model, kAdam, options);  // hears the layered model's backward
   Run run;
   for (int s = 0; s < steps; ++s) {
-    const GlobalBatch g = ch11_test::random_batches(global_M, B, T, model.vocab_size(), 1000 + s);
+    GlobalBatch g = ch11_test::random_batches(global_M, B, T, model.vocab_size(), 1000 + s);
+    if (blocks > 0) {
+      const int width = model.vocab_size() / blocks, BT = B * T;
+      for (size_t i = 0; i < g.inputs.size(); ++i)
+        g.inputs[i] = g.inputs[i] % width + static_cast<int>(i / BT) % blocks * width;
+    }
     const GlobalBatch mine = share_of(g, comm.rank(), comm.size(), K, B, T);
     // A small clip, so that the norm decides the update.
     const gpt2::StepOutcome out = dp.step(mine.inputs.data(), mine.targets.data(), B, T, K, 3e-3f, 0.1f);
@@ -54,6 +62,7 @@ Run train(Model& model, gpt2::Communicator& comm, const gpt2::DataParallelOption
     run.norms.push_back(out.grad_norm);
   }
   run.params.assign(model.params().begin(), model.params().end());
+  run.early_floats = dp.sync().early_floats();
   return run;
 }
 
@@ -126,5 +135,38 @@ TEST_CASE("Overlap: buckets reduced during backward change nothing, bit for bit"
     const Run ours = train(many, comm, options, 1, B, T, steps, N);
     check_same(ours, reference);
     check_same_on_every_rank(ours);
+  }
+}
+
+TEST_CASE("Overlap: the embedding rows no rank's tokens use go out after the head, bit for bit",
+          "[mpi][identity][overlap]") {
+  // Each rank's tokens come from a block of the vocabulary of its own, so the rows one rank's
+  // embedding backward adds to are final on every other rank: a rank that sent the rows of its
+  // own tokens late but another's early would add a gradient without the embedding's part.
+  gpt2::MpiCommunicator& comm = world();
+  const int N = comm.size();
+  const int V = 256, C = 128, L = 8, B = 2, T = 4, steps = 3;
+  const size_t n = ch11_test::LayeredModel(V, C, L, 5).params().size();
+  for (int K : {1, 2}) {
+    gpt2::LocalCommunicator local;
+    ch11_test::LayeredModel one(V, C, L, 5);
+    const Run reference = train(one, local, {false, 0}, N * K, B, T, steps, N * K, N);
+    // Parts as short as a row; buckets of 5000 floats, of half the buffer or of one norm chunk;
+    // the default shortest part (128 rows here: only the rows beyond the last block's tokens).
+    for (gpt2::DataParallelOptions options :
+         {gpt2::DataParallelOptions{false, 5000, C}, gpt2::DataParallelOptions{false, n / 2, C},
+          gpt2::DataParallelOptions{true, gpt2::kNormChunk, C}, gpt2::DataParallelOptions{false, 5000}}) {
+      INFO(comm.where() << ", K " << K << ", zero1 " << options.zero1 << ", bucket " << options.bucket_floats
+                        << ", part " << options.min_part_floats);
+      ch11_test::LayeredModel many(V, C, L, 5);
+      const Run ours = train(many, comm, options, K, B, T, steps, N * K, N);
+      check_same(ours, reference);
+      check_same_on_every_rank(ours);
+      // wte is V·C floats at the start of the buffer; the tokens of all ranks use at most N·B·T
+      // of its rows: with parts of a row, every other row of the table went out early.
+      if (options.min_part_floats == static_cast<size_t>(C)) {
+        CHECK(ours.early_floats >= static_cast<size_t>(V - N * B * T) * C);
+      }
+    }
   }
 }
