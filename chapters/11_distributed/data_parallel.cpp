@@ -330,16 +330,33 @@ StepOutcome DataParallel::step(const MicroBatchSource& next, int B, int T, int K
   if (grad_clip > 0 && norm > grad_clip) {  // clip_grad_norm's rule, on the shard
     ops.scale(shard.data(), shard.size(), static_cast<float>(grad_clip / (norm + 1e-6)));
   }
+  // AdamW on the shard, piece by piece (one piece per bucket, in bucket order); each bucket's
+  // all-gather of the updated parameters starts as soon as this rank's piece of it is done, so
+  // the gathers of the first buckets run while AdamW computes the later pieces.
   std::span<float> params = model_->params();
-  sharded_->step(params, shard, lr);
-  waited([&] {
-    std::vector<std::unique_ptr<PendingCollective>> gathers;
-    for (size_t b = 0; b < layout.num_buckets(); ++b) {
+  const int rank = comm_->rank();
+  std::vector<std::unique_ptr<PendingCollective>> gathers;
+  auto gather_until = [&](size_t end) {  // starts the gathers of buckets .. end - 1, in order
+    for (size_t b = gathers.size(); b < end; ++b) {
       const Partition& bucket = layout.bucket(b);
       gathers.push_back(
-          comm_->start_all_gather(params.data(), bucket, params.data() + bucket.piece(comm_->rank()).begin));
+          comm_->start_all_gather(params.data(), bucket, params.data() + bucket.piece(rank).begin));
     }
-    for (auto& g : gathers) g->wait();
+    for (auto& g : gathers) {
+      if (g && g->test()) g.reset();
+    }
+  };
+  // shard()[i] is rank's piece of bucket bucket_of[i] (the buckets whose piece is not empty).
+  std::vector<size_t> bucket_of;
+  for (size_t b = 0; b < layout.num_buckets(); ++b) {
+    if (!layout.bucket(b).piece(rank).empty()) bucket_of.push_back(b);
+  }
+  sharded_->step(params, shard, lr, [&](size_t piece) { gather_until(bucket_of[piece] + 1); });
+  waited([&] {
+    gather_until(layout.num_buckets());
+    for (auto& g : gathers) {
+      if (g) g->wait();
+    }
   });
   return outcome;
 }

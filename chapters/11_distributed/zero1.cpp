@@ -16,13 +16,15 @@ ShardedAdamW::ShardedAdamW(Backend& backend, std::vector<Range> shard, std::vect
   v_ = BackendBuffer(backend, n_ * sizeof(float));
 }
 
-void ShardedAdamW::step(std::span<float> params, std::span<const float> grads, float lr) {
+void ShardedAdamW::step(std::span<float> params, std::span<const float> grads, float lr,
+                        const std::function<void(size_t piece)>& updated) {
   GPT2_CHECK(grads.size() == n_, "ShardedAdamW::step: the shard has ", n_, " floats, got ", grads.size(),
              " gradients");
   ++step_;
   TrainingOps& ops = training_ops(*backend_);
   size_t at = 0;  // where the current range's gradients and moments start
-  for (const Range& piece : shard_) {
+  for (size_t i = 0; i < shard_.size(); ++i) {
+    const Range& piece = shard_[i];
     GPT2_CHECK(piece.end <= params.size(), "ShardedAdamW::step: the shard reaches offset ", piece.end,
                ", the parameter buffer has ", params.size());
     // The piece may cross tensors with and without weight decay: one update per overlap.
@@ -35,6 +37,7 @@ void ShardedAdamW::step(std::span<float> params, std::span<const float> grads, f
                        d.decay ? config_.weight_decay : 0.0f);
     }
     at += piece.size();
+    if (updated) updated(i);
   }
 }
 

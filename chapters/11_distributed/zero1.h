@@ -13,7 +13,9 @@
 ///  2. scale by 1/(N·K), take the global gradient norm (sharded_grad_norm) and clip, all on the
 ///     shard;
 ///  3. AdamW on the shard (ShardedAdamW): m and v hold only the shard;
-///  4. all-gather the parameters: each rank sends its updated pieces to every rank.
+///  4. all-gather the parameters: each rank sends its updated pieces to every rank, bucket by
+///     bucket, each as soon as this rank's piece of it is updated (the gathers of the first
+///     buckets run while AdamW computes the later pieces).
 ///
 /// The traffic per rank is the reduce's (N − 1)/N of the buffer plus the all-gather's (N − 1)/N:
 /// exactly an all-reduce's. The memory for m and v drops from 2n floats to 2n/N per rank (GPT-2
@@ -29,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -52,8 +55,11 @@ class ShardedAdamW {
 
   /// One AdamW step at learning rate lr on the shard's parameters (params is the whole buffer;
   /// only the shard is written) with the shard's gradient `grads` (its ranges one after another,
-  /// in the order of shard()); all in the backend's memory.
-  void step(std::span<float> params, std::span<const float> grads, float lr);
+  /// in the order of shard()); all in the backend's memory. `updated(i)`, if given, is called
+  /// once shard()[i]'s parameters are updated (on a device backend: queued), so that their
+  /// all-gather can start while the later pieces are computed.
+  void step(std::span<float> params, std::span<const float> grads, float lr,
+            const std::function<void(size_t piece)>& updated = {});
 
   const std::vector<Range>& shard() const { return shard_; }
   /// Floats in the shard.
