@@ -21,7 +21,9 @@ of metrics.csv, without the first steps), the CPU seconds per step of all proces
 (summary.json; this includes the setup of training, so it is a little high), and how long each
 rank's steps waited in collectives (summary.json's communication_wait_seconds): the
 communication that was not hidden. What the overlap hides is the difference between the waits
-without and with buckets. Prints one Markdown table, and the optimizer memory per rank that
+without and with buckets. And how much of the gradient reduce had started, and had arrived, by
+the end of backward (summary.json's reduce_started_in_backward, reduce_arrived_in_backward;
+means over the ranks). Prints one Markdown table, and the optimizer memory per rank that
 gpt2 reports with ZeRO-1; needs only Python's standard library,
 gpt2 and mpirun. With --compare, every 2-rank configuration also runs with another build of
 gpt2 (say, before a change), interleaved with the others, so that both see the same load.
@@ -124,10 +126,13 @@ def main():
                     s = json.load(f)
                 tokens_per_step = w["B"] * w["T"] * 2
                 step = metrics_step_seconds(out, tokens_per_step, w["skip"])
-                r = results.setdefault((key, label), dict(step=[], cpu=[], wait=[]))
+                r = results.setdefault((key, label), dict(step=[], cpu=[], wait=[], started=[], arrived=[]))
                 r["step"].append(step)
                 r["cpu"].append(s["cpu_seconds"] / s["completed_steps"])
                 r["wait"].append(max(s["communication_wait_seconds"]) / s["completed_steps"])
+                for k, field in (("started", "reduce_started_in_backward"), ("arrived", "reduce_arrived_in_backward")):
+                    if field in s:  # 2 ranks of a gpt2 that reports it
+                        r[k].append(statistics.mean(s[field]))
                 print("%s | %s | run %d: %.3f s/step, %.0f s wall" % (w["name"], label, rep + 1, step, wall),
                       file=sys.stderr, flush=True)
                 shutil.rmtree(out, ignore_errors=True)
@@ -135,8 +140,9 @@ def main():
     load = os.getloadavg()
     print("\nload average (1, 5, 15 min) at the start %.1f %.1f %.1f, at the end %.1f %.1f %.1f; %d runs each, "
           "medians\n" % (load_start + load + (args.repeats,)))
-    print("| model | configuration | tokens/s | vs 1 process | CPU s/step | waited s/step (max rank) |")
-    print("|---|---|---|---|---|---|")
+    print("| model | configuration | tokens/s | vs 1 process | CPU s/step | waited s/step (max rank) "
+          "| reduce started / arrived in backward |")
+    print("|---|---|---|---|---|---|---|")
     for key, w in workloads.items():
         base = results.get((key, configs(w)[0][0]))
         for label, _, _, _ in configs(w):
@@ -146,9 +152,11 @@ def main():
             step = statistics.median(r["step"])
             rate = w["B"] * w["T"] * 2 / step
             ratio = statistics.median(base["step"]) / step if base else float("nan")
-            print("| %s | %s | %.0f | %.2f | %.2f | %.3f |" % (w["name"], label, rate, ratio,
-                                                              statistics.median(r["cpu"]),
-                                                              statistics.median(r["wait"])))
+            overlap = ("%.0f%% / %.0f%%" % (100 * statistics.median(r["started"]),
+                                            100 * statistics.median(r["arrived"]))) if r["started"] else "-"
+            print("| %s | %s | %.0f | %.2f | %.2f | %.3f | %s |" % (w["name"], label, rate, ratio,
+                                                                   statistics.median(r["cpu"]),
+                                                                   statistics.median(r["wait"]), overlap))
     print()
     for key, w in workloads.items():
         if key in memory:

@@ -50,8 +50,10 @@ void GradientSync::start_micro_batch() {
     if (!layout_.bucket(b).range().empty()) left_[b].push_back(layout_.bucket(b).range());
   }
   in_flight_.clear();
+  part_floats_.clear();
   started_ = 0;
   early_floats_ = 0;
+  all_final_ = false;
 }
 
 void GradientSync::start_part(std::span<const float> grads, size_t b, Range part, bool early) {
@@ -63,6 +65,7 @@ void GradientSync::start_part(std::span<const float> grads, size_t b, Range part
   float* acc = shard_.data() + offset_[b] + (mine.empty() ? 0 : mine.begin - whole.begin);
   // The first micro-batch of a step starts each sum afresh; later ones add to it (the rule).
   in_flight_.push_back(comm_->start_reduce(grads.data(), pieces, acc, /*accumulate=*/micro_batch_ > 0));
+  part_floats_.push_back(part.size());
   if (early) early_floats_ += part.size();
 }
 
@@ -76,6 +79,15 @@ void GradientSync::poll() {
 void GradientSync::grads_ready(std::span<const float> grads, size_t first_ready) {
   GPT2_CHECK(grads.size() == layout_.size(), "GradientSync: the gradient buffer has ", grads.size(),
              " floats, the layout ", layout_.size());
+  if (first_ready == 0 && !all_final_) {  // everything is final: what has arrived meanwhile?
+    all_final_ = true;
+    poll();
+    for (size_t i = 0; i < in_flight_.size(); ++i) {
+      if (!in_flight_[i]) overlap_.arrived_early += static_cast<double>(part_floats_[i]);
+    }
+    overlap_.started_early += static_cast<double>(early_floats_);
+    overlap_.reduced += static_cast<double>(layout_.size());
+  }
   const size_t complete = layout_.complete_buckets(first_ready);
   for (; started_ < complete; ++started_) {
     for (const Range& part : left_[started_]) start_part(grads, started_, part, first_ready > 0);

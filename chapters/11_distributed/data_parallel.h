@@ -70,6 +70,13 @@ BucketLayout bucket_layout(size_t n, int ranks, const DataParallelOptions& optio
 /// The gradient side of a step: the sum over every rank and micro-batch, in one process's order.
 class GradientSync {
  public:
+  /// What the overlap did, summed over the micro-batches so far, in floats of the buffer.
+  struct Overlap {
+    double reduced = 0;        ///< reduced in all (the buffer, once per micro-batch)
+    double started_early = 0;  ///< of them, reduced by parts started before everything was final
+    double arrived_early = 0;  ///< of them, by parts this rank had finished by then
+  };
+
   /// For a gradient buffer of n floats. The buckets are aligned to chapter 06's norm chunks when
   /// `options.zero1` (so sharded_grad_norm is exact).
   GradientSync(Communicator& comm, size_t n, const DataParallelOptions& options);
@@ -94,6 +101,9 @@ class GradientSync {
   /// Floats of the last finished micro-batch whose reduce started before everything was final
   /// (reported by ranges_ready, or by grads_ready with first_ready > 0): what could overlap.
   size_t early_floats() const { return last_early_floats_; }
+  /// Over every micro-batch so far: how much was started, and how much had arrived, by the time
+  /// the whole buffer was final (the model's last report, or end_micro_batch).
+  const Overlap& overlap() const { return overlap_; }
   /// This rank's pieces of the sum (BucketLayout::owned(rank) order, one after another), complete
   /// after the last end_micro_batch().
   std::span<float> shard() { return shard_; }
@@ -111,10 +121,13 @@ class GradientSync {
   std::vector<float> host_acc_;  // the sum's memory unless use_accumulator() gave other memory
   std::span<float> shard_;       // this rank's pieces of the sum
   std::vector<std::unique_ptr<PendingCollective>> in_flight_;  // reduces of the current micro-batch
+  std::vector<size_t> part_floats_;                            // [in_flight_] their sizes
   std::vector<std::vector<Range>> left_;  // [buckets] the parts not started yet (ascending)
   int micro_batch_ = 0;                   // micro-batches already added in this step
   size_t started_ = 0;                    // buckets 0 .. started_ - 1 are started completely
   size_t early_floats_ = 0, last_early_floats_ = 0;
+  bool all_final_ = false;  // the current micro-batch's whole buffer has been reported final
+  Overlap overlap_;
 
   void start_micro_batch();  // every bucket's whole range left to start
   void start_part(std::span<const float> grads, size_t b, Range part, bool early);

@@ -24,7 +24,10 @@ void DataParallelRun::begin(TrainableModel& model, const AdamWConfig& config) {
 }
 
 void DataParallelRun::end() {
-  if (dp_) earlier_wait_seconds_ += dp_->wait_seconds();
+  if (dp_) {
+    earlier_wait_seconds_ += dp_->wait_seconds();
+    earlier_overlap_ = overlap();
+  }
   dp_.reset();
   model_ = nullptr;
 }
@@ -36,6 +39,17 @@ DataParallel& DataParallelRun::data_parallel() {
 
 double DataParallelRun::wait_seconds() const {
   return earlier_wait_seconds_ + (dp_ ? dp_->wait_seconds() : 0.0);
+}
+
+GradientSync::Overlap DataParallelRun::overlap() const {
+  GradientSync::Overlap o = earlier_overlap_;
+  if (dp_) {
+    const GradientSync::Overlap& now = dp_->sync().overlap();
+    o.reduced += now.reduced;
+    o.started_early += now.started_early;
+    o.arrived_early += now.arrived_early;
+  }
+  return o;
 }
 
 StepOutcome DataParallelRun::step(const MicroBatchSource& next, int B, int T, int K, float lr,

@@ -65,6 +65,8 @@ class DataParallelRun : public DataParallelHook {
   /// Seconds this rank's steps spent waiting in collectives, over every run begun (see
   /// DataParallel::wait_seconds).
   double wait_seconds() const;
+  /// What the overlap did, over every run begun (see GradientSync::overlap).
+  GradientSync::Overlap overlap() const;
 
  private:
   Communicator* comm_;
@@ -74,6 +76,7 @@ class DataParallelRun : public DataParallelHook {
   TrainableModel* model_ = nullptr;
   std::unique_ptr<DataParallel> dp_;
   double earlier_wait_seconds_ = 0;  // of the DataParallels of earlier runs
+  GradientSync::Overlap earlier_overlap_;
 };
 
 /// The fingerprint of a model's parameters (host copies of its backend's memory): for

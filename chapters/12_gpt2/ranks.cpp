@@ -208,9 +208,14 @@ std::string TrainingRanks::describe(size_t parameters, bool overlaps) {
 }
 
 nlohmann::json TrainingRanks::Report::summary() const {
-  return {{"ranks", ranks()},
-          {"cpu_seconds", std::accumulate(cpu_seconds.begin(), cpu_seconds.end(), 0.0)},
-          {"communication_wait_seconds", wait_seconds}};
+  nlohmann::json j = {{"ranks", ranks()},
+                      {"cpu_seconds", std::accumulate(cpu_seconds.begin(), cpu_seconds.end(), 0.0)},
+                      {"communication_wait_seconds", wait_seconds}};
+  if (!started_in_backward.empty()) {
+    j["reduce_started_in_backward"] = started_in_backward;
+    j["reduce_arrived_in_backward"] = arrived_in_backward;
+  }
+  return j;
 }
 
 TrainingRanks::Report TrainingRanks::report(double cpu_seconds_since) {
@@ -221,11 +226,17 @@ TrainingRanks::Report TrainingRanks::report(double cpu_seconds_since) {
     r.wait_seconds = {0.0};
     return r;
   }
-  const double mine[2] = {state_->run ? state_->run->wait_seconds() : 0.0, cpu};
+  const GradientSync::Overlap o = state_->run ? state_->run->overlap() : GradientSync::Overlap{};
+  const double reduced = o.reduced > 0 ? o.reduced : 1.0;
+  const double mine[4] = {state_->run ? state_->run->wait_seconds() : 0.0, cpu, o.started_early / reduced,
+                          o.arrived_early / reduced};
   const std::vector<double> all = state_->comm->all_gather_values<double>(mine);
   for (int q = 0; q < size(); ++q) {
-    r.wait_seconds.push_back(all[2 * static_cast<size_t>(q)]);
-    r.cpu_seconds.push_back(all[2 * static_cast<size_t>(q) + 1]);
+    const double* theirs = all.data() + 4 * static_cast<size_t>(q);
+    r.wait_seconds.push_back(theirs[0]);
+    r.cpu_seconds.push_back(theirs[1]);
+    r.started_in_backward.push_back(theirs[2]);
+    r.arrived_in_backward.push_back(theirs[3]);
   }
   return r;
 }

@@ -104,9 +104,14 @@ class TrainingRanks {
   struct Report {
     std::vector<double> wait_seconds;  ///< time each rank's steps spent blocked in collectives
     std::vector<double> cpu_seconds;   ///< CPU time (user + system) each rank spent since `since`
+    /// Each rank's fractions of the gradient reduce started, and arrived, by the end of backward
+    /// (chapter 11's GradientSync::Overlap); empty in one process.
+    std::vector<double> started_in_backward, arrived_in_backward;
     int ranks() const { return static_cast<int>(cpu_seconds.size()); }
-    /// What summary.json adds (rank 0): "ranks", "cpu_seconds" (all ranks' together) and
-    /// "communication_wait_seconds" (every rank's, in rank order; 0 in one process).
+    /// What summary.json adds (rank 0): "ranks", "cpu_seconds" (all ranks' together),
+    /// "communication_wait_seconds" (every rank's, in rank order; 0 in one process) and, on
+    /// several ranks, "reduce_started_in_backward" and "reduce_arrived_in_backward" (every
+    /// rank's fraction).
     nlohmann::json summary() const;
   };
   Report report(double cpu_seconds_since);

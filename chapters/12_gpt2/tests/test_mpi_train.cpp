@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "chapters/05_gpt2_model/config.h"
 #include "chapters/05_gpt2_model/parameters.h"
 #include "chapters/06_training/adamw.h"
@@ -105,6 +107,15 @@ TEST_CASE("mpirun -np 2 gpt2 train equals one process with --grad-accum 2, byte 
       CHECK(o.output.find("saved ") == o.output.rfind("saved "));
       const std::string summary = bytes_of(two / "summary.json");
       CHECK_THAT(summary, Catch::Contains("\"ranks\": 2"));
+      // With 3 buckets, part of the reduce started during backward, and no more than that arrived.
+      const nlohmann::json s = nlohmann::json::parse(summary);
+      REQUIRE(s["reduce_started_in_backward"].size() == 2);
+      for (int r = 0; r < 2; ++r) {
+        CHECK(s["reduce_started_in_backward"][r].get<double>() > 0.0);
+        CHECK(s["reduce_started_in_backward"][r].get<double>() <= 1.0);
+        CHECK(s["reduce_arrived_in_backward"][r].get<double>() <=
+              s["reduce_started_in_backward"][r].get<double>());
+      }
     }
   }
 }
