@@ -396,6 +396,7 @@ struct MatmulShape {
   bool ta, tb;  // op(A) = A^T, op(B) = B^T
 };
 
+#ifdef GPT2_HAVE_OPENBLAS
 // What OPENBLAS_CORETYPE OpenBLAS should run with on this CPU for --blas-core auto: its AVX-512
 // kernels on an AVX-512 CPU (OpenBLAS 0.3.21 does not know AMD Zen 4/5 by name and may fall back
 // to older kernels), its AVX2 ones on an AVX2 CPU.
@@ -410,6 +411,7 @@ const char* auto_blas_core() {
   }
   return nullptr;
 }
+#endif
 
 // OpenBLAS reads OPENBLAS_CORETYPE when it is loaded, before main(): to change it, set it and
 // start this program again (once; GPT2_BENCH_RESTARTED marks the second start), with OpenBLAS's
