@@ -5,8 +5,8 @@
     python3 chapters/11_distributed/bench.py --gpt2 build/bin/gpt2 --only main --repeats 5
     python3 chapters/11_distributed/bench.py --gpt2 build/bin/gpt2 --only 124m --compare old/gpt2
 
-Two workloads: the main job's model (4 layers, 4 heads, 128 channels, context 128, a BPE of 1024
-tokens, B = 16) and GPT-2 124M (B = 4, T = 64). Each is trained the same way (the same global
+Two workloads: the main job's model (4 layers, 2 heads, 128 channels, context 128, a BPE of 1024
+tokens, B = 8) and GPT-2 124M (B = 4, T = 64). Each is trained the same way (the same global
 batch of 2 micro-batches per step, so every configuration computes the same bits) by
 
   - 1 process x 2 threads, --grad-accum 2;
@@ -86,9 +86,9 @@ def main():
     # The main job's model has 0.94M parameters (3.8 MB of gradients): 1 MB buckets; GPT-2 124M
     # the default 8 MB.
     workloads = {
-        "main": dict(name="main job's model (L=4, C=128, T=128, B=16)", data=data_main, steps=30, skip=3,
-                     B=16, T=128, bucket_mb="1",
-                     shape=["--n-layer", "4", "--n-head", "4", "--n-embd", "128", "--context", "128"]),
+        "main": dict(name="main job's model (L=4, C=128, T=128, B=8)", data=data_main, steps=60, skip=5,
+                     B=8, T=128, bucket_mb="1",
+                     shape=["--n-layer", "4", "--n-head", "2", "--n-embd", "128", "--context", "128"]),
         "124m": dict(name="GPT-2 124M (B=4, T=64)", data=data_124m, steps=8, skip=2, B=4, T=64, bucket_mb="8",
                      shape=["--config", "gpt2", "--seq-len", "64"]),
     }
