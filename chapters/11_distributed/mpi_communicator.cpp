@@ -3,9 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -32,7 +37,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   check_mpi(MPI_Initialized(&initialized), "MPI_Initialized", "this process");
   GPT2_CHECK(!initialized, "MpiSession: MPI is already initialised (one MpiSession per process)");
   int provided = 0;
-  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread", "this process");
+  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread", "this process");
   GPT2_CHECK(provided >= MPI_THREAD_FUNNELED, "MPI_Init_thread: this MPI offers thread level ", provided,
              ", the watchdog and OpenMP threads need MPI_THREAD_FUNNELED");
 }
@@ -47,6 +52,74 @@ bool MpiSession::launched_by_mpirun() {
   return launcher_world_size() > 0;
 }
 
+// ----- the progress thread ---------------------------------------------------------------------
+
+// While busy() > 0, enters MPI every kProgressMicroseconds; otherwise sleeps until a collective
+// starts. Each collective in flight holds one Busy.
+class ProgressThread {
+ public:
+  // `comm` is the thread's own communicator (freed by the caller after the thread is gone).
+  explicit ProgressThread(MPI_Comm comm) : comm_(comm), thread_([this] { run(); }) {}
+  ~ProgressThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  // Marks one collective in flight, from construction until release() (or destruction).
+  class Busy {
+   public:
+    Busy() = default;
+    explicit Busy(ProgressThread* thread) : thread_(thread) {
+      if (thread_) thread_->add(+1);
+    }
+    Busy(Busy&& other) noexcept : thread_(std::exchange(other.thread_, nullptr)) {}
+    Busy& operator=(Busy&&) = delete;
+    ~Busy() { release(); }
+    void release() {
+      if (thread_) std::exchange(thread_, nullptr)->add(-1);
+    }
+
+   private:
+    ProgressThread* thread_ = nullptr;
+  };
+
+ private:
+  void add(int delta) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      busy_ += delta;
+    }
+    if (delta > 0) wake_.notify_one();
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stop_ || busy_ > 0; });
+      if (stop_) return;
+      lock.unlock();
+      // Any MPI call runs MPI's progress engine, which moves every message in flight one step
+      // on. Nothing is ever sent on comm_, so the probe itself never finds anything; its return
+      // code is not checked: if a peer has failed, the main thread's own call reports it.
+      int flag = 0;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
+      std::this_thread::sleep_for(std::chrono::microseconds(kProgressMicroseconds));
+      lock.lock();
+    }
+  }
+
+  MPI_Comm comm_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  int busy_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
 // ----- the reduce: rank-order sums at the owners -----------------------------------------------
 
 namespace {
@@ -60,9 +133,10 @@ int checked_count(size_t n, const std::string& where) {
 
 class MpiReduce : public PendingCollective {
  public:
-  MpiReduce(MPI_Comm comm, Watchdog& watchdog, const std::string& where, int rank, const float* buf,
-            const Partition& pieces, float* acc, bool accumulate, int tag)
+  MpiReduce(MPI_Comm comm, Watchdog& watchdog, ProgressThread::Busy busy, const std::string& where, int rank,
+            const float* buf, const Partition& pieces, float* acc, bool accumulate, int tag)
       : watchdog_(watchdog),
+        busy_(std::move(busy)),
         where_(where),
         rank_(rank),
         mine_(pieces.piece(rank)),
@@ -132,10 +206,12 @@ class MpiReduce : public PendingCollective {
       if (!sent) return false;
     }
     done_ = true;
+    busy_.release();
     return true;
   }
 
   Watchdog& watchdog_;
+  ProgressThread::Busy busy_;
   std::string where_;
   int rank_;
   Range mine_;
@@ -151,9 +227,9 @@ class MpiReduce : public PendingCollective {
 
 class MpiAllGather : public PendingCollective {
  public:
-  MpiAllGather(MPI_Comm comm, Watchdog& watchdog, const std::string& where, int rank, float* buf,
-               const Partition& pieces, const float* mine)
-      : watchdog_(watchdog), where_(where) {
+  MpiAllGather(MPI_Comm comm, Watchdog& watchdog, ProgressThread::Busy busy, const std::string& where,
+               int rank, float* buf, const Partition& pieces, const float* mine)
+      : watchdog_(watchdog), busy_(std::move(busy)), where_(where) {
     const int N = pieces.ranks();
     const Range mine_range = pieces.piece(rank);
     add_term(buf + mine_range.begin, mine, mine_range.size(), /*accumulate=*/false);
@@ -172,15 +248,18 @@ class MpiAllGather : public PendingCollective {
   bool test() override {
     int done = 0;
     GPT2_MPI_CHECK(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
+    if (done) busy_.release();
     return done != 0;
   }
   void wait() override {
     Watchdog::Guard guard = watchdog_.watch("the all-gather of a buffer");
     GPT2_MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    busy_.release();
   }
 
  private:
   Watchdog& watchdog_;
+  ProgressThread::Busy busy_;
   std::string where_;
   std::vector<int> counts_, offsets_;
   MPI_Request request_ = MPI_REQUEST_NULL;
@@ -213,11 +292,22 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, double timeout_seconds) {
   GPT2_MPI_CHECK(MPI_Comm_get_attr(comm_, MPI_TAG_UB, &tag_ub, &found));
   if (found && tag_ub) tag_limit_ = *tag_ub;
   watchdog_ = std::make_unique<Watchdog>(timeout_seconds, where_);
+
+  // Every rank runs the same MPI, so every rank takes this branch or none (MPI_Comm_dup is a
+  // collective).
+  int level = MPI_THREAD_SINGLE;
+  GPT2_MPI_CHECK(MPI_Query_thread(&level));
+  if (level == MPI_THREAD_MULTIPLE) {
+    GPT2_MPI_CHECK(MPI_Comm_dup(comm_, &progress_comm_));
+    progress_ = std::make_unique<ProgressThread>(progress_comm_);
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  progress_.reset();  // the thread stops before its communicator goes
   int finalized = 0;
   MPI_Finalized(&finalized);
+  if (!finalized && progress_comm_ != MPI_COMM_NULL) MPI_Comm_free(&progress_comm_);
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
@@ -231,14 +321,15 @@ int MpiCommunicator::next_tag() {
 std::unique_ptr<PendingCollective> MpiCommunicator::start_reduce(const float* buf, const Partition& pieces,
                                                                  float* acc, bool accumulate) {
   check_pieces(*this, pieces, "MpiCommunicator::start_reduce");
-  return std::make_unique<MpiReduce>(comm_, *watchdog_, where_, rank_, buf, pieces, acc, accumulate,
-                                     next_tag());
+  return std::make_unique<MpiReduce>(comm_, *watchdog_, ProgressThread::Busy(progress_.get()), where_, rank_,
+                                     buf, pieces, acc, accumulate, next_tag());
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::start_all_gather(float* buf, const Partition& pieces,
                                                                      const float* mine) {
   check_pieces(*this, pieces, "MpiCommunicator::start_all_gather");
-  return std::make_unique<MpiAllGather>(comm_, *watchdog_, where_, rank_, buf, pieces, mine);
+  return std::make_unique<MpiAllGather>(comm_, *watchdog_, ProgressThread::Busy(progress_.get()), where_,
+                                        rank_, buf, pieces, mine);
 }
 
 void MpiCommunicator::all_reduce_sum(float* buf, size_t n) {

@@ -47,9 +47,10 @@ namespace gpt2 {
 /// rc == MPI_SUCCESS.
 void check_mpi(int rc, const char* call, const std::string& where);
 
-/// MPI for the whole process: MPI_Init_thread in the constructor (MPI called from the main thread
-/// only, MPI_THREAD_FUNNELED), MPI_Finalize in the destructor. One per process, first thing in
-/// main().
+/// MPI for the whole process: MPI_Init_thread in the constructor, MPI_Finalize in the destructor.
+/// One per process, first thing in main(). It asks for MPI_THREAD_MULTIPLE, so that a progress
+/// thread (MpiCommunicator) may call MPI beside the main thread; an MPI that offers only
+/// MPI_THREAD_FUNNELED (MPI from the main thread alone) still works, without that thread.
 class MpiSession {
  public:
   MpiSession(int* argc, char*** argv);
@@ -61,8 +62,21 @@ class MpiSession {
   static bool launched_by_mpirun();
 };
 
+class ProgressThread;
+
 /// How long a wait for the other ranks may last before the watchdog stops the job.
 inline constexpr double kDefaultRankTimeoutSeconds = 300;
+
+/// **Progress.** MPI moves a message on only while some thread is inside an MPI call: a large
+/// message is a handshake (the sender announces it, the receiver copies it, the sender is told),
+/// and each step waits for the next call on that side. A training step that calls MPI only
+/// between layers would leave the reduces it started during backward mostly where they were
+/// until backward ends. So, when MPI offers MPI_THREAD_MULTIPLE, the communicator keeps a
+/// progress thread: while any collective of it is in flight, the thread enters MPI every
+/// kProgressMicroseconds (MPI_Iprobe on a communicator of its own, where nothing is ever sent)
+/// and sleeps in between. It never touches a collective's own state: the additions of the
+/// rank-order sum still happen in the thread that tests or waits.
+inline constexpr int kProgressMicroseconds = 100;
 
 class MpiCommunicator : public Communicator {
  public:
@@ -99,6 +113,8 @@ class MpiCommunicator : public Communicator {
   /// How many ranks run on this machine.
   int local_size() const { return local_size_; }
   Watchdog& watchdog() { return *watchdog_; }
+  /// True when a progress thread moves the messages on between this rank's MPI calls.
+  bool has_progress_thread() const { return progress_ != nullptr; }
 
  protected:
   void all_gather_bytes(const void* mine, size_t bytes, void* all) override;
@@ -107,10 +123,12 @@ class MpiCommunicator : public Communicator {
   int next_tag();
 
   MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm progress_comm_ = MPI_COMM_NULL;  // the progress thread's own, for its probes
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   int tag_ = 0, tag_limit_ = 32767;
   std::string where_;
   std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<ProgressThread> progress_;
 };
 
 /// Runs body() on this rank and returns its result. If body throws, the error is printed naming

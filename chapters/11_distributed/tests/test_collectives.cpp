@@ -1,6 +1,9 @@
 // The MPI communicator under mpirun: every collective against what one process computes from
 // all ranks' buffers (each rank can rebuild every other rank's buffer from its seed).
+#include <chrono>
+#include <cmath>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "chapters/06_training/grad_clip.h"
@@ -101,6 +104,43 @@ TEST_CASE("Buckets reduced non-blocking, in any bucket size, give the same bits 
     for (auto& g : gathers) g->wait();
     REQUIRE(same_bits(whole, expected));
   }
+}
+
+TEST_CASE("The progress thread moves a collective on while this thread makes no MPI call", "[mpi][overlap]") {
+  gpt2::MpiCommunicator& comm = world();
+  if (!comm.has_progress_thread()) {
+    WARN("skipped: this MPI does not offer MPI_THREAD_MULTIPLE, so there is no progress thread");
+    return;
+  }
+  // 4M floats per rank (16 MB): many 32 KB fragments through shared memory, each of which needs
+  // an MPI call on both sides to move on.
+  const int N = comm.size(), me = comm.rank();
+  const size_t n = size_t{4} << 20;
+  const Partition pieces = Partition::split({0, n * N}, N);
+  std::vector<float> expected;
+  for (int q = 0; q < N; ++q) {
+    const std::vector<float> b = buffer_of(q, n, 5);
+    expected.insert(expected.end(), b.begin(), b.end());
+  }
+  std::vector<float> buf(n * N, std::nanf("")), mine = buffer_of(me, n, 5);
+  auto pending = comm.start_all_gather(buf.data(), pieces, mine.data());
+  // No MPI call from here until every other rank's piece has landed, its last float included
+  // (the deadline only turns a failure into a message instead of a hang).
+  auto last_arrived = [&] {
+    for (int q = 0; q < N; ++q) {
+      const size_t last = pieces.piece(q).end - 1;
+      const float seen = *static_cast<volatile const float*>(buf.data() + last);  // read it again each time
+      if (std::memcmp(&seen, &expected[last], sizeof(float)) != 0) return false;
+    }
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool arrived = false;
+  while (!(arrived = last_arrived()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(arrived);
+  pending->wait();
+  REQUIRE(same_bits(buf, expected));
 }
 
 TEST_CASE("Broadcast, barrier and the all-gather of host values", "[mpi]") {
