@@ -169,9 +169,10 @@ GPT2_TARGET_AVX2 void pack_b_sliver_transposed_avx2(const MatRef& B, int k0, int
     int k = 0;
     for (; k + 8 <= kc; k += 8) {
       __m256 r[8];
-      if (k % 16 == 0) {  // once per cache line: the same line of the next 8 rows
-        for (int i = 8; i < 16; ++i) {
-          _mm_prefetch(reinterpret_cast<const char*>(src + static_cast<size_t>(i) * B.ld + k), _MM_HINT_T0);
+      if (k % 16 == 0) {  // once per cache line of each row: ask for the line 8 lines ahead
+        for (int i = 0; i < 8; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(src + static_cast<size_t>(i) * B.ld + k + 128),
+                       _MM_HINT_T0);
         }
       }
       for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + static_cast<size_t>(i) * B.ld + k);
