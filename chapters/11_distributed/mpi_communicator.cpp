@@ -54,8 +54,8 @@ bool MpiSession::launched_by_mpirun() {
 
 // ----- the progress thread ---------------------------------------------------------------------
 
-// While busy() > 0, enters MPI every kProgressMicroseconds; otherwise sleeps until a collective
-// starts. Each collective in flight holds one Busy.
+// While any collective holds a Busy (one each, from its start until it is done), enters MPI
+// every kProgressMicroseconds; otherwise sleeps until a collective starts.
 class ProgressThread {
  public:
   // `comm` is the thread's own communicator (freed by the caller after the thread is gone).
