@@ -168,7 +168,10 @@ def check_page(browser, session, path):
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             text = details.get("exception", {}).get("description") or details.get("text", "")
-            problems.append("script error: " + text.splitlines()[0] if text else "script error")
+            where = details.get("url", "")
+            if where:
+                where = f" at {where}:{details.get('lineNumber', 0) + 1}:{details.get('columnNumber', 0) + 1}"
+            problems.append("script error" + where + (": " + text.splitlines()[0] if text else ""))
         elif method == "Page.loadEventFired":
             break
     result = browser.call("Runtime.evaluate", {"expression": PAGE_CHECK, "awaitPromise": True,
@@ -211,6 +214,12 @@ def main():
         todo.put(page)
     found, lock = [], threading.Lock()
 
+    def checked(session, page):
+        try:
+            return check_page(browser, session, page)
+        except Exception as e:  # a page that breaks the check is a problem of that page
+            return [f"check failed: {e}"]
+
     def worker():
         session = browser.new_tab()
         while True:
@@ -218,10 +227,17 @@ def main():
                 page = todo.get_nowait()
             except queue.Empty:
                 return
-            try:
-                problems = check_page(browser, session, page)
-            except Exception as e:  # a page that breaks the check is a problem of that page
-                problems = [f"check failed: {e}"]
+            problems = checked(session, page)
+            if problems:
+                # Load it once more in a new tab. A fault of the page itself (a TeX error, a missing
+                # file, a script that does not parse) comes back every time; what does not come back
+                # was the browser's, and is printed but not counted.
+                retried = checked(browser.new_tab(), page)
+                if not retried:
+                    with lock:
+                        for p in problems:
+                            print(f"{page.name}: (not on a second load) {p}", flush=True)
+                problems = retried
             with lock:
                 for p in problems:
                     found.append(f"{page.name}: {p}")
