@@ -63,8 +63,9 @@ void multihead_attention_backward_fast(float* dqkv, const float* dout, const flo
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel
   {
-    // Per-thread scratch: dq, dk, dv of one head (T, HS each) and one row of dP / dS.
-    std::vector<float> dq(static_cast<size_t>(T) * HS), dk(dq.size()), dv(dq.size()), dp(T), ds(T);
+    // Per-thread scratch: dq, dk, dv of one head (T, HS each), one row of dP and all of dS (T, T).
+    std::vector<float> dq(static_cast<size_t>(T) * HS), dk(dq.size()), dv(dq.size()), dp(T),
+        dS(static_cast<size_t>(T) * T);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; ++bh) {
       const int b = bh / NH, h = bh % NH;
@@ -72,22 +73,32 @@ void multihead_attention_backward_fast(float* dqkv, const float* dout, const flo
       const float* K = Q + n;
       const float* V = Q + 2 * n;
       const float* P = att + static_cast<size_t>(bh) * T * T;
+      const float* dY = dout + static_cast<size_t>(b) * T * C + h * HS;  // row t at dY + t C
       std::fill(dq.begin(), dq.end(), 0.0f);
       std::fill(dk.begin(), dk.end(), 0.0f);
       std::fill(dv.begin(), dv.end(), 0.0f);
       for (int t = 0; t < T; ++t) {
         const float* p = P + static_cast<size_t>(t) * T;
-        const float* dy = dout + (static_cast<size_t>(b) * T + t) * C + h * HS;
-        // Through out_t = sum_s p_s v_s: dP[t, s] = dout_t . v_s, dv_s += p_s dout_t.
-        dots(dp.data(), dy, V, t + 1, HS);
-        add_outer(dv.data(), p, dy, t + 1, HS);
+        float* ds = dS.data() + static_cast<size_t>(t) * T;
+        // Through out_t = sum_s p_s v_s: dP[t, s] = dout_t . v_s.
+        dots(dp.data(), dY + static_cast<size_t>(t) * C, V, t + 1, HS);
         float pdp = 0.0f;  // sum_s p_s dP_s, for the softmax backward
         for (int s = 0; s <= t; ++s) pdp += p[s] * dp[s];
         // Through the softmax (dS_s = p_s (dP_s - sum p dP)) and S = q . k * scale:
-        // dq_t += sum_s g_s k_s, dk_s += g_s q_t with g_s = dS_s * scale.
+        // dq_t += sum_s g_s k_s with g_s = dS_s * scale.
         for (int s = 0; s <= t; ++s) ds[s] = p[s] * (dp[s] - pdp) * scale;
-        add_weighted_rows(dq.data() + t * HS, ds.data(), K, t + 1, HS);
-        add_outer(dk.data(), ds.data(), Q + t * HS, t + 1, HS);
+        add_weighted_rows(dq.data() + t * HS, ds, K, t + 1, HS);
+      }
+      // The sums over the queries t >= s, in the order t = s, s + 1, ...:
+      //   dv_s = sum_t p_ts dout_t   (out_t = sum_s p_ts v_s)
+      //   dk_s = sum_t g_ts q_t      (S_ts = q_t . k_s * scale)
+      // one column of P or dS against the rows of dout or Q, with dv_s and dk_s held in registers.
+      for (int s = 0; s < T; ++s) {
+        const size_t col = static_cast<size_t>(s) * T + s;  // (t = s, s) in P and dS
+        add_weighted_rows_strided(dv.data() + s * HS, P + col, T, dY + static_cast<size_t>(s) * C, C, T - s,
+                                  HS);
+        add_weighted_rows_strided(dk.data() + s * HS, dS.data() + col, T, Q + static_cast<size_t>(s) * HS, HS,
+                                  T - s, HS);
       }
       // Add this head's gradients into dqkv (B, T, 3C); no other (b, h) touches these channels.
       for (int t = 0; t < T; ++t) {

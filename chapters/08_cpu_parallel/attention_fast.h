@@ -12,8 +12,10 @@
 ///    values are fused in one pass over a row, which stays in L1;
 ///  - the heads are read from and written to the (B, T, C) layouts directly: no temporary
 ///    (B, NH, T, HS) copy of the output or of the gradients;
-///  - the dot products, the softmax's exps and the axpy updates over HS use AVX2 or AVX-512
-///    (vector_ops.h).
+///  - the dot products, the softmax's exps and the weighted sums of rows over HS use AVX2 or
+///    AVX-512 (vector_ops.h), the sums held in registers while their terms are added;
+///  - the backward pass goes over the queries (dq, and the rows of dS), then over the keys: dv_s
+///    and dk_s are sums over one column of P and dS, each key's sum added up in registers.
 ///
 /// PyTorch: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).
 #pragma once

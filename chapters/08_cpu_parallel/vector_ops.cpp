@@ -42,16 +42,61 @@ GPT2_TARGET_AVX2 void axpy_avx2(float* y, float alpha, const float* x, int n) {
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
+// Four rows at a time: four independent chains of multiply-adds, where one dot_avx2 waits for
+// each multiply-add before the next. Each row's sum is dot_avx2's, operation for operation.
 GPT2_TARGET_AVX2 void dots_avx2(float* out, const float* x, const float* rows, int n, int len) {
-  for (int s = 0; s < n; ++s) out[s] = dot_avx2(x, rows + static_cast<size_t>(s) * len, len);
+  int s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const float* r = rows + static_cast<size_t>(s) * len;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int i = 0;
+    for (; i + 8 <= len; i += 8) {
+      const __m256 xi = _mm256_loadu_ps(x + i);
+      acc0 = _mm256_fmadd_ps(xi, _mm256_loadu_ps(r + i), acc0);
+      acc1 = _mm256_fmadd_ps(xi, _mm256_loadu_ps(r + len + i), acc1);
+      acc2 = _mm256_fmadd_ps(xi, _mm256_loadu_ps(r + 2 * len + i), acc2);
+      acc3 = _mm256_fmadd_ps(xi, _mm256_loadu_ps(r + 3 * len + i), acc3);
+    }
+    float sum[4] = {horizontal_sum(acc0), horizontal_sum(acc1), horizontal_sum(acc2), horizontal_sum(acc3)};
+    for (int k = 0; k < 4; ++k) {
+      for (int j = i; j < len; ++j) sum[k] += x[j] * r[k * len + j];
+      out[s + k] = sum[k];
+    }
+  }
+  for (; s < n; ++s) out[s] = dot_avx2(x, rows + static_cast<size_t>(s) * len, len);
 }
 
-GPT2_TARGET_AVX2 void add_weighted_rows_avx2(float* y, const float* w, const float* rows, int n, int len) {
-  for (int s = 0; s < n; ++s) axpy_avx2(y, w[s], rows + static_cast<size_t>(s) * len, len);
+// y (len) += sum_s w[s ws] rows[s rs ...]. A stretch of y of up to 8 registers (64 floats) is held
+// in registers while the n rows are added to it, in order s = 0, 1, ..., with the multiply-add
+// axpy_avx2 uses: every element sees the same operations in the same order as n calls of
+// axpy_avx2 (the same bits), but costs one load per multiply-add instead of two loads and a store
+// (and the store-to-load wait before the next row's addition to the same element).
+template <int NV>
+GPT2_TARGET_AVX2 void weighted_rows_block_avx2(float* y, const float* w, size_t ws, const float* rows,
+                                               size_t rs, int n) {
+  __m256 acc[NV];  // registers: the loops over v are unrolled
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = _mm256_loadu_ps(y + 8 * v);
+  for (int s = 0; s < n; ++s) {
+    const __m256 vw = _mm256_set1_ps(w[s * ws]);
+    const float* x = rows + s * rs;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = _mm256_fmadd_ps(vw, _mm256_loadu_ps(x + 8 * v), acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(y + 8 * v, acc[v]);
 }
 
-GPT2_TARGET_AVX2 void add_outer_avx2(float* rows, const float* w, const float* x, int n, int len) {
-  for (int s = 0; s < n; ++s) axpy_avx2(rows + static_cast<size_t>(s) * len, w[s], x, len);
+GPT2_TARGET_AVX2 void add_weighted_rows_avx2(float* y, const float* w, size_t ws, const float* rows,
+                                             size_t rs, int n, int len) {
+  int i = 0;
+  for (; i + 64 <= len; i += 64) weighted_rows_block_avx2<8>(y + i, w, ws, rows + i, rs, n);
+  if (i + 32 <= len) weighted_rows_block_avx2<4>(y + i, w, ws, rows + i, rs, n), i += 32;
+  if (i + 16 <= len) weighted_rows_block_avx2<2>(y + i, w, ws, rows + i, rs, n), i += 16;
+  if (i + 8 <= len) weighted_rows_block_avx2<1>(y + i, w, ws, rows + i, rs, n), i += 8;
+  for (; i < len; ++i) {  // axpy_avx2's scalar tail, row after row
+    for (int s = 0; s < n; ++s) y[i] += w[s * ws] * rows[s * rs + i];
+  }
 }
 
 // exp(x) for x <= 0, 8 at a time (Cephes' expf): write x = n ln2 + r with |r| <= ln2 / 2, so
@@ -199,17 +244,69 @@ GPT2_TARGET_AVX512 void axpy_avx512(float* y, float alpha, const float* x, int n
   }
 }
 
+// dots_avx2's four chains with 16 lanes; each row's sum is dot_avx512's.
 GPT2_TARGET_AVX512 void dots_avx512(float* out, const float* x, const float* rows, int n, int len) {
-  for (int s = 0; s < n; ++s) out[s] = dot_avx512(x, rows + static_cast<size_t>(s) * len, len);
+  int s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const float* r = rows + static_cast<size_t>(s) * len;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int i = 0;
+    for (; i + 16 <= len; i += 16) {
+      const __m512 xi = _mm512_loadu_ps(x + i);
+      acc0 = _mm512_fmadd_ps(xi, _mm512_loadu_ps(r + i), acc0);
+      acc1 = _mm512_fmadd_ps(xi, _mm512_loadu_ps(r + len + i), acc1);
+      acc2 = _mm512_fmadd_ps(xi, _mm512_loadu_ps(r + 2 * len + i), acc2);
+      acc3 = _mm512_fmadd_ps(xi, _mm512_loadu_ps(r + 3 * len + i), acc3);
+    }
+    if (i < len) {  // masked lanes are 0 * 0: they add nothing
+      const __mmask16 m = first_lanes(len - i);
+      const __m512 xi = _mm512_maskz_loadu_ps(m, x + i);
+      acc0 = _mm512_fmadd_ps(xi, _mm512_maskz_loadu_ps(m, r + i), acc0);
+      acc1 = _mm512_fmadd_ps(xi, _mm512_maskz_loadu_ps(m, r + len + i), acc1);
+      acc2 = _mm512_fmadd_ps(xi, _mm512_maskz_loadu_ps(m, r + 2 * len + i), acc2);
+      acc3 = _mm512_fmadd_ps(xi, _mm512_maskz_loadu_ps(m, r + 3 * len + i), acc3);
+    }
+    out[s] = horizontal_sum(acc0);
+    out[s + 1] = horizontal_sum(acc1);
+    out[s + 2] = horizontal_sum(acc2);
+    out[s + 3] = horizontal_sum(acc3);
+  }
+  for (; s < n; ++s) out[s] = dot_avx512(x, rows + static_cast<size_t>(s) * len, len);
 }
 
-GPT2_TARGET_AVX512 void add_weighted_rows_avx512(float* y, const float* w, const float* rows, int n,
-                                                 int len) {
-  for (int s = 0; s < n; ++s) axpy_avx512(y, w[s], rows + static_cast<size_t>(s) * len, len);
+// add_weighted_rows_avx2 with 16 lanes: up to 8 registers (128 floats) of y held while the rows are
+// added, then the last len mod 16 elements in one masked register, as axpy_avx512 does them.
+template <int NV>
+GPT2_TARGET_AVX512 void weighted_rows_block_avx512(float* y, const float* w, size_t ws, const float* rows,
+                                                   size_t rs, int n) {
+  __m512 acc[NV];  // registers: the loops over v are unrolled
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_loadu_ps(y + 16 * v);
+  for (int s = 0; s < n; ++s) {
+    const __m512 vw = _mm512_set1_ps(w[s * ws]);
+    const float* x = rows + s * rs;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(vw, _mm512_loadu_ps(x + 16 * v), acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) _mm512_storeu_ps(y + 16 * v, acc[v]);
 }
 
-GPT2_TARGET_AVX512 void add_outer_avx512(float* rows, const float* w, const float* x, int n, int len) {
-  for (int s = 0; s < n; ++s) axpy_avx512(rows + static_cast<size_t>(s) * len, w[s], x, len);
+GPT2_TARGET_AVX512 void add_weighted_rows_avx512(float* y, const float* w, size_t ws, const float* rows,
+                                                 size_t rs, int n, int len) {
+  int i = 0;
+  for (; i + 128 <= len; i += 128) weighted_rows_block_avx512<8>(y + i, w, ws, rows + i, rs, n);
+  if (i + 64 <= len) weighted_rows_block_avx512<4>(y + i, w, ws, rows + i, rs, n), i += 64;
+  if (i + 32 <= len) weighted_rows_block_avx512<2>(y + i, w, ws, rows + i, rs, n), i += 32;
+  if (i + 16 <= len) weighted_rows_block_avx512<1>(y + i, w, ws, rows + i, rs, n), i += 16;
+  if (i < len) {
+    const __mmask16 m = first_lanes(len - i);
+    __m512 acc = _mm512_maskz_loadu_ps(m, y + i);
+    for (int s = 0; s < n; ++s) {
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(w[s * ws]), _mm512_maskz_loadu_ps(m, rows + s * rs + i), acc);
+    }
+    _mm512_mask_storeu_ps(y + i, m, acc);
+  }
 }
 
 // exp_nonpositive_avx2 with 16 lanes: the same operations in the same order, so the same bits
@@ -411,19 +508,18 @@ void dots(float* out, const float* x, const float* rows, int n, int len) {
 }
 
 void add_weighted_rows(float* y, const float* w, const float* rows, int n, int len) {
-#ifdef GPT2_X86
-  if (active_simd() == Simd::avx512) return add_weighted_rows_avx512(y, w, rows, n, len);
-  if (active_simd() == Simd::avx2_fma) return add_weighted_rows_avx2(y, w, rows, n, len);
-#endif
-  for (int s = 0; s < n; ++s) axpy(y, w[s], rows + static_cast<size_t>(s) * len, len);
+  add_weighted_rows_strided(y, w, 1, rows, static_cast<size_t>(len), n, len);
 }
 
-void add_outer(float* rows, const float* w, const float* x, int n, int len) {
+void add_weighted_rows_strided(float* y, const float* w, size_t w_stride, const float* rows,
+                               size_t row_stride, int n, int len) {
 #ifdef GPT2_X86
-  if (active_simd() == Simd::avx512) return add_outer_avx512(rows, w, x, n, len);
-  if (active_simd() == Simd::avx2_fma) return add_outer_avx2(rows, w, x, n, len);
+  if (active_simd() == Simd::avx512)
+    return add_weighted_rows_avx512(y, w, w_stride, rows, row_stride, n, len);
+  if (active_simd() == Simd::avx2_fma)
+    return add_weighted_rows_avx2(y, w, w_stride, rows, row_stride, n, len);
 #endif
-  for (int s = 0; s < n; ++s) axpy(rows + static_cast<size_t>(s) * len, w[s], x, len);
+  for (int s = 0; s < n; ++s) axpy(y, w[s * w_stride], rows + s * row_stride, len);
 }
 
 void gelu_forward_range(float* out, const float* inp, int n) {

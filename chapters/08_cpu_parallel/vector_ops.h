@@ -11,6 +11,8 @@
 /// functions and AVX-512 with one masked vector step.
 #pragma once
 
+#include <cstddef>
+
 namespace gpt2 {
 
 /// sum_i a[i] b[i]. AVX2: 8 partial sums in one register (lane l adds the elements i = l mod 8),
@@ -29,8 +31,11 @@ void dots(float* out, const float* x, const float* rows, int n, int len);
 /// sum of values. Same bits as n calls of axpy.
 void add_weighted_rows(float* y, const float* w, const float* rows, int n, int len);
 
-/// rows[s * len + i] += w[s] * x[i] for s < n: n axpy's with one vector x.
-void add_outer(float* rows, const float* w, const float* x, int n, int len);
+/// The same with strides: y (len) += sum_s w[s * w_stride] * rows[s * row_stride ...], s = 0 .. n-1
+/// in that order (a column of a matrix of weights, rows that are not next to each other). Same
+/// bits as n calls of axpy; faster, as y stays in registers while the rows are added.
+void add_weighted_rows_strided(float* y, const float* w, std::size_t w_stride, const float* rows,
+                               std::size_t row_stride, int n, int len);
 
 /// out[i] = GELU(inp[i]) in GPT-2's tanh form (see chapter 04's gelu.h), for i < n. The AVX2
 /// version computes tanh from a vectorised exp (tanh_avx2 in vector_ops.cpp); the portable one

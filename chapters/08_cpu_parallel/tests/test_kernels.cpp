@@ -12,9 +12,11 @@
 #include "chapters/04_transformer_block/gelu.h"
 #include "chapters/04_transformer_block/layernorm.h"
 #include "chapters/04_transformer_block/multihead_attention.h"
+#include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/06_training/adamw.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/attention_fast.h"
+#include "chapters/08_cpu_parallel/dropout_fast.h"
 #include "chapters/08_cpu_parallel/gelu_fast.h"
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
 #include "chapters/08_cpu_parallel/matmul.h"
@@ -22,6 +24,7 @@
 #include "chapters/08_cpu_parallel/reduce.h"
 #include "chapters/08_cpu_parallel/simd.h"
 #include "chapters/08_cpu_parallel/tests/test_util.h"
+#include "chapters/08_cpu_parallel/vector_ops.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "tests/catch.h"
@@ -348,6 +351,71 @@ TEST_CASE("fast AdamW gives exactly chapter 06's update", "[ch08][adamw]") {
           CHECK(same_bits(p, p_ref));
           CHECK(same_bits(m, m_ref));
           CHECK(same_bits(v, v_ref));
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention's building blocks: the batched versions do each row's (element's) operations in the
+// order of the one-at-a-time calls, so they must give identical bits.
+// ---------------------------------------------------------------------------------------------
+TEST_CASE("dots() gives each row dot()'s bits; add_weighted_rows_strided() those of n axpy()'s",
+          "[ch08][attention]") {
+  for (gpt2::Simd level : levels()) {
+    for (int len : {1, 7, 8, 13, 16, 17, 32, 64, 100, 200}) {
+      for (int n : {1, 3, 4, 5, 9}) {
+        const size_t row_stride = static_cast<size_t>(len) + 3, w_stride = 2;
+        const auto x = random_vector(len, 90), rows = random_vector(n * row_stride, 91);
+        const auto w = random_vector(n * w_stride, 92), y0 = random_vector(len, 93);
+        std::vector<float> out(n), out_ref(n), y = y0, y_ref = y0;
+        with(1, level, [&] {
+          std::vector<float> packed(static_cast<size_t>(n) * len);  // dots() wants rows next to each other
+          for (int s = 0; s < n; ++s)
+            std::copy_n(rows.begin() + s * row_stride, len, packed.begin() + s * len);
+          gpt2::dots(out.data(), x.data(), packed.data(), n, len);
+          for (int s = 0; s < n; ++s) out_ref[s] = gpt2::dot(x.data(), packed.data() + s * len, len);
+          gpt2::add_weighted_rows_strided(y.data(), w.data(), w_stride, rows.data(), row_stride, n, len);
+          for (int s = 0; s < n; ++s)
+            gpt2::axpy(y_ref.data(), w[s * w_stride], rows.data() + s * row_stride, len);
+        });
+        INFO(gpt2::simd_name(level) << " len=" << len << " n=" << n);
+        CHECK(same_bits(out, out_ref));
+        CHECK(same_bits(y, y_ref));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout: the masks are integers (exact on every kernel set) and the multiply and add are the
+// plain loop's: identical bits to chapter 05's loops, including -0 and NaN left alone where an
+// element is dropped.
+// ---------------------------------------------------------------------------------------------
+TEST_CASE("fast dropout gives exactly chapter 05's masks and values", "[ch08][dropout]") {
+  const uint64_t key = gpt2::dropout_key(1337, 5, 2);
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{1001}, int64_t{70001}}) {
+    const auto inp = random_vector(n, 94), dout = random_vector(n, 95);
+    std::vector<float> dinp0 = random_vector(n, 96);
+    for (int64_t i = 0; i < n; i += 5) dinp0[i] = -0.0f;
+    if (n > 3) dinp0[3] = NAN;
+    for (float p : {0.1f, 0.5f, 0.9f}) {
+      std::vector<float> out_ref(n), dinp_ref = dinp0;
+      gpt2::dropout_forward(out_ref.data(), inp.data(), n, p, key);
+      gpt2::dropout_backward(dinp_ref.data(), dout.data(), n, p, key);
+      for (gpt2::Simd level : levels()) {
+        for (int threads : {1, 2}) {
+          std::vector<float> out(n), in_place = inp, dinp = dinp0;
+          with(threads, level, [&] {
+            gpt2::dropout_forward_fast(out.data(), inp.data(), n, p, key);
+            gpt2::dropout_forward_fast(in_place.data(), in_place.data(), n, p, key);
+            gpt2::dropout_backward_fast(dinp.data(), dout.data(), n, p, key);
+          });
+          INFO("n=" << n << " p=" << p << " " << gpt2::simd_name(level) << " threads=" << threads);
+          CHECK(same_bits(out, out_ref));
+          CHECK(same_bits(in_place, out_ref));
+          CHECK(same_bits(dinp, dinp_ref));
         }
       }
     }
