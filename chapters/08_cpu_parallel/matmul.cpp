@@ -485,16 +485,16 @@ void gemm(int M, int N, int K, MatRef A, MatRef B, float* C, int ldc, bool accum
 }
 
 void column_sums_add(float* dbias, const float* dout, int M, int N) {
-  // Threads take separate groups of columns; each column is summed down the rows in order.
+  // Threads take separate groups of columns; each column is summed down the rows in order, its
+  // sum held in a register meanwhile: the weighted sum of rows with every weight 1 (1 * x + s,
+  // fused or not, is exactly s + x).
   constexpr int kChunk = 256;
+  const float one = 1.0f;
   const int chunks = (N + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (static_cast <double>(M) * N > 1e5)
   for (int ch = 0; ch < chunks; ++ch) {
     const int o0 = ch * kChunk, o1 = std::min(N, o0 + kChunk);
-    for (int i = 0; i < M; ++i) {
-      const float* row = dout + static_cast<size_t>(i) * N;
-      for (int o = o0; o < o1; ++o) dbias[o] += row[o];
-    }
+    add_weighted_rows_strided(dbias + o0, &one, 0, dout + o0, static_cast<size_t>(N), M, o1 - o0);
   }
 }
 

@@ -388,6 +388,25 @@ TEST_CASE("dots() gives each row dot()'s bits; add_weighted_rows_strided() those
   }
 }
 
+TEST_CASE("column_sums_add() sums each column down the rows, as the plain loop", "[ch08][matmul]") {
+  for (int N : {1, 13, 64, 300, 769}) {
+    const int M = 150;  // with N = 769, enough work for two threads
+    const auto dout = random_vector(static_cast<size_t>(M) * N, 97), db0 = random_vector(N, 98);
+    std::vector<float> ref = db0;
+    for (int i = 0; i < M; ++i) {
+      for (int o = 0; o < N; ++o) ref[o] += dout[static_cast<size_t>(i) * N + o];
+    }
+    for (gpt2::Simd level : levels()) {
+      for (int threads : {1, 2}) {
+        std::vector<float> db = db0;
+        with(threads, level, [&] { gpt2::column_sums_add(db.data(), dout.data(), M, N); });
+        INFO("N=" << N << " " << gpt2::simd_name(level) << " threads=" << threads);
+        CHECK(same_bits(db, ref));
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dropout: the masks are integers (exact on every kernel set) and the multiply and add are the
 // plain loop's: identical bits to chapter 05's loops, including -0 and NaN left alone where an
