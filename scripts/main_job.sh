@@ -3,8 +3,8 @@
 # nothing else,
 #   1. prepare: split the text 90/10 at a line break, train a BPE on the training part, and write
 #      the token files;
-#   2. train a small GPT-2 for a fixed number of steps (11 minutes on two idle cores of a 2.3 GHz
-#      Intel Xeon, about half that on an AMD EPYC Zen 5: chapter 12), on chapter 08's fast kernels;
+#   2. train a small GPT-2 for a fixed number of steps (7 minutes on two idle cores of a 2.6 GHz
+#      Intel Xeon; other machines: chapter 12), on chapter 08's fast kernels;
 #   3. report the validation loss in nats per token, nats per character and bits per byte;
 #   4. save the model (runs/main/train/model), the metrics and the loss curve
 #      (runs/main/train/loss.svg), and print a sample.
