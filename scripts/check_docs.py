@@ -8,8 +8,11 @@ It drives Chromium (Debian's `chromium`) through the DevTools protocol with Debi
 python3-websocket. For each page it waits until MathJax has typeset everything, then collects
 MathJax's own error signals (a TeX error such as "Undefined control sequence \\tfrac", a math
 processing error, an extension that failed to load), the elements MathJax marks as errors, every
-request that failed (a missing image is a failed file:// request) and every <img> that did not
-decode. Prints one line per problem and a summary; the exit status is 1 if there was any.
+request that failed (a missing image is a failed file:// request), every script error (with its
+file, line and column) and every <img> that did not decode. A page with problems is loaded again
+in a fresh tab, and only the problems that come back count: a fault of the page comes back every
+time, a hiccup of the browser does not (it is printed, marked "not on a second load"). Prints
+one line per problem and a summary; the exit status is 1 if there was any.
 """
 import argparse
 import json
@@ -88,6 +91,7 @@ class Browser:
         self.lock = threading.Lock()
         self.waiting = {}  # message id -> queue for its reply
         self.events = {}   # session id -> queue of events
+        self.targets = {}  # session id -> its tab's target id
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -129,7 +133,15 @@ class Browser:
         self.call("Page.enable", session=session)
         self.call("Network.enable", session=session)
         self.call("Runtime.enable", session=session)
+        self.targets[session] = target
         return session
+
+    def close_tab(self, session):
+        try:
+            self.call("Target.closeTarget", {"targetId": self.targets.pop(session)})
+        except RuntimeError:
+            pass  # a browser that no longer answers fails the next page's check instead
+        self.events.pop(session, None)
 
     def close(self):
         try:
@@ -232,7 +244,9 @@ def main():
                 # Load it once more in a new tab. A fault of the page itself (a TeX error, a missing
                 # file, a script that does not parse) comes back every time; what does not come back
                 # was the browser's, and is printed but not counted.
-                retried = checked(browser.new_tab(), page)
+                fresh = browser.new_tab()
+                retried = checked(fresh, page)
+                browser.close_tab(fresh)
                 if not retried:
                     with lock:
                         for p in problems:
