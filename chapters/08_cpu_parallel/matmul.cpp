@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include <unistd.h>
+
 #include "chapters/08_cpu_parallel/microkernel.h"
 #include "chapters/08_cpu_parallel/parallel.h"
 #include "chapters/08_cpu_parallel/simd.h"
@@ -13,19 +15,36 @@ namespace gpt2 {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Block sizes, chosen for the caches of one core (32-48 KB L1d, 1 MB L2 on the AMD EPYCs we
-// measured):
-//   a packed sliver of B, KC x NR floats = 16 KB (AVX2) or 32 KB (AVX-512), stays in L1 while the
-//   kernel sweeps over A;
-//   a packed block of A, MC x KC floats = 144 KB, stays in L2;
-//   a packed block of B, KC x NC floats = 768 KB, stays in L2 and L3 while every block of A
-//   passes over it (NC = 768 covers GPT-2's C in one block: A is packed once, not twice).
+// Block sizes, chosen for the caches of one core (32-48 KB L1d and 1-2 MB L2 on the AMD EPYCs and
+// Intel Xeons we measured):
+//   a packed block of A, MC x KC floats (432 KB for KC = 768), stays in L2 while the slivers of B
+//   stream past it, so KC is the largest multiple of 128 from 256 to 768 for which it takes at most
+//   half of L2 (768 with a 1 MB L2, 384 with 512 KB);
+//   a packed sliver of B, KC x NR floats (48 KB for AVX2, 96 KB for AVX-512), is read from L1
+//   and L2 by the kernel once per sliver of A;
+//   a packed block of B, KC x NC floats, stays in L2 and L3 while every block of A passes over it.
+//   NC = 768 covers GPT-2's C in one block, so that an A too large to keep packed is packed once,
+//   not twice; when A is packed once for the whole call ("resident"), a narrower block costs no
+//   extra packing and keeps the block of B (KC x 256) in L2.
+// A long K block is what the kernel wants: each K block loads its C tile and stores it back, and
+// for the LM head (C is 256 x 50257, 51 MB) that is a trip to memory, three of them with KC = 256
+// against one with KC = 768.
 // The K dimension is cut in blocks of KC whatever the thread count: this fixes the order in which
-// every sum is added, which is what makes the result independent of the thread count.
+// every sum is added, which is what makes the result independent of the thread count. KC itself
+// does not change the bits either: the kernel starts a tile from C as the previous K block stored
+// it (exactly, in float) and adds the same products in the same order, whatever KC is.
 // ---------------------------------------------------------------------------------------------
-constexpr int KC = 256;
-constexpr int MC = 144;  // a multiple of kMR
-constexpr int NC = 768;  // a multiple of both tile widths, kNR and kNR512
+constexpr int MC = 144;             // a multiple of kMR
+constexpr int NC = 768;             // a multiple of both tile widths, kNR and kNR512
+constexpr int NC_A_RESIDENT = 256;  // the same, for a resident A
+
+int choose_kc() {
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);  // 0 or -1 where the C library cannot tell
+  if (l2 <= 0) l2 = 1 << 20;
+  const long kc = l2 / 2 / (MC * static_cast<long>(sizeof(float))) / 128 * 128;
+  return static_cast<int>(std::clamp(kc, 256L, 768L));
+}
+const int KC = choose_kc();
 
 // ---------------------------------------------------------------------------------------------
 // Packing. The plain loops say what is copied where. The AVX2 versions do the same copies 8
@@ -356,10 +375,11 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
       pack_a_resident(A, i_begin, i_end, K, packed, simd, 0, 1);
       a_res = packed;
     }
+    const int ncb = a_resident ? NC_A_RESIDENT : NC;
     float* b_blk = buf.b.get(static_cast<size_t>(KC) * NC);
     float* a_blk = a_resident ? nullptr : buf.a.get(static_cast<size_t>(MC) * KC);
-    for (int jc = j_begin; jc < j_end; jc += NC) {
-      const int nc = std::min(NC, j_end - jc);
+    for (int jc = j_begin; jc < j_end; jc += ncb) {
+      const int nc = std::min(ncb, j_end - jc);
       for (int kb = 0; kb < k_blocks; ++kb) {
         const int pc = kb * KC, kc = std::min(KC, K - pc);
         pack_b(B, pc, kc, jc, nc, b_blk, static_cast<size_t>(nr) * kc, simd);

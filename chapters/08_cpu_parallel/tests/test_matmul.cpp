@@ -67,11 +67,12 @@ BoundCheck within_bound(const std::vector<float>& actual, const std::vector<floa
 struct Shape3 {
   int BT, C, OC;
 };
-// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, 6 x 32, KC = 256, MC = 144, NC = 768),
-// ones that cross every block boundary, and a GPT-2-sized one.
+// Tiny, T = 1, sizes that are not multiples of the tiles (6 x 16, 6 x 32) or of the blocks (KC is
+// 256 to 768 by the CPU's L2, MC = 144, NC = 768 or 256), ones that cross every block boundary, and
+// a GPT-2-sized one.
 const Shape3 kShapes[] = {{1, 1, 1},      {1, 768, 2304}, {2, 3, 5},    {5, 7, 15},      {6, 16, 16},
                           {7, 17, 33},    {13, 257, 47},  {64, 64, 64}, {150, 300, 530}, {37, 513, 1025},
-                          {256, 768, 96}, {64, 1, 8},     {3, 600, 1}};
+                          {256, 768, 96}, {64, 1, 8},     {3, 600, 1},  {20, 1601, 1100}};
 
 }  // namespace
 
@@ -207,6 +208,52 @@ TEST_CASE("gemm handles every transpose combination and leading dimensions", "[c
         }
       }
     }
+}
+
+TEST_CASE("on a SIMD kernel set, gemm adds each element's products in the order of k, fused",
+          "[ch08][matmul]") {
+  // The kernels start a tile from C (plus the bias in the first K block) and add a_ik b_kj for
+  // k = 0, 1, ... with one fused multiply-add each, storing C between K blocks. So the result is
+  // the scalar chain c = fma(a_ik, b_kj, c) exactly, whatever the block sizes this CPU's caches
+  // chose and however the loops are nested: the reason two machines with the same kernel set
+  // print the same numbers. K = 1700 crosses K blocks of 256, 384 and 768 alike; the shapes take
+  // the three loop orders of gemm_block (A packed once for all columns, B packed once for all
+  // rows, both packed block by block).
+  struct Case {
+    int M, N;
+    bool tb;
+  };
+  const int K = 1700;
+  for (const Case& cs : {Case{13, 1000, false}, Case{13, 1000, true}, Case{150, 70, true},
+                         Case{150, 70, false}, Case{20, 100, true}}) {
+    const int M = cs.M, N = cs.N;
+    const auto a = random_vector(static_cast<size_t>(M) * K, 30);
+    const auto b = random_vector(static_cast<size_t>(K) * N, 31);
+    const auto bias = random_vector(N, 32), c0 = random_vector(static_cast<size_t>(M) * N, 33);
+    const gpt2::MatRef A{a.data(), K, false}, B{b.data(), cs.tb ? K : N, cs.tb};
+    for (bool accumulate : {false, true}) {
+      std::vector<float> expected(static_cast<size_t>(M) * N);
+      for (int i = 0; i < M; ++i) {
+        for (int j = 0; j < N; ++j) {
+          float c = (accumulate ? c0[i * N + j] : 0.0f) + bias[j];
+          for (int k = 0; k < K; ++k) c = std::fma(at(A, i, k), at(B, k, j), c);
+          expected[i * N + j] = c;
+        }
+      }
+      for (gpt2::Simd level : levels()) {
+        std::vector<float> c = c0;
+        gpt2::Simd used = level;
+        with(2, level, [&] {
+          used = gpt2::active_simd();
+          gpt2::gemm(M, N, K, A, B, c.data(), N, accumulate, bias.data());
+        });
+        if (used == gpt2::Simd::portable) continue;  // plain C++: the compiler may or may not fuse
+        INFO("M=" << M << " N=" << N << " tb=" << cs.tb << " accumulate=" << accumulate << " "
+                  << gpt2::simd_name(used));
+        CHECK(same_bits(c, expected));
+      }
+    }
+  }
 }
 
 TEST_CASE("gemm with K = 0 writes the bias (or keeps C when accumulating)", "[ch08][matmul]") {
