@@ -20,12 +20,16 @@ void sum_squares_chunks(const float* grad, size_t n, double* sums) {
   }
 }
 
+double norm_of_chunk_sums(const double* sums, size_t chunks) {
+  double total = 0.0;
+  for (size_t c = 0; c < chunks; ++c) total += sums[c];  // chunk order, always
+  return std::sqrt(total);
+}
+
 double grad_norm(const float* grad, size_t n) {
   std::vector<double> partial((n + kNormChunk - 1) / kNormChunk);
   sum_squares_chunks(grad, n, partial.data());
-  double total = 0.0;
-  for (double s : partial) total += s;  // chunk order, always
-  return std::sqrt(total);
+  return norm_of_chunk_sums(partial.data(), partial.size());
 }
 
 void scale_grads(float* grad, size_t n, float scale) {

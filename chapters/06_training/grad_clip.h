@@ -33,6 +33,9 @@ double grad_norm(const float* grad, size_t n);
 /// kNormChunk elements, for the ⌈n / kNormChunk⌉ chunks; grad_norm is √ of their sum in chunk
 /// order.
 void sum_squares_chunks(const float* grad, size_t n, double* sums);
+/// √ of the partial sums added in chunk order: grad_norm from sum_squares_chunks' output (a
+/// faster sum_squares_chunks with the same bits, such as chapter 08's, gives the same norm).
+double norm_of_chunk_sums(const double* sums, size_t chunks);
 
 /// Scales grad by max_norm / (‖g‖ + 1e-6) when ‖g‖ > max_norm (max_norm <= 0: never clips).
 /// Returns ‖g‖ before clipping.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "chapters/06_training/grad_clip.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
@@ -15,6 +16,7 @@
 #include "chapters/08_cpu_parallel/layernorm_fast.h"
 #include "chapters/08_cpu_parallel/matmul.h"
 #include "chapters/08_cpu_parallel/matvec.h"
+#include "chapters/08_cpu_parallel/reduce.h"
 
 namespace gpt2 {
 
@@ -141,7 +143,9 @@ void FastCpuBackend::cross_entropy_backward(float* dlogits, const float* logits,
 }
 
 double FastCpuBackend::grad_norm(const float* grad, size_t n) {
-  return gpt2::grad_norm(grad, n);
+  std::vector<double> partial((n + kNormChunk - 1) / kNormChunk);
+  sum_squares_chunks_fast(grad, n, partial.data());
+  return norm_of_chunk_sums(partial.data(), partial.size());
 }
 
 void FastCpuBackend::scale(float* grad, size_t n, float s) {
@@ -153,7 +157,7 @@ void FastCpuBackend::add(float* acc, const float* x, size_t n) {
 }
 
 void FastCpuBackend::sum_squares_chunks(const float* grad, size_t n, double* sums) {
-  gpt2::sum_squares_chunks(grad, n, sums);
+  sum_squares_chunks_fast(grad, n, sums);
 }
 
 void FastCpuBackend::adamw_update(float* param, const float* grad, float* m, float* v, size_t n, int64_t step,

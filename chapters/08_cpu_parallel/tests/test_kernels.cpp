@@ -14,6 +14,7 @@
 #include "chapters/04_transformer_block/multihead_attention.h"
 #include "chapters/05_gpt2_model/dropout.h"
 #include "chapters/06_training/adamw.h"
+#include "chapters/06_training/grad_clip.h"
 #include "chapters/08_cpu_parallel/adamw_fast.h"
 #include "chapters/08_cpu_parallel/attention_fast.h"
 #include "chapters/08_cpu_parallel/dropout_fast.h"
@@ -481,6 +482,33 @@ TEST_CASE("sum_deterministic: chunk order, the same bits with 1 and 2 threads", 
       with(threads, gpt2::Simd::avx2_fma, [&] { got = gpt2::sum_deterministic(x.data(), n); });
       INFO("n = " << n << " threads = " << threads);
       CHECK(std::memcmp(&got, &expected, sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("sum_squares_chunks_fast: each chunk in index order, the bits of chapter 06",
+          "[ch08][determinism]") {
+  constexpr size_t K = gpt2::kNormChunk;
+  // Values over 12 orders of magnitude, so that adding in another order changes the last bits.
+  for (size_t n : {size_t{0}, size_t{1}, K, 8 * K, 17 * K + 12345}) {
+    auto x = random_vector(n, 120);
+    for (size_t i = 0; i < n; ++i) x[i] *= std::ldexp(1.0f, static_cast<int>(i * 7919 % 40) - 20);
+    const size_t chunks = (n + K - 1) / K;
+    std::vector<double> expected(chunks), plain(chunks);
+    for (size_t c = 0; c < chunks; ++c) {
+      double s = 0.0;
+      for (size_t i = c * K; i < std::min(n, (c + 1) * K); ++i) s += static_cast<double>(x[i]) * x[i];
+      expected[c] = s;
+    }
+    gpt2::sum_squares_chunks(x.data(), n, plain.data());
+    CHECK(std::memcmp(plain.data(), expected.data(), chunks * sizeof(double)) == 0);
+    for (gpt2::Simd level : levels()) {
+      for (int threads : {1, 2}) {
+        std::vector<double> got(chunks, NAN);
+        with(threads, level, [&] { gpt2::sum_squares_chunks_fast(x.data(), n, got.data()); });
+        INFO("n = " << n << " threads = " << threads << " " << gpt2::simd_name(level));
+        CHECK(std::memcmp(got.data(), expected.data(), chunks * sizeof(double)) == 0);
+      }
     }
   }
 }
