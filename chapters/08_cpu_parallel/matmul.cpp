@@ -39,8 +39,11 @@ constexpr int NC = 768;             // a multiple of both tile widths, kNR and k
 constexpr int NC_A_RESIDENT = 256;  // the same, for a resident A
 
 int choose_kc() {
-  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);  // 0 or -1 where the C library cannot tell
-  if (l2 <= 0) l2 = 1 << 20;
+  long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE  // glibc's; 0 or -1 where it cannot tell
+  l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  if (l2 <= 0) l2 = 1 << 20;  // unknown: assume 1 MB
   const long kc = l2 / 2 / (MC * static_cast<long>(sizeof(float))) / 128 * 128;
   return static_cast<int>(std::clamp(kc, 256L, 768L));
 }
