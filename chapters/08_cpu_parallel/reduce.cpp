@@ -25,13 +25,6 @@ float sum_deterministic(const float* x, size_t n) {
 
 namespace {
 
-// The sums of one whole chunk, index order, as chapter 06 writes it.
-double sum_squares_chunk(const float* x, size_t n) {
-  double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
-  return sum;
-}
-
 #ifdef GPT2_X86
 // The 8 whole chunks that start at x, into sums[0 .. 7]: 4 floats of each of 4 chunks are loaded and
 // transposed, so that a register holds element i of 4 chunks; widened to double, squared (exactly: a float
@@ -67,8 +60,7 @@ GPT2_TARGET_AVX2 void sum_squares_8_chunks_avx2(const float* x, double* sums) {
 }  // namespace
 
 void sum_squares_chunks_fast(const float* grad, size_t n, double* sums) {
-  const long long chunks = static_cast<long long>((n + kNormChunk - 1) / kNormChunk);
-  long long done = 0;
+  long long done = 0;  // whole chunks summed 8 at a time
 #ifdef GPT2_X86
   if (active_simd() != Simd::portable) {
     const long long groups = static_cast<long long>(n / kNormChunk) / 8;  // of 8 whole chunks
@@ -77,11 +69,10 @@ void sum_squares_chunks_fast(const float* grad, size_t n, double* sums) {
     done = groups * 8;
   }
 #endif
-#pragma omp parallel for schedule(static) if (chunks - done > 1)
-  for (long long c = done; c < chunks; ++c) {
-    const size_t begin = static_cast<size_t>(c) * kNormChunk;
-    sums[c] = sum_squares_chunk(grad + begin, std::min(n, begin + kNormChunk) - begin);
-  }
+  // The chunks left (fewer than 8 and a partial last one, or all of them on the portable set):
+  // chapter 06's loop, which counts its chunks from the pointer it is given, chunk `done` here.
+  const size_t begin = static_cast<size_t>(done) * kNormChunk;
+  sum_squares_chunks(grad + begin, n - begin, sums + done);
 }
 
 }  // namespace gpt2
