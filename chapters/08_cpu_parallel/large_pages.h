@@ -5,8 +5,8 @@
 /// the translations it used last in its TLB, a small cache of a few thousand pages; an address on a
 /// page it does not hold costs a walk of the page table first. With Linux's ordinary 4 KB pages a
 /// decode step of GPT-2 124M, which reads 500 MB of weights, touches about 122,000 pages: nearly
-/// every one is a miss, and a product that reads four rows of a matrix at a time (matvec.h) keeps
-/// four such walks going. With 2 MB pages the same step touches about 250 pages.
+/// every one is a miss, and a product that reads several rows of a matrix at a time keeps that
+/// many walks going. With 2 MB pages the same step touches about 250 pages.
 ///
 /// Linux gives a program 2 MB pages ("transparent huge pages") where it asks for them with
 /// `madvise(MADV_HUGEPAGE)`, on a range aligned to 2 MB: the default setting of Debian and Ubuntu
