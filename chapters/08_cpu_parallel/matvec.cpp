@@ -12,7 +12,7 @@ namespace gpt2 {
 // Matrices smaller than this many floats (256 KB) are done by the calling thread: waking the
 // other threads costs more than they would save (the attention over the cache calls these for
 // every head, with small matrices).
-constexpr long long kParallelMin = 1 << 16;
+[[maybe_unused]] constexpr long long kParallelMin = 1 << 16;  // read only by OpenMP pragmas
 
 namespace {
 
