@@ -3,8 +3,8 @@
 # nothing else,
 #   1. prepare: split the text 90/10 at a line break, train a BPE on the training part, and write
 #      the token files;
-#   2. train a small GPT-2 for a fixed number of steps (about 4 minutes on two idle cores with
-#      AVX-512, 7 with AVX2 only; chapter 12), on chapter 08's fast kernels;
+#   2. train a small GPT-2 for a fixed number of steps (4 to 8 minutes on two idle cores,
+#      depending on the CPU: chapter 12), on chapter 08's fast kernels;
 #   3. report the validation loss in nats per token, nats per character and bits per byte;
 #   4. save the model (runs/main/train/model), the metrics and the loss curve
 #      (runs/main/train/loss.svg), and print a sample.
@@ -18,7 +18,7 @@
 # (chapter 08). The kernel sets (portable, AVX2, AVX-512) differ in the last bits of their sums, so
 # each prints its own numbers: the script leaves the choice to the program, which takes the widest
 # set the CPU has (AVX-512, else AVX2), and the README lists the results of both. GPT2_SIMD=avx2 on
-# a CPU with AVX-512 prints the AVX2 numbers (at about 1.7 times the time); GPT2_SIMD=portable
+# a CPU with AVX-512 prints the AVX2 numbers (up to 1.7 times slower); GPT2_SIMD=portable
 # prints yet others. Times and tokens per second always depend on the machine.
 # Environment: MAIN_JOB_OUT (default runs/main), GPT2_BIN (default build/bin/gpt2), MAIN_JOB_STEPS
 # (default below), MAIN_JOB_MINUTES (a time budget instead of the steps), GPT2_SIMD (default
