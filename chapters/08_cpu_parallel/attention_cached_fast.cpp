@@ -28,7 +28,7 @@ void attention_forward_cached_fast(float* out, float* k_cache, float* v_cache, c
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   // About 4 C flops per (query, key) pair: a decode step over a short text is too little work to
   // wake a second thread for.
-  const long long work = static_cast<long long>(B) * T * keys * C;
+  [[maybe_unused]] const long long work = static_cast<long long>(B) * T * keys * C;  // read by OpenMP
 #pragma omp parallel if (work > 100000)
   {
     std::vector<float> p(static_cast<size_t>(keys));  // one row of scores, then of weights

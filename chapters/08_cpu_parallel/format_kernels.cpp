@@ -15,7 +15,7 @@ namespace {
 
 // Products with fewer weights than this (256 KB of floats) run on the calling thread: waking the
 // others costs more than they would save.
-constexpr long long kParallelMin = 1 << 16;
+[[maybe_unused]] constexpr long long kParallelMin = 1 << 16;  // read only by OpenMP pragmas
 // Rows of W per work item of the one-row products: fixed, so who computes a row does not change
 // how.
 constexpr int kRowChunk = 16;
@@ -272,7 +272,8 @@ GPT2_TARGET_AVX512_VNNI void chunk_vnni(float* dots, int r0, int r1, const Dot& 
 // chunks of kRowChunk over the threads, each chunk read once for all N rows of inp;
 // `chunk(r0, r1, n, dots)` computes one chunk's dot products with row n (a chunk_* function).
 template <typename Chunk>
-void rows_of_dots(float* out, int rows, int N, long long weights, const float* bias, const Chunk& chunk) {
+void rows_of_dots(float* out, int rows, int N, [[maybe_unused]] long long weights, const float* bias,
+                  const Chunk& chunk) {
   const int chunks = (rows + kRowChunk - 1) / kRowChunk;
 #pragma omp parallel for schedule(static) if (weights >= kParallelMin)
   for (int ch = 0; ch < chunks; ++ch) {
