@@ -49,10 +49,11 @@ std::pair<std::vector<float>, std::vector<float>> one_and_two_threads(Fn f) {
 TEST_CASE("matvec_conv1d is one row of the linear layer", "[matvec]") {
   gpt2::Rng rng(21);
   // GPT-2's shapes (C -> 3C, C, 4C and 4C -> C, shrunk) and awkward ones (not multiples of the
-  // 64-row chunk or of a SIMD width, fewer rows than one chunk). The last two are big enough to
-  // run on several threads (matvec.cpp's kParallelMin), so the thread-count check means something.
-  const int shapes[][2] = {{96, 288}, {96, 96},   {96, 384},   {384, 96},  {100, 37},
-                           {7, 1000}, {50, 1050}, {130, 1024}, {300, 2304}};
+  // 64-row chunk or of a SIMD width, fewer rows than one chunk). {130, 1024} and {300, 2304} are
+  // big enough to run on several threads (matvec.cpp's kParallelMin), so the thread-count check
+  // means something; {1300, 5000} also splits the adding of its 21 chunks' sums between threads.
+  const int shapes[][2] = {{96, 288}, {96, 96},   {96, 384},   {384, 96},   {100, 37},
+                           {7, 1000}, {50, 1050}, {130, 1024}, {300, 2304}, {1300, 5000}};
   for (const auto& [C, OC] : shapes) {
     const auto x = random_vector(C, rng), W = random_vector(static_cast<size_t>(C) * OC, rng),
                b = random_vector(OC, rng);
