@@ -162,8 +162,9 @@ void matvec_conv1d(float* y, const float* x, const float* W, const float* b, int
   }
   // y = b + the partial sums, added in chunk order whatever the thread count. The loop over the
   // chunks is the outer one, so that the inner loop runs along contiguous rows (vectorized; with
-  // the chunks inner, each y[o] would wait for its own chain of scalar additions, which measured
-  // 8% of the product's time). Each y[o] still gets b[o] + partial 0 + partial 1 + ... in order.
+  // the chunks inner, each y[o] waits for its own chain of scalar additions: 4% of a float32
+  // decode step's time in a profile, under 1% this way). Each y[o] still gets b[o] + partial 0 +
+  // partial 1 + ... in order.
   constexpr int kBlock = 1024;  // columns of y per task, in L1 for the chunks' passes
   const int blocks = (OC + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (static_cast <long long>(chunks) * OC > 100000)
