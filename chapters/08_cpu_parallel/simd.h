@@ -98,9 +98,11 @@ GPT2_TARGET_AVX512 inline float horizontal_sum(__m512 v) {
 /// asks for the weights' cache lines itself. A decode step streams every weight from memory once;
 /// the hardware prefetcher follows the stream, but not far enough ahead to keep the memory busy
 /// while the core converts and multiplies what arrived (bf16 and q8 need several instructions per
-/// 64 bytes; float32's dot product waits on its chain of additions). One prefetch per step of a
-/// loop (64 bytes of weights in the AVX-512 kernels; 32 in the AVX2 ones, where a line is asked for
-/// twice, which costs little), 8 KB ahead: about 200 ns of memory at this speed. The distance was
+/// 64 bytes; float32's dot product waits on its chain of additions). One prefetch per 64 bytes of
+/// weights in the AVX-512 q8 kernels and the float32 head; one per 32 bytes in the AVX2 kernels and
+/// the AVX-512 bf16 one, where each line is asked for twice (which costs little, and measured
+/// faster for bf16 on AMD's Zen 4: format_kernels.cpp), 8 KB ahead: about 200 ns of memory at this
+/// speed. The distance was
 /// chosen by timing the q8 x q8 product over all of GPT-2 124M's matrices with 256 bytes to 16 KB,
 /// and float32's rows of wte with 2 to 16 KB, on the AVX-512 machine of chapter 08's README; the
 /// AVX2 kernels use the same distance. A prefetch is only a hint: one past the end of the matrix

@@ -115,15 +115,15 @@ std::vector<double> plus(const std::vector<double>& a, const std::vector<double>
   return s;
 }
 
-// Awkward shapes (a partial q8 block, fewer columns than a block, one row), GPT-2's (shrunk and
-// full width), and ones large enough to run on several threads; N = 1 (decoding) and N > 4 (the
-// gemm panels), N = 2..4 (dot products for a few rows).
+// Awkward shapes (a partial q8 block, fewer columns than a block, a last part of 16 to 31 columns,
+// one row), GPT-2's (shrunk and full width), and ones large enough to run on several threads;
+// N = 1 (decoding) and N > 4 (the gemm panels), N = 2..4 (dot products for a few rows).
 struct Case {
   int rows, cols, N;
 };
-const Case kCases[] = {{1, 1, 1},      {5, 7, 1},      {37, 100, 1},   {96, 288, 1},
-                       {288, 96, 3},   {100, 37, 7},   {1001, 96, 1},  {130, 1024, 2},
-                       {2304, 768, 1}, {768, 3072, 1}, {700, 768, 16}, {33, 130, 5}};
+const Case kCases[] = {{1, 1, 1},      {5, 7, 1},     {37, 100, 1},   {96, 288, 1},   {288, 96, 3},
+                       {100, 37, 7},   {1001, 96, 1}, {130, 1024, 2}, {2304, 768, 1}, {768, 3072, 1},
+                       {700, 768, 16}, {33, 130, 5},  {9, 57, 2}};
 
 }  // namespace
 
