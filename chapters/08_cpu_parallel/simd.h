@@ -102,11 +102,10 @@ GPT2_TARGET_AVX512 inline float horizontal_sum(__m512 v) {
 /// weights in the AVX-512 q8 kernels and the float32 head; one per 32 bytes in the AVX2 kernels and
 /// the AVX-512 bf16 one, where each line is asked for twice (which costs little, and measured
 /// faster for bf16 on AMD's Zen 4: format_kernels.cpp), 8 KB ahead: about 200 ns of memory at this
-/// speed. The distance was
-/// chosen by timing the q8 x q8 product over all of GPT-2 124M's matrices with 256 bytes to 16 KB,
-/// and float32's rows of wte with 2 to 16 KB, on the AVX-512 machine of chapter 08's README; the
-/// AVX2 kernels use the same distance. A prefetch is only a hint: one past the end of the matrix
-/// does nothing.
+/// speed. The distance was chosen by timing the q8 x q8 product over all of GPT-2 124M's matrices
+/// with 256 bytes to 16 KB, and float32's rows of wte with 2 to 16 KB, on the AVX-512 machine of
+/// chapter 08's README; the AVX2 kernels use the same distance. A prefetch is only a hint: one
+/// past the end of the matrix does nothing.
 constexpr int kPrefetchBytes = 8192;
 
 /// Asks for the cache line kPrefetchBytes after `p`.
