@@ -155,8 +155,8 @@ GPT2_TARGET_AVX512 inline float dot_bf16_avx512(const uint16_t* w, const float* 
   for (; c + 32 <= K; c += 32) {
     // One prefetch per 32 bytes of weights, as in the AVX2 kernel: each cache line is asked for
     // twice. On the Zen 4 of chapter 08's README this decoded bf16 faster than one prefetch per
-    // line (80-89 against 70-75 tokens/s on one thread, 119-136 against 106-108 on two, in turns)
-    // and than none (75-82 on one thread); the virtual machine has no counters to tell why.
+    // line (80-90 against 66-75 tokens/s on one thread, 119-147 against 106-108 on two, in turns)
+    // and than none (75-86 on one thread); the virtual machine has no counters to tell why.
     prefetch_ahead(w + c);
     prefetch_ahead(w + c + 16);
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c));
