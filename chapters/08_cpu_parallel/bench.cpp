@@ -757,22 +757,32 @@ int main(int argc, char** argv) {
       const char* name;
       gpt2::WeightFormat format;
       gpt2::Q8Activations activations;
-      std::unique_ptr<gpt2::WeightFormatBackend> backend;
+      bool one_copy;  // float32 on FastCpuBackend, without the tiled decode copy
+      std::unique_ptr<gpt2::Backend> backend;
       std::unique_ptr<gpt2::GPT2> model;
       std::unique_ptr<gpt2::KVCache> cache;
       double tokens_per_sec = 0, prefill = 1e30;
     };
     std::vector<Format> formats;
-    formats.push_back({"float32", gpt2::WeightFormat::f32, gpt2::Q8Activations::f32, {}, {}, {}});
-    formats.push_back({"bf16", gpt2::WeightFormat::bf16, gpt2::Q8Activations::f32, {}, {}, {}});
+    formats.push_back({"float32", gpt2::WeightFormat::f32, gpt2::Q8Activations::f32, false, {}, {}, {}});
     formats.push_back(
-        {"q8, activations float", gpt2::WeightFormat::q8, gpt2::Q8Activations::f32, {}, {}, {}});
-    formats.push_back({"q8, activations q8", gpt2::WeightFormat::q8, gpt2::Q8Activations::q8, {}, {}, {}});
+        {"float32, no decode copy", gpt2::WeightFormat::f32, gpt2::Q8Activations::f32, true, {}, {}, {}});
+    formats.push_back({"bf16", gpt2::WeightFormat::bf16, gpt2::Q8Activations::f32, false, {}, {}, {}});
+    formats.push_back(
+        {"q8, activations float", gpt2::WeightFormat::q8, gpt2::Q8Activations::f32, false, {}, {}, {}});
+    formats.push_back(
+        {"q8, activations q8", gpt2::WeightFormat::q8, gpt2::Q8Activations::q8, false, {}, {}, {}});
     for (Format& f : formats) {
-      f.backend = std::make_unique<gpt2::WeightFormatBackend>(f.format, f.activations);
+      if (f.one_copy) {
+        f.backend = std::make_unique<gpt2::FastCpuBackend>();
+      } else {
+        f.backend = std::make_unique<gpt2::WeightFormatBackend>(f.format, f.activations);
+      }
       f.model = std::make_unique<gpt2::GPT2>(config, *f.backend);
       f.model->init_random(1337);
-      f.backend->convert_weights(*f.model);
+      if (auto* converting = dynamic_cast<gpt2::WeightFormatBackend*>(f.backend.get())) {
+        converting->convert_weights(*f.model);
+      }
       f.cache = std::make_unique<gpt2::KVCache>(config, *f.backend, 1, 128);
     }
     std::vector<int> prompt(16);

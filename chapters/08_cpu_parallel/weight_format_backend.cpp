@@ -42,11 +42,14 @@ void WeightFormatBackend::convert_weights(GPT2& model) {
   GPT2_CHECK(&model.backend() == this, "convert_weights: the model computes on backend '",
              model.backend().name(), "', not on this one");
   weights_.clear();
-  if (format_ == WeightFormat::f32) return;  // the float kernels, as FastCpuBackend
   float* params = model.params().data();
   for (const ParamSpec& spec : model.layout().specs()) {
     if (!is_converted_matrix(spec)) continue;
     const FloatWeights w = converted_view(spec, params);
+    if (format_ == WeightFormat::f32) {  // the decode copy of a Conv1D weight (C, OC); wte stays
+      if (w.conv1d) weights_[params + spec.offset].f32 = tile_conv1d(params + spec.offset, w.cols, w.rows);
+      continue;
+    }
     // The float copy takes the converted values too, so that everything that reads it (the token
     // embedding's rows of wte, save()) sees the same weights as the products.
     float* data = params + spec.offset;
@@ -87,7 +90,8 @@ const Q8Matrix* WeightFormatBackend::q8_weight(const float* weight) const {
 size_t WeightFormatBackend::converted_bytes() const {
   size_t bytes = 0;
   for (const auto& [weight, c] : weights_) {
-    bytes += c.bf16.values.size() * sizeof(uint16_t) + c.q8.q.size() + c.q8.scales.size() * sizeof(float);
+    bytes += c.bf16.values.size() * sizeof(uint16_t) + c.q8.q.size() + c.q8.scales.size() * sizeof(float) +
+             c.f32.values.size() * sizeof(float);
   }
   return bytes;
 }
@@ -97,8 +101,9 @@ const WeightFormatBackend::Converted* WeightFormatBackend::find(const float* wei
   auto it = weights_.find(weight);
   if (it == weights_.end()) return nullptr;
   const Converted& c = it->second;
-  const int r = format_ == WeightFormat::bf16 ? c.bf16.rows : c.q8.rows;
-  const int k = format_ == WeightFormat::bf16 ? c.bf16.cols : c.q8.cols;
+  int r = c.f32.OC, k = c.f32.C;  // outputs and inputs of the copy
+  if (format_ == WeightFormat::bf16) r = c.bf16.rows, k = c.bf16.cols;
+  if (format_ == WeightFormat::q8) r = c.q8.rows, k = c.q8.cols;
   GPT2_CHECK(r == rows && k == cols, op, ": the ", weight_format_name(format_), " copy of this weight is ", r,
              " outputs x ", k, " inputs, the product asks for ", rows, " x ", cols);
   return &c;
@@ -117,7 +122,10 @@ void WeightFormatBackend::multiply(float* out, const float* inp, const Converted
 
 void WeightFormatBackend::linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                                          int N, int C, int OC) {
-  if (const Converted* w = find(weight, OC, C, "linear_forward")) {
+  const Converted* w = find(weight, OC, C, "linear_forward");
+  if (w && format_ == WeightFormat::f32 && N == 1) {
+    matvec_conv1d_tiled(out, inp, w->f32, bias);  // a decode step: FastCpuBackend's sums, tiled
+  } else if (w && format_ != WeightFormat::f32) {
     multiply(out, inp, *w, bias, N);
   } else {
     FastCpuBackend::linear_forward(out, inp, weight, bias, N, C, OC);
@@ -135,15 +143,17 @@ void WeightFormatBackend::lm_head_forward(float* logits, const float* inp, const
 
 void WeightFormatBackend::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                                           const float* inp, const float* weight, int N, int C, int OC) {
-  GPT2_CHECK(!weights_.count(weight), "linear_backward: this weight is held in ", weight_format_name(format_),
-             " for inference only; train with float32 weights (--weights f32)");
+  GPT2_CHECK(!weights_.count(weight), "linear_backward: this weight has a ", weight_format_name(format_),
+             " copy for inference only, which would not follow the update; train on FastCpuBackend "
+             "(gpt2 train, finetune)");
   FastCpuBackend::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 
 void WeightFormatBackend::lm_head_backward(float* dinp, float* dwte, const float* dlogits, const float* inp,
                                            const float* wte, int N, int C, int V) {
-  GPT2_CHECK(!weights_.count(wte), "lm_head_backward: the head is held in ", weight_format_name(format_),
-             " for inference only; train with float32 weights (--weights f32)");
+  GPT2_CHECK(!weights_.count(wte), "lm_head_backward: the head has a ", weight_format_name(format_),
+             " copy for inference only, which would not follow the update; train on FastCpuBackend "
+             "(gpt2 train, finetune)");
   FastCpuBackend::lm_head_backward(dinp, dwte, dlogits, inp, wte, N, C, V);
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "chapters/08_cpu_parallel/weight_format_backend.h"
 #include "common/error.h"
 
 namespace gpt2 {
@@ -36,7 +37,12 @@ std::unique_ptr<LoraModel> apply_adapter(const std::string& dir, LoadedModel& m,
   GPT2_CHECK(allow_head || !a.config.has_score_head(), "--adapter: '", dir,
              "' is a classifier's adapter (task_type ", a.config.task_type,
              "); use it with 'gpt2 classify --adapter'");
-  return std::make_unique<LoraModel>(*m.model, a);
+  auto lora = std::make_unique<LoraModel>(*m.model, a);
+  // The adapter's factors went into the model's buffer, which moved (attach_parameters): a
+  // WeightFormatBackend's decode copies (f32, chapter 08) are keyed by the old addresses.
+  if (auto* formats = dynamic_cast<WeightFormatBackend*>(&m.model->backend()))
+    formats->convert_weights(*m.model);
+  return lora;
 }
 
 }  // namespace gpt2

@@ -86,6 +86,9 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
                options.weights, " runs on chapter 08's kernels");
     return std::make_unique<WeightFormatBackend>(weights, options.q8_activations);
   }
+  if (options.device == "cpu" && options.decode_copy && !options.plain_kernels) {
+    return std::make_unique<WeightFormatBackend>(WeightFormat::f32);  // + the decode copy (matvec.h)
+  }
   if (options.device == "cpu") return make_cpu_backend(options.plain_kernels);
   GPT2_CHECK(options.device == "cuda", "--device: expected 'cpu' or 'cuda', got '", options.device, "'");
   GPT2_CHECK(!options.plain_kernels, options.plain_reason,

@@ -46,6 +46,10 @@ struct BackendOptions {
   std::string weights;
   /// With q8 weights: whether the products quantize the activations too (`--q8-activations`).
   Q8Activations q8_activations = Q8Activations::q8;
+  /// For the commands that generate (generate, chat, serve): with f32 weights on chapter 08's
+  /// kernels, keep a copy of the Conv1D weights tiled for the decode steps (WeightFormatBackend in
+  /// f32), which a token reads at the memory's speed, for 68% more memory on GPT-2 124M.
+  bool decode_copy = false;
 };
 
 /// Declares `--device NAME` and `--plain-kernels` on a command's parser (every command that runs

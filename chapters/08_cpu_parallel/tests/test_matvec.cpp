@@ -1,4 +1,5 @@
 // The decode kernels against chapter 04's linear layer and chapter 05's head, run in double.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -128,5 +129,56 @@ TEST_CASE("matvec_conv1d and matvec_rows give the same bits on every kernel set"
       CHECK(std::memcmp(conv[0].data(), conv[i].data(), conv[0].size() * sizeof(float)) == 0);
       CHECK(std::memcmp(rows[0].data(), rows[i].data(), rows[0].size() * sizeof(float)) == 0);
     }
+  }
+}
+
+// The tiled order, element by element, from matvec.h's description: chunk k keeps rows 64k to
+// 64k + 63 where they were, and tile t of that chunk starts at 64 t times the chunk's rows.
+TEST_CASE("tile_conv1d puts every weight where matvec.h says", "[matvec]") {
+  const int C = 130, OC = 150;  // chunks of 64, 64, 2 rows; tiles of 64, 64, 22 columns
+  std::vector<float> W(static_cast<size_t>(C) * OC);
+  for (size_t i = 0; i < W.size(); ++i) W[i] = static_cast<float>(i);
+  const gpt2::TiledConv1D t = gpt2::tile_conv1d(W.data(), C, OC);
+  REQUIRE(t.values.size() == W.size());
+  int wrong = 0;
+  for (int c = 0; c < C; ++c) {
+    for (int o = 0; o < OC; ++o) {
+      const int c0 = c / 64 * 64, rows = std::min(64, C - c0), o0 = o / 64 * 64,
+                width = std::min(64, OC - o0);
+      const size_t at = static_cast<size_t>(c0) * OC + static_cast<size_t>(rows) * o0 +
+                        static_cast<size_t>(c - c0) * width + (o - o0);
+      if (t.values[at] != W[static_cast<size_t>(c) * OC + o]) ++wrong;
+    }
+  }
+  CHECK(wrong == 0);
+}
+
+// The decode copy of WeightFormatBackend in f32 must not change a single bit of what a model
+// generates: the tiled product adds what matvec_conv1d adds, in its order, on every kernel set and
+// thread count.
+TEST_CASE("matvec_conv1d_tiled gives matvec_conv1d's bits", "[matvec][simd]") {
+  gpt2::Rng rng(29);
+  const gpt2::Simd saved = gpt2::active_simd();
+  // Whole tiles and chunks, a narrow last tile (OC mod 64 = 16, 37, 3), a short last chunk, both.
+  const int shapes[][2] = {{768, 2304}, {3072, 768}, {48, 144}, {100, 37}, {130, 1027}, {64, 64}, {3, 5}};
+  for (const auto& [C, OC] : shapes) {
+    const auto x = random_vector(C, rng), W = random_vector(static_cast<size_t>(C) * OC, rng),
+               b = random_vector(OC, rng);
+    gpt2::set_simd(gpt2::Simd::portable);
+    std::vector<float> expected(OC);
+    gpt2::matvec_conv1d(expected.data(), x.data(), W.data(), b.data(), C, OC);
+    const gpt2::TiledConv1D tiled = gpt2::tile_conv1d(W.data(), C, OC);
+    for (gpt2::Simd level : {gpt2::Simd::portable, gpt2::Simd::avx2_fma, gpt2::Simd::avx512}) {
+      gpt2::set_simd(level);
+      auto [one, two] = one_and_two_threads([&] {
+        std::vector<float> y(OC);
+        gpt2::matvec_conv1d_tiled(y.data(), x.data(), tiled, b.data());
+        return y;
+      });
+      INFO(C << " x " << OC << ", " << gpt2::simd_name(gpt2::active_simd()));
+      CHECK(std::memcmp(expected.data(), one.data(), expected.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(expected.data(), two.data(), expected.size() * sizeof(float)) == 0);
+    }
+    gpt2::set_simd(saved);
   }
 }
