@@ -1,7 +1,7 @@
 /// @file exercises/08_cpu_parallel/exercise.h
 /// @brief Exercises 08: loop order, a register-tiled micro-kernel, a deterministic parallel sum,
-/// a packed matrix multiply built on the micro-kernel, and int8 weights: a block's quantization
-/// and the q8 x q8 dot product.
+/// a packed matrix multiply built on the micro-kernel, int8 weights (a block's quantization and
+/// the q8 x q8 dot product), and the tiled layout of a decode step's weights.
 #pragma once
 
 #include <cstddef>
@@ -36,5 +36,14 @@ float quantize_block_q8(const float* x, int8_t* q);
 /// (blocks): sum over blocks b of (s_b t_b) I_b, where I_b = sum_{j in b} q_j u_j is summed exactly
 /// in int32 and converted to float once per block.
 float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t, int blocks);
+
+/// 08.7: y (OC) = x (C) @ W (C, OC) + b (OC), with W given in the tiled order of chapter 08's
+/// decode copy ("A layout for decoding"). The rows of W are cut into chunks of 64 (the last one
+/// shorter when C is not a multiple of 64), the columns into tiles of 64 (the last one narrower).
+/// Chunk k, rows 64k to 64k + rows - 1, fills tiled[64k * OC .. (64k + rows) * OC), as in W; in
+/// it, tile t (columns 64t to 64t + width - 1) starts at 64t * rows and holds its rows one after
+/// the other, each `width` floats: W(c, o) is at 64k * OC + 64t * rows + (c - 64k) * width +
+/// (o - 64t).
+void matvec_tiled(float* y, const float* x, const float* tiled, const float* b, int C, int OC);
 
 }  // namespace exercise

@@ -100,4 +100,22 @@ float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t,
   return sum;
 }
 
+void matvec_tiled(float* y, const float* x, const float* tiled, const float* b, int C, int OC) {
+  for (int o = 0; o < OC; ++o) y[o] = b[o];
+  for (int c0 = 0; c0 < C; c0 += 64) {
+    const int rows = std::min(64, C - c0);
+    const float* chunk = tiled + static_cast<size_t>(c0) * OC;
+    for (int o0 = 0; o0 < OC; o0 += 64) {
+      // One tile: rows x width floats, contiguous. Its width sums would live in registers.
+      const int width = std::min(64, OC - o0);
+      const float* tile = chunk + static_cast<size_t>(o0) * rows;
+      float sums[64] = {};
+      for (int r = 0; r < rows; ++r) {
+        for (int j = 0; j < width; ++j) sums[j] += x[c0 + r] * tile[r * width + j];
+      }
+      for (int j = 0; j < width; ++j) y[o0 + j] += sums[j];
+    }
+  }
+}
+
 }  // namespace exercise

@@ -48,4 +48,11 @@ float dot_q8q8(const int8_t* q, const float* s, const int8_t* u, const float* t,
   throw gpt2::Error("exercise 08.6 dot_q8q8: not implemented yet");
 }
 
+void matvec_tiled(float* y, const float* x, const float* tiled, const float* b, int C, int OC) {
+  // TODO(08.7): x @ W + b, reading W tile by tile from the tiled order (exercise.h; chapter 08,
+  // "A layout for decoding").
+  (void)y, (void)x, (void)tiled, (void)b, (void)C, (void)OC;
+  throw gpt2::Error("exercise 08.7 matvec_tiled: not implemented yet");
+}
+
 }  // namespace exercise

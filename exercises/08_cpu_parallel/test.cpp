@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "chapters/08_cpu_parallel/parallel.h"
@@ -156,5 +157,37 @@ TEST_CASE("08.6 dot_q8q8 adds the blocks' exact integer sums times their scales"
     // Exact block sums; the float rounding is of the 2 products and the sum of each block.
     CHECK(std::fabs(exercise::dot_q8q8(q.data(), s.data(), u.data(), t.data(), blocks) - exact) <=
           (blocks + 3) * FLT_EPSILON * scale);
+  }
+}
+
+TEST_CASE("08.7 matvec_tiled computes x @ W + b from the tiled order", "[exercise]") {
+  // Whole chunks and tiles, a short last chunk, a narrow last tile, both, and less than one tile.
+  for (auto [C, OC] :
+       {std::pair{64, 64}, std::pair{128, 192}, std::pair{130, 150}, std::pair{200, 70}, std::pair{3, 5}}) {
+    const auto W = random_vector(static_cast<size_t>(C) * OC, 51), x = random_vector(C, 52),
+               b = random_vector(OC, 53);
+    // The tiled order, element by element, from exercise.h's formula.
+    std::vector<float> tiled(W.size());
+    for (int c = 0; c < C; ++c) {
+      for (int o = 0; o < OC; ++o) {
+        const int c0 = c / 64 * 64, rows = std::min(64, C - c0), o0 = o / 64 * 64;
+        const int width = std::min(64, OC - o0);
+        tiled[static_cast<size_t>(c0) * OC + static_cast<size_t>(o0) * rows +
+              static_cast<size_t>(c - c0) * width + (o - o0)] = W[static_cast<size_t>(c) * OC + o];
+      }
+    }
+    std::vector<float> y(static_cast<size_t>(OC), std::nanf(""));
+    exercise::matvec_tiled(y.data(), x.data(), tiled.data(), b.data(), C, OC);
+    INFO(C << " x " << OC);
+    int wrong = 0;
+    for (int o = 0; o < OC; ++o) {
+      double exact = b[o], scale = std::fabs(b[o]);
+      for (int c = 0; c < C; ++c) {
+        exact += static_cast<double>(x[c]) * W[static_cast<size_t>(c) * OC + o];
+        scale += std::fabs(static_cast<double>(x[c]) * W[static_cast<size_t>(c) * OC + o]);
+      }
+      if (!(std::fabs(y[o] - exact) <= (C + 1) * FLT_EPSILON * scale)) ++wrong;
+    }
+    CHECK(wrong == 0);
   }
 }
