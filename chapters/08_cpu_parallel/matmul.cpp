@@ -352,6 +352,19 @@ void pack_a_resident(const MatRef& A, int i_begin, int i_end, int K, float* dst,
   }
 }
 
+// Asks for the memory of rows [i0, i0 + mc), columns [k0, k0 + kc) of op(A) when op(A) is a
+// transposed matrix (the LM head's dlogits^T): there each k is a different row of memory, 201 KB
+// from the next for GPT-2's logits, holding mc contiguous floats of the block, and the hardware
+// prefetcher does not follow kc streams at once. Called for the next block while this one
+// computes, so that packing it finds its lines in the caches instead of waiting for memory.
+void prefetch_a_block(const MatRef& A, int i0, int mc, int k0, int kc) {
+  if (!A.transposed) return;
+  for (int k = k0; k < k0 + kc; ++k) {
+    const char* row = reinterpret_cast<const char*>(A.data + static_cast<size_t>(k) * A.ld + i0);
+    for (int b = 0; b < mc * static_cast<int>(sizeof(float)) + 63; b += 64) __builtin_prefetch(row + b, 0, 1);
+  }
+}
+
 // The loop nest of GotoBLAS / BLIS over the block [i_begin, i_end) x [j_begin, j_end) of C.
 // `a_packed`, when not null, is all of those rows of op(A) already packed in the resident layout.
 void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const MatRef& A, const MatRef& B,
@@ -421,6 +434,11 @@ void gemm_block(int i_begin, int i_end, int j_begin, int j_end, int K, const Mat
         const int pc = kb * KC, kc = std::min(KC, K - pc);
         const Packed a{a_blk, static_cast<size_t>(kMR) * kc};
         pack_a(A, ic, mc, pc, kc, a_blk, a.stride, simd);
+        if (kb + 1 < k_blocks) {  // the block packed next: the next K block, or the next rows
+          prefetch_a_block(A, ic, mc, pc + KC, std::min(KC, K - pc - KC));
+        } else if (ic + MC < i_end) {
+          prefetch_a_block(A, ic + MC, std::min(MC, i_end - ic - MC), 0, std::min(KC, K));
+        }
         for (int jc = j_begin; jc < j_end; jc += NC) {
           const int nc = std::min(NC, j_end - jc);
           const Packed b{b_res + resident_offset(jc - j_begin, nc, nr, K, pc), static_cast<size_t>(nr) * kc};
