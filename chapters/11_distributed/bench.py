@@ -27,6 +27,10 @@ means over the ranks). Prints one Markdown table, and the optimizer memory per r
 gpt2 reports with ZeRO-1; needs only Python's standard library,
 gpt2 and mpirun. With --compare, every 2-rank configuration also runs with another build of
 gpt2 (say, before a change), interleaved with the others, so that both see the same load.
+The ranks run with OpenMPI's shared memory copying through its own buffers
+(btl_vader_single_copy_mechanism = none, as chapter 11's tests do: containers forbid the
+ptrace-based single copy); --single-copy cma tries the kernel's process_vm_readv instead, where
+the machine allows one process to read another's memory.
 """
 import argparse
 import json
@@ -68,12 +72,14 @@ def main():
     ap.add_argument("--text", default="data/tinyshakespeare.txt")
     ap.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
     ap.add_argument("--compare", default=None, help="another gpt2 binary: its 2-rank runs beside ours")
+    ap.add_argument("--single-copy", choices=["none", "cma"], default="none",
+                    help="OpenMPI's shared-memory single copy for the ranks (cma needs ptrace between them)")
     args = ap.parse_args()
     gpt2 = os.path.abspath(args.gpt2)
     other = os.path.abspath(args.compare) if args.compare else None
     work = args.work or tempfile.mkdtemp(prefix="gpt2_ch11_bench_")
     os.makedirs(work, exist_ok=True)
-    env1 = dict(os.environ, OMP_NUM_THREADS="1", OMPI_MCA_btl_vader_single_copy_mechanism="none")
+    env1 = dict(os.environ, OMP_NUM_THREADS="1", OMPI_MCA_btl_vader_single_copy_mechanism=args.single_copy)
     env2 = dict(os.environ, OMP_NUM_THREADS="2")
 
     # The data: a BPE of 1024 tokens for the main job's model, GPT-2's tokenizer for 124M.
