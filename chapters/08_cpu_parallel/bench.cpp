@@ -506,6 +506,10 @@ int main(int argc, char** argv) {
               openblas_get_config(),
               std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset",
               l2 ? ", OPENBLAS_L2_SIZE=" : "", l2 ? l2 : "");
+#else
+  std::printf(
+      "OpenBLAS: not compared (this ch08_bench was built without it: install libopenblas-dev and "
+      "libopenblas0-openmp as chapter 08's README says, then configure and build again)\n");
 #endif
   // Peaks, per kernel set: [set] = {1 thread, all threads}.
   double peak1[3] = {0, 0, 0}, peak[3] = {0, 0, 0};
