@@ -87,6 +87,11 @@ const Q8Matrix* WeightFormatBackend::q8_weight(const float* weight) const {
   return it != weights_.end() && format_ == WeightFormat::q8 ? &it->second.q8 : nullptr;
 }
 
+const TiledConv1D* WeightFormatBackend::f32_weight(const float* weight) const {
+  auto it = weights_.find(weight);
+  return it != weights_.end() && format_ == WeightFormat::f32 ? &it->second.f32 : nullptr;
+}
+
 size_t WeightFormatBackend::converted_bytes() const {
   size_t bytes = 0;
   for (const auto& [weight, c] : weights_) {

@@ -87,6 +87,8 @@ class WeightFormatBackend : public FastCpuBackend {
   /// The converted copy of the weight at `weight`, or null (for saving a model in its format).
   const Bf16Matrix* bf16_weight(const float* weight) const;
   const Q8Matrix* q8_weight(const float* weight) const;
+  /// The tiled decode copy of the Conv1D weight at `weight` (f32), or null.
+  const TiledConv1D* f32_weight(const float* weight) const;
   /// How many matrices are converted (or tiled, in f32), and their bytes (values and scales).
   size_t converted_count() const { return weights_.size(); }
   size_t converted_bytes() const;

@@ -100,9 +100,7 @@ int cmd_chat(std::span<const std::string> args, CommandIO io) {
   options.seed = static_cast<uint64_t>(p.get_int("--seed", 0, INT64_MAX));
   options.greedy = p.given("--greedy");
 
-  BackendOptions backend = inference_options(p);
-  backend.decode_copy = true;  // f32 weights: the Conv1D weights also tiled for decoding (chapter 08)
-  LoadedModel m = load_model(p.get("--model"), backend);
+  LoadedModel m = load_model(p.get("--model"), generation_options(p));
   const std::unique_ptr<LoraModel> adapter = apply_adapter_option(p, m);
   const Tokenizer& tok = *m.tokenizer;
   options.eot_token = end_of_turn_id(tok);  // (throws for a tokenizer without <|endoftext|>)

@@ -58,9 +58,7 @@ int cmd_generate(std::span<const std::string> args, CommandIO io) {
   options.greedy = p.given("--greedy");
   const std::string prompt = p.given("--prompt-file") ? read_file(p.get("--prompt-file")) : p.get("--prompt");
 
-  BackendOptions backend = inference_options(p);
-  backend.decode_copy = true;  // f32 weights: the Conv1D weights also tiled for decoding (chapter 08)
-  LoadedModel m = load_model(p.get("--model"), backend);
+  LoadedModel m = load_model(p.get("--model"), generation_options(p));
   const std::unique_ptr<LoraModel> adapter = apply_adapter_option(p, m);  // --adapter: LoRA, unmerged
   const Tokenizer& tok = *m.tokenizer;
   options.eot_token = tok.eot_id();

@@ -62,9 +62,7 @@ int cmd_serve(std::span<const std::string> args, CommandIO io) {
   options.limits.max_inspect_tokens = static_cast<int>(p.get_int("--max-inspect-tokens", 1, 1 << 16));
   if (!p.given("--quiet")) options.log = &io.err;
 
-  BackendOptions backend = inference_options(p);
-  backend.decode_copy = true;  // f32 weights: the Conv1D weights also tiled for decoding (chapter 08)
-  ServeModel model(p.get("--model"), backend, p.given("--adapter") ? p.get("--adapter") : "");
+  ServeModel model(p.get("--model"), generation_options(p), p.given("--adapter") ? p.get("--adapter") : "");
   Server server(model, options);
   server.bind();
   io.out << "gpt2 serve: " << model.name() << " (" << model.n_layer() << " layers, " << model.n_embd()

@@ -75,6 +75,12 @@ BackendOptions inference_options(const ArgParser& p) {
   return o;
 }
 
+BackendOptions generation_options(const ArgParser& p) {
+  BackendOptions o = inference_options(p);
+  o.decode_copy = true;  // f32 weights: the Conv1D weights also tiled for decoding (chapter 08)
+  return o;
+}
+
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   const WeightFormat weights =
       options.weights.empty() ? WeightFormat::f32 : parse_weight_format(options.weights, "--weights");

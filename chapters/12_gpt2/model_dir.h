@@ -64,6 +64,8 @@ BackendOptions backend_options(const ArgParser& p);
 void add_inference_options(ArgParser& p);
 /// backend_options() and the two weight options.
 BackendOptions inference_options(const ArgParser& p);
+/// inference_options() for the commands that generate (generate, chat, serve): with decode_copy.
+BackendOptions generation_options(const ArgParser& p);
 
 /// The backend for `options`: "cpu" (chapter 08's fast kernels, or chapter 05's plain loops with
 /// plain_kernels; with weights bf16 or q8, chapter 08's WeightFormatBackend) or "cuda" (chapter

@@ -11,6 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "chapters/06_training/metrics.h"
+#include "chapters/08_cpu_parallel/weight_format_backend.h"
+#include "chapters/12_gpt2/adapter_option.h"
+#include "chapters/12_gpt2/model_dir.h"
 #include "chapters/12_gpt2/tests/cli_harness.h"
 #include "common/file_io.h"
 #include "common/safetensors.h"
@@ -268,6 +271,33 @@ TEST_CASE("--adapter on eval and generate: a PEFT adapter gives the PyTorch scri
   const std::vector<int64_t> greedy = ref.get_int("greedy_ids");
   CHECK(json::parse(r.out)["tokens"].get<std::vector<int64_t>>() == greedy);
   fs::remove_all(dir);
+}
+
+// generate, chat and serve hold a tiled copy of each Conv1D weight for the decode steps, keyed by
+// the weight's address (WeightFormatBackend in f32). A LoRA adapter's factors move the model's
+// buffer; the copies must follow it, or the decode steps fall back to the slower layout.
+TEST_CASE("--adapter: generation's float32 decode copies follow the moved weights", "[cli][adapter]") {
+  gpt2::BackendOptions options;
+  options.decode_copy = true;
+  gpt2::LoadedModel m = gpt2::load_model(fixture("12_chat_model"), options);
+  const auto* backend = dynamic_cast<const gpt2::WeightFormatBackend*>(&m.model->backend());
+  REQUIRE(backend != nullptr);
+  const int conv1d = 4 * m.model->config().n_layer;
+  auto c_attn = [&] {  // where the first block's attention weight is now
+    for (const gpt2::ParamSpec& s : m.model->layout().specs()) {
+      if (s.name == "h.0.attn.c_attn.weight") return m.model->params().data() + s.offset;
+    }
+    FAIL("no h.0.attn.c_attn.weight");
+    return static_cast<float*>(nullptr);
+  };
+  const float* before = c_attn();
+  CHECK(backend->f32_weight(before) != nullptr);
+  CHECK(backend->converted_count() == static_cast<size_t>(conv1d));
+  const auto lora = gpt2::apply_adapter(fixture("12_peft_adapter"), m);
+  const float* after = c_attn();
+  REQUIRE(after != before);
+  CHECK(backend->f32_weight(after) != nullptr);
+  CHECK(backend->converted_count() == static_cast<size_t>(conv1d));
 }
 
 TEST_CASE("gpt2 finetune, classify, chat, --adapter: one clear error for each bad flag or file",
