@@ -43,11 +43,17 @@ std::vector<std::string> read_lines(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  write_file_atomic(path, std::span<const std::string_view>(&bytes, 1));
+}
+
+void write_file_atomic(const fs::path& path, std::span<const std::string_view> pieces) {
   fs::path tmp = path;
   tmp += ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   GPT2_CHECK(f != nullptr, "cannot create '", tmp.string(), "': ", std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  bool ok = true;
+  for (std::string_view bytes : pieces)
+    ok = ok && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   ok = ok && std::fflush(f) == 0;
   ok = ok && fsync(fileno(f)) == 0;  // the bytes are on disk before the rename makes them visible
   int saved_errno = errno;

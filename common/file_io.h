@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,10 @@ std::vector<std::string> read_lines(const std::filesystem::path& path);
 /// Writes bytes to `path` atomically: into `path.tmp` first, flushed to disk, then renamed over
 /// `path`. A crash or a full disk in the middle leaves the old file untouched.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+
+/// The same for a file made of several pieces, written one after the other: a large file (a
+/// model's weights) is written from where its parts already are, not first joined into one copy.
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::string_view> pieces);
 
 /// Reads a binary file piece by piece, with errors that say which file and which byte offset:
 /// "tokens.bin: truncated at byte 1024 (wanted 4096 more bytes, the file has 2048)".

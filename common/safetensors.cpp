@@ -358,14 +358,23 @@ void SafetensorsWriter::add(const std::string& name, const Shape& shape, std::sp
              "safetensors: can only write F32, F16 or BF16 floats");
   Entry e{name, dtype, shape, {}};
   if (dtype == DType::F32) {
-    e.bytes.assign(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+    e.owned.assign(reinterpret_cast<const char*>(values.data()), values.size() * 4);
   } else {
-    e.bytes.resize(values.size() * 2);
+    e.owned.resize(values.size() * 2);
     for (size_t i = 0; i < values.size(); ++i) {
       uint16_t h = dtype == DType::F16 ? float_to_f16(values[i]) : float_to_bf16(values[i]);
-      std::memcpy(e.bytes.data() + 2 * i, &h, 2);
+      std::memcpy(e.owned.data() + 2 * i, &h, 2);
     }
   }
+  entries_.push_back(std::move(e));
+}
+
+void SafetensorsWriter::add_view(const std::string& name, const Shape& shape, std::span<const float> values) {
+  GPT2_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "safetensors: tensor '", name,
+             "' has ", values.size(), " values for shape ", shape_to_string(shape));
+  Entry e{name, DType::F32, shape, {}};
+  e.view = std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  e.is_view = true;
   entries_.push_back(std::move(e));
 }
 
@@ -390,7 +399,7 @@ void SafetensorsWriter::add_int8(const std::string& name, const Shape& shape,
       {name, DType::I8, shape, std::string(reinterpret_cast<const char*>(values.data()), values.size())});
 }
 
-std::string SafetensorsWriter::serialize() const {
+std::string SafetensorsWriter::header_bytes() const {
   // nlohmann::ordered_json keeps insertion order, so the header lists tensors as they lie on disk.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}", not "null", when empty
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
@@ -398,22 +407,32 @@ std::string SafetensorsWriter::serialize() const {
   for (const Entry& e : entries_) {
     header[e.name] = {{"dtype", dtype_name(e.dtype)},
                       {"shape", e.shape},
-                      {"data_offsets", {offset, offset + e.bytes.size()}}};
-    offset += e.bytes.size();
+                      {"data_offsets", {offset, offset + e.bytes().size()}}};
+    offset += e.bytes().size();
   }
   std::string text = header.dump();
   // Pad the header with spaces to a multiple of 8 bytes so the data is 8-byte aligned (as the
   // reference implementation does).
   while ((8 + text.size()) % 8 != 0) text += ' ';
   uint64_t n = text.size();
-  std::string out(reinterpret_cast<const char*>(&n), 8);
-  out += text;
-  for (const Entry& e : entries_) out += e.bytes;
+  return std::string(reinterpret_cast<const char*>(&n), 8) + text;
+}
+
+std::string SafetensorsWriter::serialize() const {
+  std::string out = header_bytes();
+  size_t size = out.size();
+  for (const Entry& e : entries_) size += e.bytes().size();
+  out.reserve(size);  // one allocation: growing a string of 500 MB by doubling copies it again and again
+  for (const Entry& e : entries_) out += e.bytes();
   return out;
 }
 
 void SafetensorsWriter::write(const std::filesystem::path& path) const {
-  write_file_atomic(path, serialize());
+  // The header, then each tensor's bytes from where they are: no second copy of the whole file.
+  const std::string header = header_bytes();
+  std::vector<std::string_view> pieces{header};
+  for (const Entry& e : entries_) pieces.push_back(e.bytes());
+  write_file_atomic(path, pieces);
 }
 
 }  // namespace gpt2

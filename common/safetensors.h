@@ -103,6 +103,10 @@ class SafetensorsWriter {
   void add(const std::string& name, const Shape& shape, std::span<const float> values,
            DType dtype = DType::F32);
   void add(const std::string& name, const Tensor& t, DType dtype = DType::F32);
+  /// add() in F32 without a copy: the writer keeps a view of `values`, which must stay alive and
+  /// unchanged until the last write() or serialize(). A model's weights (500 MB for GPT-2 124M)
+  /// are written from where they are.
+  void add_view(const std::string& name, const Shape& shape, std::span<const float> values);
   void add_int64(const std::string& name, const Shape& shape, std::span<const int64_t> values);
   void add_int8(const std::string& name, const Shape& shape, std::span<const int8_t> values);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
@@ -111,11 +115,17 @@ class SafetensorsWriter {
   std::string serialize() const;
 
  private:
+  // The file's first part: the header's length (8 bytes, little-endian) and the header, padded.
+  std::string header_bytes() const;
+
   struct Entry {
     std::string name;
     DType dtype;
     Shape shape;
-    std::string bytes;
+    std::string owned;           // the bytes, when the writer holds them
+    std::string_view view = {};  // else where they are (add_view)
+    bool is_view = false;
+    std::string_view bytes() const { return is_view ? view : std::string_view(owned); }
   };
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;

@@ -3,6 +3,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/file_io.h"
@@ -28,6 +30,17 @@ TEST_CASE("write_file_atomic then read_file round-trips binary bytes", "[file_io
   CHECK(gpt2::read_file(p) == "new");
 }
 
+TEST_CASE("write_file_atomic writes its pieces one after the other", "[file_io]") {
+  fs::path p = temp_dir() / "pieces.bin";
+  const std::string a("head\0", 5), b, c(100000, 'z');
+  const std::vector<std::string_view> pieces{a, b, c};
+  gpt2::write_file_atomic(p, pieces);
+  CHECK(gpt2::read_file(p) == a + b + c);
+  CHECK(!fs::exists(p.string() + ".tmp"));
+  gpt2::write_file_atomic(p, std::span<const std::string_view>());
+  CHECK(gpt2::read_file(p).empty());
+}
+
 TEST_CASE("a failed atomic write leaves the old file intact", "[file_io]") {
   fs::path dir = temp_dir() / "old";
   fs::create_directories(dir);
@@ -36,6 +49,8 @@ TEST_CASE("a failed atomic write leaves the old file intact", "[file_io]") {
   // Make the temporary file impossible to create: a directory of that name already exists.
   fs::create_directories(p.string() + ".tmp");
   CHECK_THROWS_AS(gpt2::write_file_atomic(p, "overwrite"), gpt2::Error);
+  const std::vector<std::string_view> pieces{"over", "write"};
+  CHECK_THROWS_AS(gpt2::write_file_atomic(p, pieces), gpt2::Error);
   CHECK(gpt2::read_file(p) == "precious");
   fs::remove_all(p.string() + ".tmp");
 }

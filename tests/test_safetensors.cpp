@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/file_io.h"
 #include "common/safetensors.h"
 #include "common/testing.h"
 #include "tests/catch.h"
@@ -94,6 +95,24 @@ TEST_CASE("safetensors: writer output reads back, F16 included", "[safetensors]"
   std::string bytes = w.serialize();
   std::memcpy(&n, bytes.data(), 8);
   CHECK((8 + n) % 8 == 0);
+  CHECK(gpt2::read_file(p) == bytes);  // write() streams the pieces serialize() joins
+}
+
+TEST_CASE("safetensors: a tensor added as a view is written from where it is", "[safetensors]") {
+  const std::vector<float> big(100000, 0.25f), small{1.0f, -0.0f, 3.5f};
+  gpt2::SafetensorsWriter w;
+  w.add_view("big", {100, 1000}, big);
+  w.add("copied", {3}, small);
+  w.add_view("small", {3}, small);
+  CHECK_THROWS_WITH(w.add_view("wrong", {2, 2}, small), Catch::Contains("has 3 values for shape"));
+  fs::path p = gpt2::test_temp_dir("writer") / "views.safetensors";
+  w.write(p);
+  auto f = SafetensorsFile::open(p);
+  CHECK(f.names() == std::vector<std::string>{"big", "copied", "small"});
+  CHECK(f.get_vector("big") == big);
+  CHECK(f.get_vector("small") == small);
+  CHECK(std::signbit(f.get_vector("small")[1]));
+  CHECK(gpt2::read_file(p) == w.serialize());
 }
 
 TEST_CASE("safetensors: I8 and BF16 tensors, written and read back", "[safetensors]") {

@@ -174,8 +174,13 @@ void add_hf_weights(SafetensorsWriter& writer, const ParameterLayout& layout, st
              layout.num_parameters());
   writer.set_metadata("format", "pt");  // transformers wants to know the tensors are PyTorch's
   for (const ParamSpec& s : layout.specs()) {
-    writer.add(cat(prefix, s.name), s.shape,
-               params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel)), dtype);
+    const std::span<const float> p =
+        params.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.numel));
+    if (dtype == DType::F32) {
+      writer.add_view(cat(prefix, s.name), s.shape, p);  // no copy: `params` outlives the write
+    } else {
+      writer.add(cat(prefix, s.name), s.shape, p, dtype);
+    }
   }
 }
 

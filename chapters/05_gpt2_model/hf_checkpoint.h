@@ -53,6 +53,8 @@ inline constexpr std::string_view kClassifierHeadName = "score.weight";
 
 /// Adds every tensor of `params` (laid out as `layout`) to `writer` under its Hugging Face name
 /// with `prefix` before it ("transformer." as GPT2ForSequenceClassification's state dict has it).
+/// In F32 the writer keeps views of `params` (SafetensorsWriter::add_view): keep them alive and
+/// unchanged until it has written.
 void add_hf_weights(SafetensorsWriter& writer, const ParameterLayout& layout, std::span<const float> params,
                     DType dtype = DType::F32, std::string_view prefix = "");
 /// Writes `params` (laid out as `layout`) as a Hugging Face GPT-2 `model.safetensors`.

@@ -105,8 +105,8 @@ void write_adamw_state(const std::filesystem::path& path, const AdamWState& stat
              state.v.size());
   SafetensorsWriter w;
   const Shape shape{static_cast<int64_t>(state.m.size())};
-  w.add("adamw.m", shape, state.m);
-  w.add("adamw.v", shape, state.v);
+  w.add_view("adamw.m", shape, state.m);  // no copies: `state` outlives the write
+  w.add_view("adamw.v", shape, state.v);
   const int64_t step = state.step;
   w.add_int64("adamw.step", {1}, std::span<const int64_t>(&step, 1));
   w.set_metadata("step", std::to_string(step));
