@@ -367,16 +367,21 @@ std::string kernels_of(const Backend& backend) {
   return backend.name();
 }
 
+// The validation loss of the trained model: the last step's, when training measured it there,
+// else measured now. Called on every rank: under mpirun each rank takes its share of the batches
+// (chapter 06's evaluate()), which gives the one process's number.
+float final_val_loss(GPT2& model, const TrainConfig& tc, const TrainResult& result, const DataFiles& data) {
+  if (!result.history.empty() && std::isfinite(result.history.back().val_loss))
+    return result.history.back().val_loss;
+  if (tc.val_file.empty()) return NAN;
+  Gpt2Trainable trainable(model, data.tokenizer);
+  DataLoader val_data = DataLoader::from_file(tc.val_file, tc.batch_size, tc.seq_len, false, tc.seed);
+  return evaluate(trainable, val_data, tc.eval_steps, tc.data_parallel);
+}
+
 void finish_run(GPT2& model, const TrainConfig& tc, const TrainResult& result, const DataFiles& data,
-                bool steps_known, const TrainingRanks::Report& ranks, const ArgParser& p, CommandIO io) {
-  float val_loss = NAN;
-  if (!result.history.empty() && std::isfinite(result.history.back().val_loss)) {
-    val_loss = result.history.back().val_loss;
-  } else if (!tc.val_file.empty()) {
-    Gpt2Trainable trainable(model, data.tokenizer);
-    DataLoader val_data = DataLoader::from_file(tc.val_file, tc.batch_size, tc.seq_len, false, tc.seed);
-    val_loss = evaluate(trainable, val_data, tc.eval_steps);
-  }
+                float val_loss, bool steps_known, const TrainingRanks::Report& ranks, const ArgParser& p,
+                CommandIO io) {
   const fs::path model_dir = tc.out_dir / "model";
   model.save(model_dir, data.tokenizer);
   const std::vector<StepMetrics> rows = read_metrics_csv(tc.out_dir / "metrics.csv");
@@ -467,9 +472,10 @@ int cmd_train(std::span<const std::string> args, CommandIO io) {
     throw;
   }
   const TrainingRanks::Report report = ranks.report(cpu_start);
+  const float val_loss = final_val_loss(*model, tc, result, data);
   if (ranks.rank() != 0) return 0;  // rank 0 writes the model and the summary
   const bool steps_known = !sized_to_budget || tc.steps != kProvisionalSteps;
-  finish_run(*model, tc, result, data, steps_known, report, p, io);  // 7.
+  finish_run(*model, tc, result, data, val_loss, steps_known, report, p, io);  // 7.
   return 0;
 }
 

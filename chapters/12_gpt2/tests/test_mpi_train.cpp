@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <regex>
@@ -118,6 +119,27 @@ TEST_CASE("mpirun -np 2 gpt2 train equals one process with --grad-accum 2, byte 
       }
     }
   }
+}
+
+TEST_CASE("mpirun -np 2 gpt2 train: the ranks share the last evaluation and report one process's loss",
+          "[mpi]") {
+  // 5 steps with validation every 4: the last step was not measured, so the loss in summary.json
+  // is measured after training, each rank taking every other batch of the 3.
+  const fs::path one = work() / "final_eval_one", two = work() / "final_eval_two";
+  const Outcome reference = alone(train_args(one, 5, 4) + std::vector<std::string>{"--grad-accum", "2"});
+  INFO(reference.output);
+  REQUIRE(reference.status == 0);
+  const Outcome o = run_job(mpirun({ranks(2, train_args(two, 5, 4))}), kLimitSeconds);
+  INFO(o.output);
+  REQUIRE(o.status == 0);
+  check_same_run(two, one);
+  const nlohmann::json a = nlohmann::json::parse(bytes_of(one / "summary.json"));
+  const nlohmann::json b = nlohmann::json::parse(bytes_of(two / "summary.json"));
+  REQUIRE(a["val_loss"].is_number());
+  CHECK(std::isfinite(a["val_loss"].get<double>()));
+  CHECK(b["val_loss"] == a["val_loss"]);
+  // Not the step-4 loss that metrics.csv holds: the model after step 5.
+  CHECK(a["val_loss"].get<double>() != gpt2::read_metrics_csv(one / "metrics.csv")[3].val_loss);
 }
 
 TEST_CASE(
