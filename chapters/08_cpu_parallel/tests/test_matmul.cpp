@@ -216,17 +216,18 @@ TEST_CASE("on a SIMD kernel set, gemm adds each element's products in the order 
   // k = 0, 1, ... with one fused multiply-add each, storing C between K blocks. So the result is
   // the scalar chain c = fma(a_ik, b_kj, c) exactly, whatever the block sizes this CPU's caches
   // chose and however the loops are nested: the reason two machines with the same kernel set
-  // print the same numbers. K = 1700 crosses K blocks of 256, 384 and 768 alike; the shapes take
-  // the three loop orders of gemm_block (A packed once for all columns, B packed once for all
-  // rows, both packed block by block).
+  // print the same numbers. K = 1700 crosses K blocks of 256, 384 and 768 alike (K = 300 those
+  // of 256); the shapes take the three loop orders of gemm_block (A packed once for all columns,
+  // shared by the threads or, for 270 x 260, packed by each thread for its rows; B packed once
+  // for all rows; both packed block by block).
   struct Case {
     int M, N;
     bool tb;
+    int K = 1700;
   };
-  const int K = 1700;
   for (const Case& cs : {Case{13, 1000, false}, Case{13, 1000, true}, Case{150, 70, true},
-                         Case{150, 70, false}, Case{20, 100, true}}) {
-    const int M = cs.M, N = cs.N;
+                         Case{150, 70, false}, Case{20, 100, true}, Case{270, 260, false, 300}}) {
+    const int M = cs.M, N = cs.N, K = cs.K;
     const auto a = random_vector(static_cast<size_t>(M) * K, 30);
     const auto b = random_vector(static_cast<size_t>(K) * N, 31);
     const auto bias = random_vector(N, 32), c0 = random_vector(static_cast<size_t>(M) * N, 33);
