@@ -121,10 +121,10 @@ TEST_CASE("mpirun -np 2 gpt2 train equals one process with --grad-accum 2, byte 
   }
 }
 
-TEST_CASE("mpirun -np 2 gpt2 train: the ranks share the last evaluation and report one process's loss",
-          "[mpi]") {
+TEST_CASE("mpirun -np 2 gpt2 train: the evaluation after the last step reports one process's loss", "[mpi]") {
   // 5 steps with validation every 4: the last step was not measured, so the loss in summary.json
-  // is measured after training, each rank taking every other batch of the 3.
+  // is measured after training, by every rank (each takes every other batch of the 3: a rank that
+  // skipped it would leave the other waiting in the gather: the job would fail or time out).
   const fs::path one = work() / "final_eval_one", two = work() / "final_eval_two";
   const Outcome reference = alone(train_args(one, 5, 4) + std::vector<std::string>{"--grad-accum", "2"});
   INFO(reference.output);
